@@ -1,0 +1,54 @@
+"""sqlkv: a durable, embedded key/value store on SQLite with the data model of NATS JetStream KV."""
+
+from ._bucket import AsyncBucket as AsyncBucket
+from ._config import BucketConfig as BucketConfig
+from ._entry import BucketStatus as BucketStatus
+from ._entry import Entry as Entry
+from ._entry import Operation as Operation
+from ._errors import BucketExistsError as BucketExistsError
+from ._errors import BucketNotFoundError as BucketNotFoundError
+from ._errors import InvalidArgumentError as InvalidArgumentError
+from ._errors import InvalidBucketNameError as InvalidBucketNameError
+from ._errors import InvalidKeyError as InvalidKeyError
+from ._errors import KeyDeletedError as KeyDeletedError
+from ._errors import KeyExistsError as KeyExistsError
+from ._errors import KeyNotFoundError as KeyNotFoundError
+from ._errors import SchemaTooNewError as SchemaTooNewError
+from ._errors import SqlkvError as SqlkvError
+from ._errors import StorageError as StorageError
+from ._errors import StorageFullError as StorageFullError
+from ._errors import StoreBusyError as StoreBusyError
+from ._errors import StoreClosedError as StoreClosedError
+from ._errors import ValueTooLargeError as ValueTooLargeError
+from ._errors import WrongLastRevisionError as WrongLastRevisionError
+from ._store import AsyncStore as AsyncStore
+from ._validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "MAX_KEY_LENGTH",
+    "AsyncBucket",
+    "AsyncStore",
+    "BucketConfig",
+    "BucketExistsError",
+    "BucketNotFoundError",
+    "BucketStatus",
+    "Entry",
+    "InvalidArgumentError",
+    "InvalidBucketNameError",
+    "InvalidKeyError",
+    "KeyDeletedError",
+    "KeyExistsError",
+    "KeyNotFoundError",
+    "Operation",
+    "SchemaTooNewError",
+    "SqlkvError",
+    "StorageError",
+    "StorageFullError",
+    "StoreBusyError",
+    "StoreClosedError",
+    "ValueTooLargeError",
+    "WrongLastRevisionError",
+    "__version__",
+)

@@ -1,0 +1,166 @@
+"""Handing work to a database thread and results back to an event loop.
+
+A :class:`Request` carries one operation (a function of the thread's
+connection) and a *port*: the way back to the caller. A database thread runs
+a whole batch of requests, then wakes each event loop **once** for the batch
+with :meth:`Port.deliver`. Ports exist for asyncio (``call_soon_threadsafe``)
+and trio (``TrioToken.run_sync_soon``), so the async API runs on both anyio
+backends with one thread hop per operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+__all__ = ["Port", "Request", "current_port"]
+
+Operation = Callable[..., Any]
+
+
+class Request:
+    """One operation queued for a database thread, and its outcome."""
+
+    __slots__ = ("args", "cancelled", "error", "fn", "port", "result", "waiter")
+
+    def __init__(self, fn: Operation, args: tuple[Any, ...], port: Port | None) -> None:
+        self.fn = fn
+        self.args = args
+        self.port = port
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.waiter: Any = None
+
+    def run(self, conn: sqlite3.Connection) -> None:
+        """Run on the database thread; a sqlkv error is the operation's own outcome."""
+        from ._errors import SqlkvError
+
+        try:
+            self.result = self.fn(conn, *self.args)
+        except SqlkvError as exc:
+            self.error = exc
+
+
+Submit = Callable[[Request], None]
+"""Hands a request to a database thread (``DatabaseThread.submit`` or ``.stop``)."""
+
+
+class Port(Protocol):
+    """The way results travel back to one event loop."""
+
+    def deliver(self, requests: list[Request]) -> None:
+        """Called on the database thread: resolve ``requests`` on the loop."""
+
+    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        """Hand ``fn(conn, *args)`` to ``submit`` and wait for its result."""
+
+
+def _resolve_futures(requests: list[Request]) -> None:
+    for request in requests:
+        future: asyncio.Future[Any] = request.waiter
+        if future.done():
+            continue
+        if request.error is not None:
+            future.set_exception(request.error)
+        else:
+            future.set_result(request.result)
+
+
+class AsyncioPort:
+    """Results for an asyncio loop: one ``call_soon_threadsafe`` per batch."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def deliver(self, requests: list[Request]) -> None:
+        try:
+            self.loop.call_soon_threadsafe(_resolve_futures, requests)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        request = Request(fn, args, self)
+        future = request.waiter = self.loop.create_future()
+        submit(request)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            request.cancelled = True
+            raise
+
+
+def _set_events(requests: list[Request]) -> None:
+    for request in requests:
+        request.waiter.set()
+
+
+class TrioPort:
+    """Results for a trio run: one ``run_sync_soon`` per batch."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: Any) -> None:
+        self.token = token
+
+    def deliver(self, requests: list[Request]) -> None:
+        import trio
+
+        try:
+            self.token.run_sync_soon(_set_events, requests)
+        except trio.RunFinishedError:
+            pass
+
+    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        import trio
+
+        request = Request(fn, args, self)
+        request.waiter = trio.Event()
+        submit(request)
+        try:
+            await request.waiter.wait()
+        except BaseException:
+            request.cancelled = True
+            raise
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+
+_asyncio_ports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncioPort] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+_last_trio_port: TrioPort | None = None
+
+
+def current_port() -> Port:
+    """The port of the running event loop (asyncio or trio)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        port = _asyncio_ports.get(loop)
+        if port is None:
+            port = _asyncio_ports[loop] = AsyncioPort(loop)
+        return port
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            token = trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass
+        else:
+            global _last_trio_port
+            if _last_trio_port is None or _last_trio_port.token is not token:
+                _last_trio_port = TrioPort(token)
+            return _last_trio_port
+    raise RuntimeError("sqlkv's async API must be called from a running asyncio or trio event loop")

@@ -1,0 +1,101 @@
+"""Opening SQLite connections with sqlkv's settings, and mapping sqlite3 errors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Literal
+
+from ._errors import (
+    InvalidArgumentError,
+    StorageError,
+    StorageFullError,
+    StoreBusyError,
+)
+
+__all__ = ["Durability", "StoreOptions", "map_sqlite_error", "open_connection"]
+
+Durability = Literal["normal", "full"]
+
+_SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
+
+# Primary result codes (sqlite3.h).
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 10, 11, 13
+_SQLITE_CANTOPEN, _SQLITE_NOTADB = 14, 26
+
+
+class StoreOptions:
+    """How a store opens its file: durability and lock waiting."""
+
+    __slots__ = ("busy_timeout", "durability", "path")
+
+    def __init__(self, path: str | os.PathLike[str], durability: str, busy_timeout: float) -> None:
+        if durability not in _SYNCHRONOUS:
+            raise InvalidArgumentError(f"durability must be 'normal' or 'full', not {durability!r}")
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)) or busy_timeout < 0:
+            raise InvalidArgumentError("busy_timeout must be a number of seconds >= 0")
+        self.path = os.fspath(path)
+        self.durability: Durability = durability  # type: ignore[assignment]
+        self.busy_timeout = float(busy_timeout)
+
+
+def map_sqlite_error(exc: sqlite3.Error, path: str = "") -> StorageError:
+    """The sqlkv error for an ``sqlite3`` error that reached the storage layer."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    where = f" ({path})" if path else ""
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return StoreBusyError(f"database is locked by another connection{where}: {exc}")
+    if code == _SQLITE_FULL:
+        return StorageFullError(f"database or disk is full{where}: {exc}")
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return StorageError(f"file is not a valid sqlkv database or is corrupt{where}: {exc}")
+    if code == _SQLITE_READONLY:
+        return StorageError(f"database is read-only{where}: {exc}")
+    if code == _SQLITE_CANTOPEN:
+        return StorageError(f"cannot open database file{where}: {exc}")
+    return StorageError(f"{exc}{where}")
+
+
+def _create_private(path: str) -> None:
+    """Create a new database file readable and writable by its owner only."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        raise StorageError(f"cannot create database file: directory {Path(path).parent} does not exist") from None
+    os.close(fd)
+
+
+def open_connection(options: StoreOptions, *, reader: bool) -> sqlite3.Connection:
+    """Open a connection in autocommit mode with WAL and the store's durability.
+
+    The writer creates the file (mode 0600) if needed; a reader is set to
+    ``query_only`` so it can never write.
+    """
+    if not reader:
+        _create_private(options.path)
+    conn = sqlite3.connect(
+        options.path,
+        timeout=options.busy_timeout,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=512,
+    )
+    try:
+        if not reader:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StorageError(f"could not switch {options.path} to WAL mode (got {mode})")
+        conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[options.durability]}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if reader:
+            conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn

@@ -1,0 +1,62 @@
+"""The values sqlkv hands back: entries, operations and bucket status."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+__all__ = ["BucketStatus", "Entry", "Operation", "ns_to_datetime"]
+
+
+class Operation(enum.IntEnum):
+    """What a revision did to its key. Stored as this integer in the ``op`` column."""
+
+    PUT = 1
+    DEL = 2
+    PURGE = 3
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """An aware UTC datetime from integer nanoseconds since the epoch (microsecond precision)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One revision of a key, as returned by get, history and watch.
+
+    ``delta`` is the number of entries still pending after this one in the
+    same result (history) or stream (watch); ``get`` reports 0. Delete and
+    purge markers carry an empty ``value``.
+    """
+
+    bucket: str
+    key: str
+    value: bytes
+    revision: int
+    created: datetime
+    delta: int
+    operation: Operation
+
+
+@dataclass(frozen=True, slots=True)
+class BucketStatus:
+    """A bucket's configuration and size at one moment.
+
+    ``values`` counts every stored row (history and markers included, as
+    NATS does); ``keys`` counts live keys; ``bytes`` is the sum of the UTF-8
+    key length and the value length of every stored row.
+    """
+
+    bucket: str
+    values: int
+    keys: int
+    bytes: int
+    history: int
+    created: datetime
+    description: str | None
+    last_revision: int

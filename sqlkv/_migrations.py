@@ -1,0 +1,147 @@
+"""Schema migrations: numbered SQL files applied in order when a store opens.
+
+Each file in ``migrations/`` is named ``NNNN_description.sql``. Its text up to
+the line ``-- sqlkv:per-bucket`` is applied once to the database; the rest is
+the bucket-table template, applied to every existing bucket table by that
+migration and replayed (all migrations in order) for every bucket created
+later. The applied version is kept in ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from ._errors import SchemaTooNewError
+from ._sql import bucket_table
+
+__all__ = ["Migration", "apply_migrations", "bucket_template", "load_migrations"]
+
+_PER_BUCKET_MARKER = "-- sqlkv:per-bucket"
+_FILE_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+_PLACEHOLDER_RE = re.compile(r"\{\{(table|table:[a-z_]+|bucket_id)\}\}")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered migration: store-level statements and per-bucket statements."""
+
+    version: int
+    name: str
+    store_statements: tuple[str, ...]
+    bucket_statements: tuple[str, ...]
+
+
+def _migrations_dir() -> Path:
+    packaged = resources.files("sqlkv") / "_migrations"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def split_statements(script: str) -> tuple[str, ...]:
+    """Split an SQL script into complete statements (trigger bodies stay whole)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.splitlines(keepends=True):
+        if not current and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        current.append(line)
+        text = "".join(current)
+        if sqlite3.complete_statement(text):
+            statements.append(text.strip())
+            current = []
+    if "".join(current).strip():
+        raise ValueError(f"incomplete SQL statement in migration: {''.join(current)!r}")
+    return tuple(statements)
+
+
+@cache
+def load_migrations(directory: Path | None = None) -> tuple[Migration, ...]:
+    """Read and parse every migration file, in version order."""
+    folder = directory or _migrations_dir()
+    found: list[Migration] = []
+    for path in sorted(folder.iterdir()):
+        match = _FILE_RE.fullmatch(path.name)
+        if not match:
+            continue
+        text = path.read_text(encoding="utf-8")
+        store_part, _, bucket_part = text.partition(_PER_BUCKET_MARKER)
+        found.append(
+            Migration(
+                version=int(match.group(1)),
+                name=path.name,
+                store_statements=split_statements(store_part),
+                bucket_statements=split_statements(bucket_part),
+            )
+        )
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return tuple(found)
+
+
+def render(statement: str, bucket_id: int) -> str:
+    """Fill a per-bucket statement's placeholders for bucket ``bucket_id``."""
+    table = bucket_table(bucket_id)
+
+    def substitute(match: re.Match[str]) -> str:
+        what = match.group(1)
+        if what == "bucket_id":
+            return str(int(bucket_id))
+        if what == "table":
+            return f'"{table}"'
+        return f'"{table}_{what.partition(":")[2]}"'
+
+    return _PLACEHOLDER_RE.sub(substitute, statement)
+
+
+def bucket_template(bucket_id: int, migrations: tuple[Migration, ...] | None = None) -> list[str]:
+    """All per-bucket statements, every migration in order, for a new bucket."""
+    chosen = load_migrations() if migrations is None else migrations
+    return [render(s, bucket_id) for m in chosen for s in m.bucket_statements]
+
+
+def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...] | None = None) -> int:
+    """Bring the database up to the newest schema in one transaction; return the version.
+
+    Refuses (SchemaTooNewError) a database whose version is newer than the
+    newest migration known here. ``conn`` must be in autocommit mode.
+    """
+    chosen = load_migrations() if migrations is None else migrations
+    target = len(chosen)
+    if _check_version(conn, target) == target:
+        return target  # fast path: nothing to do, no write lock taken
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = _check_version(conn, target)
+        bucket_ids: list[int] = []
+        for migration in chosen[current:]:
+            if migration.version > 1:
+                bucket_ids = [r[0] for r in conn.execute("SELECT id FROM sqlkv_buckets")]
+            for statement in migration.store_statements:
+                conn.execute(statement)
+            for bucket_id in bucket_ids:
+                for statement in migration.bucket_statements:
+                    conn.execute(render(statement, bucket_id))
+        conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return target
+
+
+def _check_version(conn: sqlite3.Connection, target: int) -> int:
+    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > target:
+        raise SchemaTooNewError(
+            f"database schema version {current} is newer than this sqlkv knows ({target}); "
+            "upgrade sqlkv to open it"
+        )
+    return current

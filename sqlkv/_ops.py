@@ -1,0 +1,231 @@
+"""The store's operations as plain functions on an ``sqlite3.Connection``.
+
+This is the sans-I/O core: no threads, no event loop. Write operations run
+inside the transaction the writer opened (``BEGIN IMMEDIATE``); each checks
+before it writes, so an operation that raises has written nothing. Read
+operations run inside the reader's snapshot. The async store (and any other
+front end) only decides *where* these run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from . import _migrations
+from ._config import BucketConfig
+from ._entry import BucketStatus, Entry, Operation, ns_to_datetime
+from ._errors import (
+    BucketExistsError,
+    BucketNotFoundError,
+    KeyDeletedError,
+    KeyExistsError,
+    KeyNotFoundError,
+    ValueTooLargeError,
+    WrongLastRevisionError,
+)
+from ._sql import BucketSQL, CatalogSQL, bucket_table
+from ._validate import KeyMatcher
+
+__all__ = [
+    "BucketRecord",
+    "MAX_VALUE_SIZE",
+    "create",
+    "create_bucket",
+    "delete_bucket",
+    "find_bucket",
+    "get",
+    "history",
+    "keys",
+    "put",
+    "status",
+    "update",
+    "write_marker",
+]
+
+MAX_VALUE_SIZE = 64 * 1024 * 1024
+"""Hard upper bound on a value, whatever the bucket's own limit."""
+
+_PUT, _DEL, _PURGE = int(Operation.PUT), int(Operation.DEL), int(Operation.PURGE)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+BucketRecord = tuple[int, str, BucketConfig, int]
+"""(id, name, config, created ns) of a catalog row."""
+
+
+def _bucket_op(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a missing bucket table into BucketNotFoundError (the bucket was deleted)."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            sql = args[1]
+            assert isinstance(sql, BucketSQL)
+            if str(exc).startswith("no such table"):
+                raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
+            raise
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def _insert(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: int, value: bytes) -> int:
+    if len(value) > MAX_VALUE_SIZE:
+        raise ValueTooLargeError(f"value of {len(value)} bytes exceeds the limit of {MAX_VALUE_SIZE}")
+    revision = conn.execute(sql.insert, (key, op, value, time.time_ns())).lastrowid
+    assert revision is not None
+    return revision
+
+
+def _latest(conn: sqlite3.Connection, sql: BucketSQL, key: str) -> tuple[int, int] | None:
+    row: tuple[int, int] | None = conn.execute(sql.latest, (key,)).fetchone()
+    return row
+
+
+def _check_last(conn: sqlite3.Connection, sql: BucketSQL, key: str, last: int) -> None:
+    row = _latest(conn, sql, key)
+    actual = row[0] if row else 0
+    if actual != last:
+        raise WrongLastRevisionError(key, last, actual)
+
+
+@_bucket_op
+def put(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes) -> int:
+    """Append a PUT; return its revision."""
+    return _insert(conn, sql, key, _PUT, value)
+
+
+@_bucket_op
+def create(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes) -> int:
+    """PUT only if the key has no entry or its latest entry is a marker."""
+    row = _latest(conn, sql, key)
+    if row is not None and row[1] == _PUT:
+        raise KeyExistsError(key, row[0])
+    return _insert(conn, sql, key, _PUT, value)
+
+
+@_bucket_op
+def update(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes, last: int) -> int:
+    """PUT only if the key's latest revision is ``last`` (0: the key has no entry)."""
+    _check_last(conn, sql, key, last)
+    return _insert(conn, sql, key, _PUT, value)
+
+
+@_bucket_op
+def write_marker(
+    conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operation, last: int | None
+) -> int:
+    """Append a DEL or PURGE marker (CAS on ``last`` when given); return its revision."""
+    if last is not None:
+        _check_last(conn, sql, key, last)
+    return _insert(conn, sql, key, int(op), b"")
+
+
+def _entry(sql: BucketSQL, key: str, row: tuple[int, int, bytes, int], delta: int) -> Entry:
+    revision, op, value, created = row
+    return Entry(sql.bucket, key, value, revision, ns_to_datetime(created), delta, Operation(op))
+
+
+@_bucket_op
+def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None) -> Entry:
+    """The latest entry of ``key``, or the entry at ``revision`` if it belongs to ``key``."""
+    if revision is None:
+        row = conn.execute(sql.get_latest, (key,)).fetchone()
+    else:
+        found = conn.execute(sql.get_revision, (revision,)).fetchone()
+        row = (revision, *found[1:]) if found is not None and found[0] == key else None
+    if row is None:
+        if revision is None:
+            raise KeyNotFoundError(key)
+        raise KeyNotFoundError(key, f"key not found: {key} (no revision {revision} of this key)")
+    if row[1] != _PUT:
+        raise KeyDeletedError(key, row[0], Operation(row[1]))
+    return _entry(sql, key, row, 0)
+
+
+@_bucket_op
+def history(conn: sqlite3.Connection, sql: BucketSQL, key: str) -> list[Entry]:
+    """Every retained entry of ``key``, oldest first, markers included."""
+    rows = conn.execute(sql.history, (key,)).fetchall()
+    if not rows:
+        raise KeyNotFoundError(key)
+    last = len(rows) - 1
+    return [_entry(sql, key, row, last - index) for index, row in enumerate(rows)]
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+@_bucket_op
+def keys(conn: sqlite3.Connection, sql: BucketSQL, matcher: KeyMatcher | None, prefix: str) -> list[str]:
+    """Live keys (latest entry a PUT) accepted by ``matcher``, sorted."""
+    if prefix:
+        cursor = conn.execute(sql.live_keys_range, (prefix, _prefix_end(prefix)))
+    else:
+        cursor = conn.execute(sql.live_keys)
+    found = [row[0] for row in cursor]
+    return found if matcher is None else [k for k in found if matcher(k)]
+
+
+@_bucket_op
+def status(conn: sqlite3.Connection, sql: BucketSQL, config: BucketConfig, created: int) -> BucketStatus:
+    """Counts and sizes of the bucket, from one snapshot."""
+    values, size, live, last_revision = conn.execute(sql.stats).fetchone()
+    return BucketStatus(
+        bucket=sql.bucket,
+        values=values,
+        keys=live,
+        bytes=size,
+        history=config.history,
+        created=ns_to_datetime(created),
+        description=config.description,
+        last_revision=last_revision or 0,
+    )
+
+
+def find_bucket(conn: sqlite3.Connection, name: str) -> BucketRecord:
+    """The catalog row of bucket ``name``; BucketNotFoundError if there is none."""
+    row = conn.execute(CatalogSQL.select_by_name, (name,)).fetchone()
+    if row is None:
+        raise BucketNotFoundError(f"bucket not found: {name}")
+    return row[0], row[1], BucketConfig.from_json(row[3]), row[4]
+
+
+def bucket_names(conn: sqlite3.Connection) -> list[str]:
+    """Every bucket name, sorted."""
+    return [row[0] for row in conn.execute(CatalogSQL.select_names)]
+
+
+def create_bucket(conn: sqlite3.Connection, name: str, config: BucketConfig) -> BucketRecord:
+    """Create bucket ``name``; the same config again returns the existing bucket."""
+    row = conn.execute(CatalogSQL.select_by_name, (name,)).fetchone()
+    if row is not None:
+        existing = BucketConfig.from_json(row[3])
+        if existing != config:
+            raise BucketExistsError(
+                f"bucket name already in use with a different configuration: {name}"
+            )
+        return row[0], row[1], existing, row[4]
+    created = time.time_ns()
+    cursor = conn.execute(CatalogSQL.insert, (name, config.history, config.to_json(), created))
+    bucket_id = cursor.lastrowid
+    assert bucket_id is not None
+    for statement in _migrations.bucket_template(bucket_id):
+        conn.execute(statement)
+    return bucket_id, name, config, created
+
+
+def delete_bucket(conn: sqlite3.Connection, name: str) -> None:
+    """Drop bucket ``name`` and all its data; its revision counter starts again if re-created."""
+    bucket_id = find_bucket(conn, name)[0]
+    conn.execute(BucketSQL.for_bucket(name, bucket_id).drop)
+    conn.execute(CatalogSQL.delete, (bucket_id,))
+    conn.execute(CatalogSQL.forget_sequence, (bucket_table(bucket_id),))

@@ -1,0 +1,189 @@
+"""AsyncStore: one SQLite file, its buckets, and the two database threads behind them."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sqlite3
+import weakref
+from types import TracebackType
+from typing import Any
+
+from . import _ops
+from ._bridge import Operation, current_port
+from ._bucket import AsyncBucket
+from ._config import BucketConfig
+from ._connection import StoreOptions, open_connection
+from ._errors import StoreClosedError
+from ._migrations import apply_migrations
+from ._validate import check_bucket_name
+from ._worker import DatabaseThread
+
+__all__ = ["AsyncStore"]
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def _noop(conn: sqlite3.Connection) -> None:
+    return None
+
+
+def _stop_threads(*threads: DatabaseThread) -> None:
+    for thread in threads:
+        try:
+            thread.stop()
+        except StoreClosedError:
+            pass
+
+
+class AsyncStore:
+    """A sqlkv store on one SQLite file, for asyncio and trio code.
+
+    Open it with ``async with AsyncStore(path) as store`` (or ``await
+    store.open()`` and later ``await store.aclose()``). Opening creates the
+    file if needed (mode 0600) and applies the schema migrations.
+
+    ``durability="normal"`` (WAL, ``synchronous=NORMAL``) survives a crash of
+    the process; a power loss may lose the last commits. ``"full"`` syncs
+    the WAL on every commit (group commit shares one sync among the writes
+    of a batch). ``busy_timeout`` bounds how long a write waits for another
+    process's lock before StoreBusyError.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "normal",
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self._options = StoreOptions(path, durability, busy_timeout)
+        self._state = _State.UNOPENED
+        self._writer: DatabaseThread | None = None
+        self._reader: DatabaseThread | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._options.path
+
+    @property
+    def durability(self) -> str:
+        """``"normal"`` or ``"full"``."""
+        return self._options.durability
+
+    def __repr__(self) -> str:
+        return f"<AsyncStore {self.path!r} {self._state.value}>"
+
+    async def open(self) -> AsyncStore:
+        """Start the database threads and apply migrations; return the store."""
+        if self._state is not _State.UNOPENED:
+            raise StoreClosedError(f"store is {self._state.value}; a store can be opened once")
+        options = self._options
+        port = current_port()
+        self._state = _State.OPEN
+
+        def open_writer() -> sqlite3.Connection:
+            conn = open_connection(options, reader=False)
+            try:
+                apply_migrations(conn)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        self._writer = DatabaseThread(
+            f"sqlkv-writer:{options.path}", open_writer, writer=True, path=options.path
+        )
+        try:
+            await port.call(self._writer.submit, _noop, ())
+            self._reader = DatabaseThread(
+                f"sqlkv-reader:{options.path}",
+                lambda: open_connection(options, reader=True),
+                writer=False,
+                path=options.path,
+            )
+            await port.call(self._reader.submit, _noop, ())
+        except BaseException:
+            await self.aclose()
+            raise
+        self._finalizer = weakref.finalize(self, _stop_threads, self._writer, self._reader)
+        return self
+
+    async def aclose(self) -> None:
+        """Finish queued operations, close the connections and end the threads."""
+        if self._state is _State.CLOSED:
+            return
+        self._state = _State.CLOSED
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        port = current_port()
+        for thread in (self._reader, self._writer):
+            if thread is not None:
+                try:
+                    await port.call(thread.stop, _noop, ())
+                except StoreClosedError:
+                    pass
+
+    async def __aenter__(self) -> AsyncStore:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _check_open(self) -> None:
+        if self._state is not _State.OPEN:
+            if self._state is _State.UNOPENED:
+                raise StoreClosedError("store is not open: use `async with AsyncStore(...)`")
+            raise StoreClosedError("the store is closed")
+
+    async def _write(self, fn: Operation, *args: Any) -> Any:
+        writer = self._writer
+        if writer is None:
+            self._check_open()
+        return await current_port().call(writer.submit, fn, args)  # type: ignore[union-attr]
+
+    async def _read(self, fn: Operation, *args: Any) -> Any:
+        reader = self._reader
+        if reader is None:
+            self._check_open()
+        return await current_port().call(reader.submit, fn, args)  # type: ignore[union-attr]
+
+    async def create_bucket(
+        self, name: str, *, history: int = 1, description: str | None = None
+    ) -> AsyncBucket:
+        """Create a bucket, or return it if it exists with the same configuration.
+
+        A bucket of that name with another configuration raises
+        BucketExistsError. ``history`` (1-64) is how many revisions each key
+        keeps, delete and purge markers included.
+        """
+        check_bucket_name(name)
+        config = BucketConfig(history=history, description=description)
+        record = await self._write(_ops.create_bucket, name, config)
+        return AsyncBucket(self, record)
+
+    async def bucket(self, name: str) -> AsyncBucket:
+        """The existing bucket ``name``; BucketNotFoundError if there is none."""
+        check_bucket_name(name)
+        return AsyncBucket(self, await self._read(_ops.find_bucket, name))
+
+    async def bucket_names(self) -> list[str]:
+        """Names of every bucket, sorted."""
+        names: list[str] = await self._read(_ops.bucket_names)
+        return names
+
+    async def delete_bucket(self, name: str) -> None:
+        """Delete bucket ``name`` and all its data; BucketNotFoundError if there is none."""
+        check_bucket_name(name)
+        await self._write(_ops.delete_bucket, name)

@@ -1,0 +1,171 @@
+"""Database threads: one connection each, draining their queue in batches.
+
+The writer runs every queued write of a batch inside one ``BEGIN IMMEDIATE``
+transaction and commits once (group commit); results are delivered only after
+COMMIT returned. A failed compare-and-set is the operation's own outcome and
+does not disturb its neighbours; if the transaction itself fails, each
+operation is run again alone so that one bad operation cannot fail the rest.
+
+The reader runs a batch of reads inside one read transaction: every read in it
+sees a snapshot taken after all writes acknowledged before it was queued.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+
+from ._bridge import Request
+from ._connection import map_sqlite_error
+from ._errors import StoreClosedError
+
+__all__ = ["DatabaseThread"]
+
+MAX_BATCH = 1024
+_STOP = object()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+class DatabaseThread:
+    """A thread that owns one SQLite connection and runs queued requests on it."""
+
+    def __init__(self, name: str, opener: Callable[[], sqlite3.Connection], *, writer: bool, path: str) -> None:
+        self._opener = opener
+        self._writer = writer
+        self._path = path
+        self._queue: queue.SimpleQueue[Request | object] = queue.SimpleQueue()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._open_error: BaseException | None = None
+        self._final: Request | None = None
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, request: Request) -> None:
+        """Queue ``request``; StoreClosedError once the thread was asked to stop."""
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the store is closed")
+            self._queue.put(request)
+
+    def stop(self, final: Request | None = None) -> None:
+        """Finish every request already queued, close the connection, end, then deliver ``final``."""
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the store is closed")
+            self._closed = True
+            self._final = final
+            self._queue.put(_STOP)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (from a thread that may block)."""
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread is still running."""
+        return self._thread.is_alive()
+
+    def _main(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._opener()
+        except sqlite3.Error as exc:
+            self._open_error = map_sqlite_error(exc, self._path)
+        except BaseException as exc:  # noqa: BLE001 - handed to every caller below
+            self._open_error = exc
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        run = self._run_writes if self._writer else self._run_reads
+        stopping = False
+        while not stopping:
+            first = get()
+            if first is _STOP:
+                break
+            batch: list[Request] = [first]  # type: ignore[list-item]
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+            if conn is None:
+                for request in batch:
+                    request.error = self._open_error
+            else:
+                run(conn, [r for r in batch if not r.cancelled])
+            self._deliver(batch)
+        if conn is not None:
+            _rollback(conn)
+            conn.close()
+        if self._final is not None:
+            self._deliver([self._final])
+
+    @staticmethod
+    def _deliver(batch: list[Request]) -> None:
+        port = batch[0].port
+        if all(r.port is port for r in batch):
+            if port is not None:
+                port.deliver(batch)
+            return
+        groups: dict[int, list[Request]] = {}
+        for request in batch:
+            groups.setdefault(id(request.port), []).append(request)
+        for group in groups.values():
+            if group[0].port is not None:
+                group[0].port.deliver(group)
+
+    def _fail(self, batch: list[Request], exc: Exception) -> None:
+        error = map_sqlite_error(exc, self._path) if isinstance(exc, sqlite3.Error) else exc
+        for request in batch:
+            request.result, request.error = None, error
+
+    def _run_writes(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
+        if not batch:
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._fail(batch, exc)
+            return
+        try:
+            for request in batch:
+                request.run(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - isolate, then hand to the caller
+            _rollback(conn)
+            if len(batch) == 1:
+                self._fail(batch, exc)
+            else:
+                for request in batch:
+                    request.result, request.error = None, None
+                    self._run_writes(conn, [request])
+
+    def _run_reads(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
+        if not batch:
+            return
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as exc:
+            self._fail(batch, exc)
+            return
+        for request in batch:
+            try:
+                request.run(conn)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller
+                self._fail([request], exc)
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            _rollback(conn)
