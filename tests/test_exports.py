@@ -1,0 +1,41 @@
+"""The public surface is exactly what __all__ says."""
+
+from __future__ import annotations
+
+import sqlkv
+
+EXPECTED = {
+    "MAX_KEY_LENGTH", "AsyncBucket", "AsyncStore", "BucketConfig", "BucketExistsError",
+    "BucketNotFoundError", "BucketStatus", "Entry", "InvalidArgumentError", "InvalidBucketNameError",
+    "InvalidKeyError", "KeyDeletedError", "KeyExistsError", "KeyNotFoundError", "Operation",
+    "SchemaTooNewError", "SqlkvError", "StorageError", "StorageFullError", "StoreBusyError",
+    "StoreClosedError", "ValueTooLargeError", "WrongLastRevisionError", "__version__",
+}
+
+
+def test_all_is_pinned() -> None:
+    assert set(sqlkv.__all__) == EXPECTED
+    assert len(sqlkv.__all__) == len(EXPECTED)
+
+
+def test_every_exported_name_exists_and_is_documented() -> None:
+    for name in sqlkv.__all__:
+        obj = getattr(sqlkv, name)
+        if isinstance(obj, type):
+            assert obj.__doc__, name
+            assert obj.__module__.startswith("sqlkv")
+
+
+def test_one_rooted_error_tree() -> None:
+    errors = [getattr(sqlkv, n) for n in sqlkv.__all__ if n.endswith("Error")]
+    assert all(issubclass(e, sqlkv.SqlkvError) for e in errors)
+    assert issubclass(sqlkv.KeyDeletedError, sqlkv.KeyNotFoundError)
+    assert issubclass(sqlkv.KeyExistsError, sqlkv.WrongLastRevisionError)
+    assert issubclass(sqlkv.InvalidKeyError, ValueError)
+    assert issubclass(sqlkv.InvalidBucketNameError, ValueError)
+
+
+def test_py_typed_is_shipped() -> None:
+    from importlib import resources
+
+    assert (resources.files("sqlkv") / "py.typed").is_file()

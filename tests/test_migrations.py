@@ -1,0 +1,101 @@
+"""Schema migrations: versioning, refusal of newer files, and evolving every bucket table."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import sqlkv
+from sqlkv import _migrations
+from sqlkv._migrations import apply_migrations, load_migrations, split_statements
+
+pytestmark = pytest.mark.anyio
+
+REPO_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def test_migrations_are_numbered_and_parse() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    first = migrations[0]
+    assert any("CREATE TABLE sqlkv_buckets" in s for s in first.store_statements)
+    assert any(s.startswith("CREATE TRIGGER") and s.rstrip().endswith("END;") for s in first.bucket_statements)
+
+
+def test_split_keeps_trigger_bodies_whole() -> None:
+    script = "CREATE TABLE t (a);\n-- note\nCREATE TRIGGER x AFTER INSERT ON t BEGIN\n SELECT 1;\n SELECT 2;\nEND;\n"
+    assert len(split_statements(script)) == 2
+
+
+async def test_open_records_schema_version(db_path: Path) -> None:
+    async with sqlkv.AsyncStore(db_path):
+        pass
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(load_migrations())
+    conn.close()
+
+
+async def test_newer_schema_is_refused(db_path: Path) -> None:
+    async with sqlkv.AsyncStore(db_path):
+        pass
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    with pytest.raises(sqlkv.SchemaTooNewError, match="999"):
+        async with sqlkv.AsyncStore(db_path):
+            pass
+
+
+def test_a_later_migration_alters_every_bucket_table(tmp_path: Path) -> None:
+    """A migration 0002 that adds a column and an index to every existing bucket table."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(REPO_MIGRATIONS, folder)
+    (folder / "0002_add_note.sql").write_text(
+        "CREATE TABLE sqlkv_notes (id INTEGER PRIMARY KEY);\n"
+        "-- sqlkv:per-bucket\n"
+        "ALTER TABLE {{table}} ADD COLUMN note TEXT;\n"
+        "CREATE INDEX {{table:created}} ON {{table}} (created);\n"
+    )
+    v1 = load_migrations.__wrapped__(REPO_MIGRATIONS)
+    v2 = load_migrations.__wrapped__(folder)
+    assert len(v2) == len(v1) + 1
+
+    db = tmp_path / "db.sqlite"
+    conn = sqlite3.connect(db, isolation_level=None)
+    assert apply_migrations(conn, v1) == len(v1)
+    from sqlkv import _ops
+    from sqlkv._config import BucketConfig
+
+    conn.execute("BEGIN")
+    ids = [_ops.create_bucket(conn, name, BucketConfig())[0] for name in ("one", "two")]
+    conn.execute("COMMIT")
+
+    assert apply_migrations(conn, v2) == len(v2)
+    for bucket_id in ids:
+        columns = [row[1] for row in conn.execute(f'PRAGMA table_info("kv_{bucket_id}")')]
+        assert "note" in columns
+        indexes = [row[1] for row in conn.execute(f'PRAGMA index_list("kv_{bucket_id}")')]
+        assert f"kv_{bucket_id}_created" in indexes
+    # a bucket created after the upgrade gets the same shape by replaying the template
+    statements = _migrations.bucket_template(99, v2)
+    assert any("ADD COLUMN note" in s for s in statements)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(v2)
+    conn.close()
+
+
+def test_failed_migration_leaves_database_unchanged(tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    shutil.copytree(REPO_MIGRATIONS, folder)
+    (folder / "0002_broken.sql").write_text("CREATE TABLE ok_table (a);\nTHIS IS NOT SQL;\n")
+    migrations = load_migrations.__wrapped__(folder)
+    conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    apply_migrations(conn, migrations[:1])
+    with pytest.raises(sqlite3.OperationalError):
+        apply_migrations(conn, migrations)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "ok_table" not in tables
+    conn.close()

@@ -1,0 +1,55 @@
+"""The built wheel carries the migrations and works in a fresh virtual environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = """
+import anyio, sqlkv, sys
+async def main():
+    async with sqlkv.AsyncStore(sys.argv[1]) as store:
+        kv = await store.create_bucket("pkg", history=2)
+        await kv.put("a", b"1")
+        print(sqlkv.__file__, (await kv.get("a")).value.decode())
+anyio.run(main)
+"""
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_opens_a_store(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = dist.glob("sqlkv-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "sqlkv/_migrations/0001_initial.sql" in names
+    assert "sqlkv/py.typed" in names
+
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    result = subprocess.run(
+        [str(python), "-c", SCRIPT, str(tmp_path / "store.db")],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    location, value = result.stdout.split()
+    assert location.startswith(str(env_dir)) and value == "1"

@@ -1,0 +1,60 @@
+"""Broken files and hostile environments give typed errors, never raw sqlite3 ones."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import sqlkv
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "not.db"
+    path.write_bytes(b"this is plainly not a database file" * 200)
+    with pytest.raises(sqlkv.StorageError, match="not a valid sqlkv database"):
+        async with sqlkv.AsyncStore(path):
+            pass
+    assert path.read_bytes().startswith(b"this is plainly")
+
+
+async def test_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(sqlkv.StorageError, match="does not exist"):
+        async with sqlkv.AsyncStore(tmp_path / "nope" / "x.db"):
+            pass
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+async def test_read_only_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(sqlkv.StorageError):
+            async with sqlkv.AsyncStore(folder / "x.db"):
+                pass
+    finally:
+        folder.chmod(0o700)
+
+
+async def test_full_database_is_a_typed_error_and_store_stays_usable(db_path: Path) -> None:
+    import sqlite3
+
+    async with sqlkv.AsyncStore(db_path) as store:
+        kv = await store.create_bucket("b")
+        await kv.put("small", b"x")
+        pages = sqlite3.connect(db_path).execute("PRAGMA page_count").fetchone()[0]
+
+        def limit(conn: sqlite3.Connection) -> None:
+            conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+
+        await store._write(limit)
+        with pytest.raises(sqlkv.StorageFullError):
+            for i in range(200):
+                await kv.put(f"big.{i}", os.urandom(4000))
+        assert (await kv.get("small")).value == b"x"
+        await kv.put("small", b"y")  # still usable
+        assert (await kv.get("small")).value == b"y"
