@@ -77,6 +77,8 @@ class NatsServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
         if self._own_dir:
             shutil.rmtree(self.store_dir, ignore_errors=True)
 
