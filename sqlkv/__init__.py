@@ -23,6 +23,7 @@ from ._errors import ValueTooLargeError as ValueTooLargeError
 from ._errors import WrongLastRevisionError as WrongLastRevisionError
 from ._store import AsyncStore as AsyncStore
 from ._validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
+from ._watch import AsyncWatcher as AsyncWatcher
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = (
     "MAX_KEY_LENGTH",
     "AsyncBucket",
     "AsyncStore",
+    "AsyncWatcher",
     "BucketConfig",
     "BucketExistsError",
     "BucketNotFoundError",

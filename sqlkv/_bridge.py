@@ -17,6 +17,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ._errors import SqlkvError
+
 __all__ = ["Port", "Request", "current_port"]
 
 Operation = Callable[..., Any]
@@ -38,8 +40,6 @@ class Request:
 
     def run(self, conn: sqlite3.Connection) -> None:
         """Run on the database thread; a sqlkv error is the operation's own outcome."""
-        from ._errors import SqlkvError
-
         try:
             self.result = self.fn(conn, *self.args)
         except SqlkvError as exc:
@@ -55,6 +55,9 @@ class Port(Protocol):
 
     def deliver(self, requests: list[Request]) -> None:
         """Called on the database thread: resolve ``requests`` on the loop."""
+
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
+        """Called on any thread: run ``fn(*args)`` on the loop soon (dropped if the loop ended)."""
 
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
         """Hand ``fn(conn, *args)`` to ``submit`` and wait for its result."""
@@ -80,8 +83,11 @@ class AsyncioPort:
         self.loop = loop
 
     def deliver(self, requests: list[Request]) -> None:
+        self.post(_resolve_futures, requests)
+
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
         try:
-            self.loop.call_soon_threadsafe(_resolve_futures, requests)
+            self.loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting any more
 
@@ -110,12 +116,15 @@ class TrioPort:
         self.token = token
 
     def deliver(self, requests: list[Request]) -> None:
+        self.post(_set_events, requests)
+
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
         import trio
 
         try:
-            self.token.run_sync_soon(_set_events, requests)
+            self.token.run_sync_soon(fn, *args)
         except trio.RunFinishedError:
-            pass
+            pass  # the run ended: nobody is waiting any more
 
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
         import trio

@@ -9,6 +9,7 @@ from ._config import BucketConfig
 from ._entry import BucketStatus, Entry, Operation
 from ._sql import BucketSQL
 from ._validate import check_key, check_revision, coerce_value, compile_filters
+from ._watch import AsyncWatcher
 
 if TYPE_CHECKING:
     from ._store import AsyncStore
@@ -48,9 +49,7 @@ class AsyncBucket:
 
     async def create(self, key: str, value: bytes | str) -> int:
         """Put only if the key is absent or deleted; else KeyExistsError."""
-        revision: int = await self._store._write(
-            _ops.create, self._sql, check_key(key), coerce_value(value)
-        )
+        revision: int = await self._store._write(_ops.create, self._sql, check_key(key), coerce_value(value))
         return revision
 
     async def update(self, key: str, value: bytes | str, last: int) -> int:
@@ -59,7 +58,11 @@ class AsyncBucket:
         Mismatch: WrongLastRevisionError, carrying the expected and actual revision.
         """
         revision: int = await self._store._write(
-            _ops.update, self._sql, check_key(key), coerce_value(value), check_revision(last, name="last", minimum=0)
+            _ops.update,
+            self._sql,
+            check_key(key),
+            coerce_value(value),
+            check_revision(last, name="last", minimum=0),
         )
         return revision
 
@@ -104,6 +107,41 @@ class AsyncBucket:
         matcher, prefix = compile_filters(filters)
         found: list[str] = await self._store._read(_ops.keys, self._sql, matcher, prefix)
         return found
+
+    def watch(
+        self,
+        *filters: str,
+        include_history: bool = False,
+        ignore_deletes: bool = False,
+        meta_only: bool = False,
+        updates_only: bool = False,
+        from_revision: int | None = None,
+        buffer_size: int = 1024,
+    ) -> AsyncWatcher:
+        """A live stream of the bucket's changes: ``async with kv.watch() as w: async for e in w``.
+
+        Initial entries first (latest entry of each matching key; every retained
+        entry with ``include_history``; every entry from revision
+        ``from_revision`` on; none with ``updates_only``), then live entries, all
+        in revision order. ``watcher.initial_done`` / ``await watcher.initial()``
+        mark the end of the initial entries. ``ignore_deletes`` drops delete and
+        purge markers; ``meta_only`` leaves values empty. Filters as for keys().
+        """
+        matcher, prefix = compile_filters(filters)
+        if from_revision is not None:
+            check_revision(from_revision, name="from_revision")
+        return AsyncWatcher(
+            self._store,
+            self._sql,
+            matcher,
+            prefix,
+            include_history=include_history,
+            ignore_deletes=ignore_deletes,
+            meta_only=meta_only,
+            updates_only=updates_only,
+            from_revision=from_revision,
+            buffer_size=buffer_size,
+        )
 
     async def status(self) -> BucketStatus:
         """Counts, sizes and configuration of the bucket."""

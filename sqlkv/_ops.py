@@ -9,9 +9,10 @@ front end) only decides *where* these run.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 from . import _migrations
@@ -101,6 +102,9 @@ def put(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes) -> int
     return _insert(conn, sql, key, _PUT, value)
 
 
+put.single_statement = True  # type: ignore[attr-defined]
+
+
 @_bucket_op
 def create(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes) -> int:
     """PUT only if the key has no entry or its latest entry is a marker."""
@@ -118,9 +122,7 @@ def update(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes, las
 
 
 @_bucket_op
-def write_marker(
-    conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operation, last: int | None
-) -> int:
+def write_marker(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operation, last: int | None) -> int:
     """Append a DEL or PURGE marker (CAS on ``last`` when given); return its revision."""
     if last is not None:
         _check_last(conn, sql, key, last)
@@ -210,9 +212,7 @@ def create_bucket(conn: sqlite3.Connection, name: str, config: BucketConfig) -> 
     if row is not None:
         existing = BucketConfig.from_json(row[3])
         if existing != config:
-            raise BucketExistsError(
-                f"bucket name already in use with a different configuration: {name}"
-            )
+            raise BucketExistsError(f"bucket name already in use with a different configuration: {name}")
         return row[0], row[1], existing, row[4]
     created = time.time_ns()
     cursor = conn.execute(CatalogSQL.insert, (name, config.history, config.to_json(), created))
@@ -229,3 +229,62 @@ def delete_bucket(conn: sqlite3.Connection, name: str) -> None:
     conn.execute(BucketSQL.for_bucket(name, bucket_id).drop)
     conn.execute(CatalogSQL.delete, (bucket_id,))
     conn.execute(CatalogSQL.forget_sequence, (bucket_table(bucket_id),))
+
+
+Row = tuple[int, str, int, bytes, int]
+"""A stored row as the change feed and watchers carry it: (revision, key, op, value, created ns)."""
+
+
+@contextlib.contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run several reads on one snapshot (a no-op inside a transaction already open)."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+def _sequence(conn: sqlite3.Connection, sql: BucketSQL) -> int:
+    row = conn.execute(sql.sequence).fetchone()
+    return int(row[0]) if row else 0
+
+
+@_bucket_op
+def watch_snapshot(
+    conn: sqlite3.Connection, sql: BucketSQL, mode: str, prefix: str, start: int
+) -> tuple[list[Row], int]:
+    """A watcher's initial rows and the highest revision of the snapshot they come from.
+
+    ``mode`` is ``"latest"`` (latest row of every key), ``"all"`` (every row
+    from revision ``start`` on) or ``"none"`` (updates only).
+    """
+    with _snapshot(conn):
+        high = _sequence(conn, sql)
+        if mode == "none":
+            rows: list[Row] = []
+        elif mode == "all":
+            rows = conn.execute(sql.rows_between, (start, high)).fetchall()
+        elif prefix:
+            rows = conn.execute(sql.latest_rows_range, (prefix, _prefix_end(prefix))).fetchall()
+        else:
+            rows = conn.execute(sql.latest_rows).fetchall()
+    return rows, high
+
+
+@_bucket_op
+def rows_after(conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int) -> tuple[list[Row], int]:
+    """Up to ``limit`` rows with a revision above ``after``, and how far the scan reached."""
+    with _snapshot(conn):
+        rows: list[Row] = conn.execute(sql.rows_after, (after, limit)).fetchall()
+        if len(rows) == limit:
+            return rows, rows[-1][0]
+        return rows, max(_sequence(conn, sql), rows[-1][0] if rows else after)
+
+
+def sequence(conn: sqlite3.Connection, sql: BucketSQL) -> int:
+    """The highest revision ever given in the bucket (0 if none)."""
+    return _sequence(conn, sql)

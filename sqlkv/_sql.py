@@ -42,6 +42,11 @@ class BucketSQL:
     live_keys_range: str
     stats: str
     drop: str
+    sequence: str
+    rows_after: str
+    latest_rows: str
+    latest_rows_range: str
+    rows_between: str
 
     @classmethod
     def for_bucket(cls, bucket: str, bucket_id: int) -> BucketSQL:
@@ -54,8 +59,7 @@ class BucketSQL:
             insert=f"INSERT INTO {t} (key, op, value, created) VALUES (?, ?, ?, ?)",
             latest=f"SELECT revision, op FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1",
             get_latest=(
-                f"SELECT revision, op, value, created FROM {t} "
-                "WHERE key = ? ORDER BY revision DESC LIMIT 1"
+                f"SELECT revision, op, value, created FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),
             get_revision=f"SELECT key, op, value, created FROM {t} WHERE revision = ?",
             history=f"SELECT revision, op, value, created FROM {t} WHERE key = ? ORDER BY revision",
@@ -71,4 +75,21 @@ class BucketSQL:
                 f"FROM {t}"
             ),
             drop=f"DROP TABLE IF EXISTS {t}",
+            sequence=f"SELECT seq FROM sqlite_sequence WHERE name = '{bucket_table(bucket_id)}'",
+            rows_after=(
+                f"SELECT revision, key, op, value, created FROM {t} "
+                "WHERE revision > ? ORDER BY revision LIMIT ?"
+            ),
+            latest_rows=(
+                f"SELECT revision, key, op, value, created FROM {t} "
+                f"WHERE revision IN (SELECT max(revision) FROM {t} GROUP BY key) ORDER BY revision"
+            ),
+            latest_rows_range=(
+                f"SELECT revision, key, op, value, created FROM {t} WHERE revision IN "
+                f"(SELECT max(revision) FROM {t} WHERE key >= ? AND key < ? GROUP BY key) ORDER BY revision"
+            ),
+            rows_between=(
+                f"SELECT revision, key, op, value, created FROM {t} "
+                "WHERE revision >= ? AND revision <= ? ORDER BY revision"
+            ),
         )

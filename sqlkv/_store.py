@@ -5,17 +5,23 @@ from __future__ import annotations
 import enum
 import os
 import sqlite3
+import threading
 import weakref
 from types import TracebackType
 from typing import Any
 
+import anyio
+
 from . import _ops
-from ._bridge import Operation, current_port
+from ._bridge import Operation, Port, Request, current_port
 from ._bucket import AsyncBucket
+from ._checkpoint import Checkpointer
 from ._config import BucketConfig
 from ._connection import StoreOptions, open_connection
-from ._errors import StoreClosedError
-from ._migrations import apply_migrations
+from ._errors import InvalidArgumentError, StoreClosedError
+from ._feed import ChangeFeed
+from ._migrations import apply_migrations, load_migrations
+from ._sql import BucketSQL
 from ._validate import check_bucket_name
 from ._worker import DatabaseThread
 
@@ -32,12 +38,18 @@ def _noop(conn: sqlite3.Connection) -> None:
     return None
 
 
-def _stop_threads(*threads: DatabaseThread) -> None:
-    for thread in threads:
+_CHECKPOINT_EVERY = 256
+"""Writes between two nudges of the checkpointer (about 1000 WAL pages of small writes)."""
+
+
+def _stop_threads(writer: DatabaseThread, reader: DatabaseThread, checkpointer: Checkpointer) -> None:
+    """Finalizer of a store that was never closed: end its threads without waiting."""
+    for thread in (reader, writer):
         try:
             thread.stop()
         except StoreClosedError:
             pass
+    threading.Thread(target=checkpointer.stop, daemon=True).start()
 
 
 class AsyncStore:
@@ -51,7 +63,9 @@ class AsyncStore:
     the process; a power loss may lose the last commits. ``"full"`` syncs
     the WAL on every commit (group commit shares one sync among the writes
     of a batch). ``busy_timeout`` bounds how long a write waits for another
-    process's lock before StoreBusyError.
+    process's lock before StoreBusyError. ``poll_interval`` is how often
+    watchers look for commits made by other processes (commits through this
+    store reach them at once).
     """
 
     def __init__(
@@ -60,17 +74,33 @@ class AsyncStore:
         *,
         durability: str = "normal",
         busy_timeout: float = 30.0,
+        poll_interval: float = 0.01,
     ) -> None:
         self._options = StoreOptions(path, durability, busy_timeout)
+        if (
+            isinstance(poll_interval, bool)
+            or not isinstance(poll_interval, (int, float))
+            or not (0.0005 <= poll_interval <= 10)
+        ):
+            raise InvalidArgumentError("poll_interval must be between 0.0005 and 10 seconds")
+        self._poll_interval = float(poll_interval)
+        self._feed: ChangeFeed | None = None
         self._state = _State.UNOPENED
         self._writer: DatabaseThread | None = None
         self._reader: DatabaseThread | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._writes_since_checkpoint = 0
+        self._finalizer: weakref.finalize[..., Any] | None = None
 
     @property
     def path(self) -> str:
         """The database file."""
         return self._options.path
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the file (the number of migrations applied)."""
+        return len(load_migrations())
 
     @property
     def durability(self) -> str:
@@ -92,16 +122,24 @@ class AsyncStore:
             conn = open_connection(options, reader=False)
             try:
                 apply_migrations(conn)
+                conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's job
             except BaseException:
                 conn.close()
                 raise
             return conn
 
         self._writer = DatabaseThread(
-            f"sqlkv-writer:{options.path}", open_writer, writer=True, path=options.path
+            f"sqlkv-writer:{options.path}",
+            open_writer,
+            writer=True,
+            path=options.path,
+            after_commit=self._after_commit,
         )
         try:
             await port.call(self._writer.submit, _noop, ())
+            self._checkpointer = Checkpointer(
+                lambda: open_connection(options, reader=True), f"sqlkv-checkpoint:{options.path}"
+            )
             self._reader = DatabaseThread(
                 f"sqlkv-reader:{options.path}",
                 lambda: open_connection(options, reader=True),
@@ -112,8 +150,34 @@ class AsyncStore:
         except BaseException:
             await self.aclose()
             raise
-        self._finalizer = weakref.finalize(self, _stop_threads, self._writer, self._reader)
+        self._finalizer = weakref.finalize(
+            self, _stop_threads, self._writer, self._reader, self._checkpointer
+        )
         return self
+
+    def _after_commit(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
+        """Writer thread, after each commit: feed the watchers, nudge the checkpointer."""
+        feed = self._feed
+        if feed is not None and feed.active:
+            feed.dispatch(
+                conn, {r.args[0].bucket_id for r in batch if r.args and isinstance(r.args[0], BucketSQL)}
+            )
+        self._writes_since_checkpoint += len(batch)
+        if self._writes_since_checkpoint >= _CHECKPOINT_EVERY and self._checkpointer is not None:
+            self._writes_since_checkpoint = 0
+            self._checkpointer.nudge()
+
+    def _feed_for_watch(self) -> ChangeFeed:
+        """The store's change feed, created on first watch."""
+        self._check_open()
+        if self._feed is None:
+            options = self._options
+            self._feed = ChangeFeed(
+                lambda: open_connection(options, reader=True),
+                self._poll_interval,
+                f"sqlkv-feed:{options.path}",
+            )
+        return self._feed
 
     async def aclose(self) -> None:
         """Finish queued operations, close the connections and end the threads."""
@@ -123,12 +187,22 @@ class AsyncStore:
         if self._finalizer is not None:
             self._finalizer.detach()
         port = current_port()
-        for thread in (self._reader, self._writer):
-            if thread is not None:
-                try:
-                    await port.call(thread.stop, _noop, ())
-                except StoreClosedError:
-                    pass
+        if self._feed is not None:
+            await anyio.to_thread.run_sync(self._feed.close)
+        if self._reader is not None:
+            await self._stop(port, self._reader)
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            await anyio.to_thread.run_sync(checkpointer.stop)
+        if self._writer is not None:
+            await self._stop(port, self._writer)
+
+    @staticmethod
+    async def _stop(port: Port, thread: DatabaseThread) -> None:
+        try:
+            await port.call(thread.stop, _noop, ())
+        except StoreClosedError:
+            pass
 
     async def __aenter__(self) -> AsyncStore:
         return await self.open()

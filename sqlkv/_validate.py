@@ -42,9 +42,7 @@ def check_bucket_name(name: object) -> str:
     if not isinstance(name, str):
         raise InvalidBucketNameError(f"bucket name must be a str, not {type(name).__name__}")
     if len(name) > MAX_BUCKET_NAME_LENGTH:
-        raise InvalidBucketNameError(
-            f"invalid bucket name: longer than {MAX_BUCKET_NAME_LENGTH} characters"
-        )
+        raise InvalidBucketNameError(f"invalid bucket name: longer than {MAX_BUCKET_NAME_LENGTH} characters")
     if not _BUCKET_RE.fullmatch(name):
         raise InvalidBucketNameError(f"invalid bucket name: {name!r}")
     return name
@@ -87,7 +85,7 @@ def _token_matcher(tokens: list[str]) -> KeyMatcher:
         parts = key.split(".")
         if (len(parts) <= width) if tail else (len(parts) != width):
             return False
-        return all(want == "*" or want == got for want, got in zip(head, parts))
+        return all(want == "*" or want == got for want, got in zip(head, parts, strict=False))
 
     return match
 

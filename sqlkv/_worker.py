@@ -38,8 +38,17 @@ def _rollback(conn: sqlite3.Connection) -> None:
 class DatabaseThread:
     """A thread that owns one SQLite connection and runs queued requests on it."""
 
-    def __init__(self, name: str, opener: Callable[[], sqlite3.Connection], *, writer: bool, path: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        opener: Callable[[], sqlite3.Connection],
+        *,
+        writer: bool,
+        path: str,
+        after_commit: Callable[[sqlite3.Connection, list[Request]], None] | None = None,
+    ) -> None:
         self._opener = opener
+        self._after_commit = after_commit
         self._writer = writer
         self._path = path
         self._queue: queue.SimpleQueue[Request | object] = queue.SimpleQueue()
@@ -81,7 +90,7 @@ class DatabaseThread:
             conn = self._opener()
         except sqlite3.Error as exc:
             self._open_error = map_sqlite_error(exc, self._path)
-        except BaseException as exc:  # noqa: BLE001 - handed to every caller below
+        except BaseException as exc:
             self._open_error = exc
         get, get_nowait = self._queue.get, self._queue.get_nowait
         run = self._run_writes if self._writer else self._run_reads
@@ -104,7 +113,10 @@ class DatabaseThread:
                 for request in batch:
                     request.error = self._open_error
             else:
-                run(conn, [r for r in batch if not r.cancelled])
+                live = [r for r in batch if not r.cancelled]
+                run(conn, live)
+                if self._after_commit is not None and live:
+                    self._after_commit(conn, live)
             self._deliver(batch)
         if conn is not None:
             _rollback(conn)
@@ -134,6 +146,13 @@ class DatabaseThread:
     def _run_writes(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
         if not batch:
             return
+        if len(batch) == 1 and getattr(batch[0].fn, "single_statement", False):
+            # One INSERT (its triggers included) is atomic and durable on its own in autocommit mode.
+            try:
+                batch[0].run(conn)
+            except Exception as exc:
+                self._fail(batch, exc)
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -143,7 +162,7 @@ class DatabaseThread:
             for request in batch:
                 request.run(conn)
             conn.execute("COMMIT")
-        except Exception as exc:  # noqa: BLE001 - isolate, then hand to the caller
+        except Exception as exc:
             _rollback(conn)
             if len(batch) == 1:
                 self._fail(batch, exc)
@@ -153,7 +172,12 @@ class DatabaseThread:
                     self._run_writes(conn, [request])
 
     def _run_reads(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
-        if not batch:
+        if len(batch) <= 1:
+            for request in batch:  # one statement needs no explicit snapshot
+                try:
+                    request.run(conn)
+                except Exception as exc:
+                    self._fail([request], exc)
             return
         try:
             conn.execute("BEGIN")
@@ -163,7 +187,7 @@ class DatabaseThread:
         for request in batch:
             try:
                 request.run(conn)
-            except Exception as exc:  # noqa: BLE001 - handed to the caller
+            except Exception as exc:
                 self._fail([request], exc)
         try:
             conn.execute("COMMIT")

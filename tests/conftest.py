@@ -13,7 +13,7 @@ import sqlkv
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from nats_server import NatsServer, nats_server_binary  # noqa: E402
+from nats_server import NatsServer, nats_server_binary
 
 
 @pytest.fixture(params=["asyncio", "trio"])

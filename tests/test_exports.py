@@ -5,11 +5,30 @@ from __future__ import annotations
 import sqlkv
 
 EXPECTED = {
-    "MAX_KEY_LENGTH", "AsyncBucket", "AsyncStore", "BucketConfig", "BucketExistsError",
-    "BucketNotFoundError", "BucketStatus", "Entry", "InvalidArgumentError", "InvalidBucketNameError",
-    "InvalidKeyError", "KeyDeletedError", "KeyExistsError", "KeyNotFoundError", "Operation",
-    "SchemaTooNewError", "SqlkvError", "StorageError", "StorageFullError", "StoreBusyError",
-    "StoreClosedError", "ValueTooLargeError", "WrongLastRevisionError", "__version__",
+    "MAX_KEY_LENGTH",
+    "AsyncBucket",
+    "AsyncStore",
+    "BucketConfig",
+    "BucketExistsError",
+    "BucketNotFoundError",
+    "BucketStatus",
+    "Entry",
+    "InvalidArgumentError",
+    "InvalidBucketNameError",
+    "InvalidKeyError",
+    "KeyDeletedError",
+    "KeyExistsError",
+    "KeyNotFoundError",
+    "Operation",
+    "SchemaTooNewError",
+    "SqlkvError",
+    "StorageError",
+    "StorageFullError",
+    "StoreBusyError",
+    "StoreClosedError",
+    "ValueTooLargeError",
+    "WrongLastRevisionError",
+    "__version__",
 }
 
 

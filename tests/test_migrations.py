@@ -22,11 +22,16 @@ def test_migrations_are_numbered_and_parse() -> None:
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     first = migrations[0]
     assert any("CREATE TABLE sqlkv_buckets" in s for s in first.store_statements)
-    assert any(s.startswith("CREATE TRIGGER") and s.rstrip().endswith("END;") for s in first.bucket_statements)
+    assert any(
+        s.startswith("CREATE TRIGGER") and s.rstrip().endswith("END;") for s in first.bucket_statements
+    )
 
 
 def test_split_keeps_trigger_bodies_whole() -> None:
-    script = "CREATE TABLE t (a);\n-- note\nCREATE TRIGGER x AFTER INSERT ON t BEGIN\n SELECT 1;\n SELECT 2;\nEND;\n"
+    script = (
+        "CREATE TABLE t (a);\n-- note\n"
+        "CREATE TRIGGER x AFTER INSERT ON t BEGIN\n SELECT 1;\n SELECT 2;\nEND;\n"
+    )
     assert len(split_statements(script)) == 2
 
 

@@ -61,7 +61,7 @@ async def test_cas_increments_across_processes_lose_nothing(db_path: Path) -> No
         for n in range(processes)
     ]
     outputs = [child.communicate(timeout=120) for child in children]
-    for child, (out, err) in zip(children, outputs):
+    for child, (_, err) in zip(children, outputs):
         assert child.returncode == 0, err
         assert "locked" not in err
     successes = sum(int(out) for out, _ in outputs)

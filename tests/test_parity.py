@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-
-import sqlkv
 from nats_server import NatsServer
 from parity import NatsAdapter, SqlkvAdapter, Step, run_steps
+
+import sqlkv
 
 pytestmark = [pytest.mark.anyio, pytest.mark.nats]
 
@@ -27,7 +27,8 @@ SCENARIOS: dict[str, tuple[int, list[Step]]] = {
     "put_get": (1, [("put", "a", b"1"), ("get", "a")]),
     "put_overwrite": (1, [("put", "a", b"1"), ("put", "a", b"2"), ("get", "a"), ("history", "a")]),
     "revisions_shared_by_keys": (
-        1, [("put", "a", b"1"), ("put", "b", b"2"), ("put", "a", b"3"), ("get", "a"), ("get", "b")]
+        1,
+        [("put", "a", b"1"), ("put", "b", b"2"), ("put", "a", b"3"), ("get", "a"), ("get", "b")],
     ),
     "get_missing": (1, [("get", "nope")]),
     "get_deleted": (1, [("put", "a", b"1"), ("delete", "a"), ("get", "a")]),
@@ -43,19 +44,25 @@ SCENARIOS: dict[str, tuple[int, list[Step]]] = {
     "create_after_delete": (1, [("put", "a", b"1"), ("delete", "a"), ("create", "a", b"2"), ("get", "a")]),
     "create_after_purge": (5, [("put", "a", b"1"), ("purge", "a"), ("create", "a", b"2"), ("history", "a")]),
     "create_after_delete_history": (
-        5, [("put", "a", b"1"), ("put", "a", b"2"), ("delete", "a"), ("create", "a", b"3"), ("history", "a")]
+        5,
+        [("put", "a", b"1"), ("put", "a", b"2"), ("delete", "a"), ("create", "a", b"3"), ("history", "a")],
     ),
     "create_twice_after_delete": (
-        1, [("put", "a", b"1"), ("delete", "a"), ("create", "a", b"2"), ("create", "a", b"3")]
+        1,
+        [("put", "a", b"1"), ("delete", "a"), ("create", "a", b"2"), ("create", "a", b"3")],
     ),
     "update_right": (1, [("put", "a", b"1"), ("update", "a", b"2", 1), ("get", "a")]),
     "update_wrong": (1, [("put", "a", b"1"), ("put", "a", b"2"), ("update", "a", b"3", 1), ("get", "a")]),
     "update_zero_missing": (1, [("update", "a", b"1", 0), ("get", "a")]),
     "update_zero_existing": (1, [("put", "a", b"1"), ("update", "a", b"2", 0)]),
     "update_missing_nonzero": (1, [("update", "a", b"1", 5)]),
-    "update_over_delete_marker": (5, [("put", "a", b"1"), ("delete", "a"), ("update", "a", b"2", 2), ("get", "a")]),
+    "update_over_delete_marker": (
+        5,
+        [("put", "a", b"1"), ("delete", "a"), ("update", "a", b"2", 2), ("get", "a")],
+    ),
     "update_same_revision_twice": (
-        1, [("put", "s", b"v"), ("update", "s", b"2", 1), ("update", "s", b"3", 1), ("get", "s")]
+        1,
+        [("put", "s", b"v"), ("update", "s", b"2", 1), ("update", "s", b"3", 1), ("get", "s")],
     ),
     "update_revision_of_other_key": (1, [("put", "a", b"1"), ("put", "b", b"1"), ("update", "a", b"2", 2)]),
     "delete_missing_writes_marker": (1, [("delete", "ghost"), ("history", "ghost"), ("get", "ghost")]),
@@ -65,35 +72,63 @@ SCENARIOS: dict[str, tuple[int, list[Step]]] = {
     "purge_last_right": (5, [("put", "a", b"1"), ("put", "a", b"2"), ("purge", "a", 2), ("history", "a")]),
     "purge_last_wrong": (5, [("put", "a", b"1"), ("purge", "a", 5), ("history", "a")]),
     "purge_removes_history": (
-        5, [("put", "a", b"1"), ("put", "a", b"2"), ("delete", "a"), ("purge", "a"), ("history", "a")]
+        5,
+        [("put", "a", b"1"), ("put", "a", b"2"), ("delete", "a"), ("purge", "a"), ("history", "a")],
     ),
     "purge_keeps_other_keys": (5, [("put", "a", b"1"), ("put", "b", b"2"), ("purge", "a"), ("history", "b")]),
     "history_depth_one": (1, [("put", "a", b"1"), ("put", "a", b"2"), ("put", "a", b"3"), ("history", "a")]),
     "history_depth_three": (3, [("put", "a", str(i).encode()) for i in range(6)] + [("history", "a")]),
     "history_markers_count": (
-        3, [("put", "a", b"1"), ("put", "a", b"2"), ("delete", "a"), ("put", "a", b"3"), ("history", "a")]
+        3,
+        [("put", "a", b"1"), ("put", "a", b"2"), ("delete", "a"), ("put", "a", b"3"), ("history", "a")],
     ),
     "history_missing": (1, [("history", "nope")]),
-    "history_after_purge_and_put": (5, [("put", "a", b"1"), ("purge", "a"), ("put", "a", b"2"), ("history", "a")]),
+    "history_after_purge_and_put": (
+        5,
+        [("put", "a", b"1"), ("purge", "a"), ("put", "a", b"2"), ("history", "a")],
+    ),
     "history_sixty_four": (64, [("put", "a", str(i).encode()) for i in range(70)] + [("history", "a")]),
     "keys_basic": (1, [("put", "b", b"1"), ("put", "a", b"1"), ("put", "c", b"1"), ("keys",)]),
     "keys_excludes_markers": (
-        1, [("put", "a", b"1"), ("put", "b", b"1"), ("put", "c", b"1"), ("delete", "a"), ("purge", "b"), ("keys",)]
+        1,
+        [
+            ("put", "a", b"1"),
+            ("put", "b", b"1"),
+            ("put", "c", b"1"),
+            ("delete", "a"),
+            ("purge", "b"),
+            ("keys",),
+        ],
     ),
     "keys_empty_bucket": (1, [("keys",)]),
     "keys_only_deleted": (1, [("put", "a", b"1"), ("delete", "a"), ("keys",)]),
     "keys_star_filter": (
-        1, [("put", "o.1", b""), ("put", "o.2", b""), ("put", "o.2.x", b""), ("put", "p.1", b""), ("keys", "o.*")]
+        1,
+        [
+            ("put", "o.1", b""),
+            ("put", "o.2", b""),
+            ("put", "o.2.x", b""),
+            ("put", "p.1", b""),
+            ("keys", "o.*"),
+        ],
     ),
     "keys_gt_filter": (
-        1, [("put", "o.1", b""), ("put", "o.2.x", b""), ("put", "o", b""), ("put", "p.1", b""), ("keys", "o.>")]
+        1,
+        [("put", "o.1", b""), ("put", "o.2.x", b""), ("put", "o", b""), ("put", "p.1", b""), ("keys", "o.>")],
     ),
-    "keys_middle_star": (1, [("put", "a.1.z", b""), ("put", "b.2.z", b""), ("put", "a.1.y", b""), ("keys", "*.*.z")]),
+    "keys_middle_star": (
+        1,
+        [("put", "a.1.z", b""), ("put", "b.2.z", b""), ("put", "a.1.y", b""), ("keys", "*.*.z")],
+    ),
     "keys_multiple_filters": (
-        1, [("put", "o.1", b""), ("put", "u.a.b", b""), ("put", "x", b""), ("keys", "o.*", "u.>")]
+        1,
+        [("put", "o.1", b""), ("put", "u.a.b", b""), ("put", "x", b""), ("keys", "o.*", "u.>")],
     ),
     "keys_exact_filter": (1, [("put", "a.b", b""), ("put", "a.bc", b""), ("keys", "a.b")]),
-    "keys_filter_skips_deleted": (1, [("put", "o.1", b""), ("put", "o.2", b""), ("delete", "o.1"), ("keys", "o.*")]),
+    "keys_filter_skips_deleted": (
+        1,
+        [("put", "o.1", b""), ("put", "o.2", b""), ("delete", "o.1"), ("keys", "o.*")],
+    ),
     "keys_after_delete_and_reput": (1, [("put", "a", b"1"), ("delete", "a"), ("put", "a", b"2"), ("keys",)]),
     "revision_continues_after_purge_of_newest": (1, [("put", "a", b"1"), ("purge", "a"), ("put", "b", b"2")]),
     "empty_value": (1, [("put", "a", b""), ("get", "a"), ("history", "a")]),
@@ -107,17 +142,30 @@ SCENARIOS: dict[str, tuple[int, list[Step]]] = {
     "walkthrough": (
         1,
         [
-            ("put", "Key1", b"Value1"), ("get", "Key1"), ("delete", "Key1"), ("delete", "Nope"),
-            ("create", "Semaphore1", b"Value1"), ("create", "Semaphore1", b"Value1"),
-            ("update", "Semaphore1", b"Value2", 5), ("update", "Semaphore1", b"Value2", 5),
-            ("put", "Key1", b"Value2"), ("get", "Key1"), ("keys",),
+            ("put", "Key1", b"Value1"),
+            ("get", "Key1"),
+            ("delete", "Key1"),
+            ("delete", "Nope"),
+            ("create", "Semaphore1", b"Value1"),
+            ("create", "Semaphore1", b"Value1"),
+            ("update", "Semaphore1", b"Value2", 5),
+            ("update", "Semaphore1", b"Value2", 5),
+            ("put", "Key1", b"Value2"),
+            ("get", "Key1"),
+            ("keys",),
         ],
     ),
     "interleaved_cas_on_two_keys": (
         2,
         [
-            ("create", "x", b"0"), ("create", "y", b"0"), ("update", "x", b"1", 1), ("update", "y", b"1", 1),
-            ("update", "y", b"2", 2), ("update", "x", b"2", 3), ("history", "x"), ("history", "y"),
+            ("create", "x", b"0"),
+            ("create", "y", b"0"),
+            ("update", "x", b"1", 1),
+            ("update", "y", b"1", 1),
+            ("update", "y", b"2", 2),
+            ("update", "x", b"2", 3),
+            ("history", "x"),
+            ("history", "y"),
         ],
     ),
 }
@@ -198,7 +246,10 @@ async def test_history_limit_matches_nats(store: sqlkv.AsyncStore, nats_js: Any)
 
 
 async def test_double_dot_key_is_stricter_than_nats_py(store: sqlkv.AsyncStore) -> None:
-    """nats-py lets ``a..b`` through to the server (where it fails); sqlkv refuses it up front, as nats.go does."""
+    """nats-py lets ``a..b`` through to the server (where it fails).
+
+    sqlkv refuses it up front, as nats.go does.
+    """
     from nats.js import kv as nats_kv
 
     assert nats_kv._is_key_valid("a..b")  # the hole sqlkv closes

@@ -11,8 +11,24 @@ pytestmark = pytest.mark.anyio
 
 VALID_KEYS = ["a", "Key1", "a.b.c", "a-b_c/d=e", "_kv.x", "0", "A" * sqlkv.MAX_KEY_LENGTH, "x.-.y"]
 INVALID_KEYS = [
-    "", ".a", "a.", "a..b", "a b", "a*", "a.>", "*", ">", "é", "a\n", "a\nb", "a\x00", "$x",
-    "a" * (sqlkv.MAX_KEY_LENGTH + 1), "a;DROP TABLE x", "'", '"',
+    "",
+    ".a",
+    "a.",
+    "a..b",
+    "a b",
+    "a*",
+    "a.>",
+    "*",
+    ">",
+    "é",
+    "a\n",
+    "a\nb",
+    "a\x00",
+    "$x",
+    "a" * (sqlkv.MAX_KEY_LENGTH + 1),
+    "a;DROP TABLE x",
+    "'",
+    '"',
 ]
 
 

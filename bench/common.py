@@ -1,0 +1,90 @@
+"""Shared helpers for the benchmarks: workload, timing, medians and report tables."""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+KEYS = [f"k.{i // 100:04d}.{i:06d}" for i in range(10_000)]
+VALUE = os.urandom(100)
+
+
+def random_keys(count: int, seed: int = 7) -> list[str]:
+    """``count`` keys drawn uniformly (with repetition) from the 10k key set."""
+    rng = random.Random(seed)
+    return [rng.choice(KEYS) for _ in range(count)]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+async def time_sequential(op: Callable[[str], Awaitable[Any]], keys: list[str]) -> float:
+    """Ops per second of awaiting ``op`` once per key, one after another."""
+    start = time.perf_counter()
+    for key in keys:
+        await op(key)
+    return len(keys) / (time.perf_counter() - start)
+
+
+async def time_concurrent(op: Callable[[str], Awaitable[Any]], keys: list[str], tasks: int = 100) -> float:
+    """Ops per second with ``tasks`` tasks sharing the keys."""
+    import anyio
+
+    chunks = [keys[i::tasks] for i in range(tasks)]
+
+    async def worker(chunk: list[str]) -> None:
+        for key in chunk:
+            await op(key)
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for chunk in chunks:
+            tg.start_soon(worker, chunk)
+    return len(keys) / (time.perf_counter() - start)
+
+
+def time_sync(op: Callable[[str], Any], keys: list[str]) -> float:
+    start = time.perf_counter()
+    for key in keys:
+        op(key)
+    return len(keys) / (time.perf_counter() - start)
+
+
+def print_table(title: str, rows: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    """Print median ops/s (with min..max) per system and measurement; return the medians."""
+    measures = sorted(
+        {m for per in rows.values() for m in per}, key=lambda m: list(_ORDER).index(m) if m in _ORDER else 99
+    )
+    print(f"\n## {title}\n")
+    print("| system | " + " | ".join(measures) + " |")
+    print("|---|" + "---:|" * len(measures))
+    medians: dict[str, dict[str, float]] = {}
+    for system, per in rows.items():
+        medians[system] = {m: median(v) for m, v in per.items()}
+        cells = []
+        for m in measures:
+            if m in per:
+                v = per[m]
+                cells.append(f"{median(v):,.0f} ({min(v):,.0f}..{max(v):,.0f})")
+            else:
+                cells.append("-")
+        print(f"| {system} | " + " | ".join(cells) + " |")
+    return medians
+
+
+_ORDER = ("seq put", "100-task put", "seq get", "100-task get")
+
+
+def check(label: str, ratio: float, target: float) -> bool:
+    verdict = "ok" if ratio >= target else "BELOW TARGET"
+    print(f"- {label}: {ratio:.2f}x (target >= {target}x) {verdict}")
+    return ratio >= target

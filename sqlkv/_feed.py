@@ -1,0 +1,182 @@
+"""The change feed: one per store, it reads new rows once per commit and fans them out to watchers.
+
+Rows reach the feed two ways:
+
+* **commits through this store**: right after COMMIT, the writer thread reads
+  the rows above the feed's cursor of every watched bucket it wrote and posts
+  them to the watchers' event loops (one post per loop and batch);
+* **commits by other processes or store objects**: a poller thread checks
+  ``PRAGMA data_version`` on its own connection every ``poll_interval``
+  seconds and, when it moved, reads every watched bucket above its cursor.
+
+A per-bucket cursor (the highest revision dispatched) makes both paths deliver
+each row once and in revision order. The feed never waits for a watcher: each
+watcher keeps a bounded buffer and, when it overflows, catches up by reading
+the table from its own last revision (see ``_watch.py``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import _ops
+from ._errors import BucketNotFoundError, SqlkvError
+from ._sql import BucketSQL
+
+if TYPE_CHECKING:
+    from ._bridge import Port
+
+__all__ = ["ChangeFeed", "Subscriber"]
+
+_PAGE = 1024
+
+
+class Subscriber:
+    """The feed's view of a watcher: its bucket, its loop, and the callbacks to run there."""
+
+    __slots__ = ("on_close", "on_rows", "port", "sql")
+
+    def __init__(
+        self,
+        sql: BucketSQL,
+        port: Port,
+        on_rows: Callable[[list[_ops.Row], int], None],
+        on_close: Callable[[], None],
+    ) -> None:
+        self.sql = sql
+        self.port = port
+        self.on_rows = on_rows
+        self.on_close = on_close
+
+
+def _fan_out(subscribers: list[Subscriber], rows: list[_ops.Row], high: int) -> None:
+    for subscriber in subscribers:
+        subscriber.on_rows(rows, high)
+
+
+def _close_all(subscribers: list[Subscriber]) -> None:
+    for subscriber in subscribers:
+        subscriber.on_close()
+
+
+class ChangeFeed:
+    """Tracks watchers per bucket and dispatches new rows to them."""
+
+    def __init__(self, opener: Callable[[], sqlite3.Connection], poll_interval: float, name: str) -> None:
+        self._opener = opener
+        self._poll_interval = poll_interval
+        self._name = name
+        self._lock = threading.Lock()
+        self._subscribers: dict[int, list[Subscriber]] = {}
+        self._cursor: dict[int, int | None] = {}
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+
+    @property
+    def active(self) -> bool:
+        """Whether any watcher is subscribed (read without the lock: a hint for the writer)."""
+        return bool(self._subscribers)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Register a watcher; starts the poller on first use."""
+        bucket_id = subscriber.sql.bucket_id
+        with self._lock:
+            if self._closed:
+                raise SqlkvError("the store is closed")
+            if bucket_id not in self._subscribers:
+                self._subscribers[bucket_id] = []
+                self._cursor[bucket_id] = None  # set at the next dispatch
+            self._subscribers[bucket_id].append(subscriber)
+            if self._poller is None:
+                self._poller = threading.Thread(target=self._poll, name=self._name, daemon=True)
+                self._poller.start()
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Forget a watcher (idempotent)."""
+        bucket_id = subscriber.sql.bucket_id
+        with self._lock:
+            group = self._subscribers.get(bucket_id)
+            if group and subscriber in group:
+                group.remove(subscriber)
+                if not group:
+                    del self._subscribers[bucket_id]
+                    del self._cursor[bucket_id]
+
+    def dispatch(self, conn: sqlite3.Connection, bucket_ids: Iterable[int] | None = None) -> None:
+        """Read rows above the cursor of the watched buckets (all, or those in ``bucket_ids``) and post them.
+
+        Called on the writer thread after a commit and on the poller thread.
+        """
+        with self._lock:
+            watched = self._subscribers
+            targets = list(watched) if bucket_ids is None else [b for b in bucket_ids if b in watched]
+            for bucket_id in targets:
+                self._dispatch_bucket(conn, bucket_id)
+
+    def _dispatch_bucket(self, conn: sqlite3.Connection, bucket_id: int) -> None:
+        group = self._subscribers[bucket_id]
+        sql = group[0].sql
+        try:
+            cursor = self._cursor[bucket_id]
+            if cursor is None:
+                high = _ops.sequence(conn, sql)
+                self._cursor[bucket_id] = high
+                self._post(group, _fan_out, [], high)
+                return
+            while True:
+                rows, high = _ops.rows_after(conn, sql, cursor, _PAGE)
+                if high > cursor:
+                    self._cursor[bucket_id] = cursor = high
+                    self._post(group, _fan_out, rows, high)
+                if len(rows) < _PAGE:
+                    return
+        except BucketNotFoundError:
+            self._post(group, _close_all)
+            del self._subscribers[bucket_id]
+            del self._cursor[bucket_id]
+        except sqlite3.Error:
+            return  # busy or I/O trouble: the poller tries again; watchers catch up from the table
+
+    @staticmethod
+    def _post(group: list[Subscriber], fn: Callable[..., None], *args: Any) -> None:
+        by_port: dict[int, list[Subscriber]] = {}
+        for subscriber in group:
+            by_port.setdefault(id(subscriber.port), []).append(subscriber)
+        for subscribers in by_port.values():
+            subscribers[0].port.post(fn, list(subscribers), *args)
+
+    def _poll(self) -> None:
+        try:
+            conn = self._opener()
+        except sqlite3.Error:
+            return
+        try:
+            last_version = None
+            while not self._stop.wait(self._poll_interval):
+                try:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                except sqlite3.Error:
+                    continue
+                if version != last_version:
+                    last_version = version
+                    self.dispatch(conn)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """End every watcher and stop the poller (blocks until it stopped)."""
+        with self._lock:
+            self._closed = True
+            groups = list(self._subscribers.values())
+            self._subscribers.clear()
+            self._cursor.clear()
+            poller = self._poller
+        for group in groups:
+            self._post(group, _close_all)
+        self._stop.set()
+        if poller is not None:
+            poller.join()

@@ -1,0 +1,235 @@
+"""AsyncWatcher: a live change stream of one bucket as an async iterator.
+
+A watcher first delivers its *initial* entries (the latest entry of every
+matching key, or every retained entry with ``include_history``, or every
+entry from ``from_revision`` on), in revision order, then live entries in
+revision order. The end of the initial entries is an explicit state, never an
+item in the stream: ``watcher.initial_done`` becomes true when the last
+initial entry has been taken (at once when there are none), and ``await
+watcher.initial()`` returns the initial entries as a list.
+
+Memory is bounded: live rows wait in a buffer of ``buffer_size`` rows; when it
+is full the watcher stops buffering and, once its consumer has drained the
+buffer, reads the missed rows from the table starting at its own last
+revision, page by page, until it has caught up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import anyio
+
+from . import _ops
+from ._bridge import current_port
+from ._entry import Entry, Operation, ns_to_datetime
+from ._errors import BucketNotFoundError, InvalidArgumentError, StoreClosedError
+from ._feed import Subscriber
+from ._validate import KeyMatcher
+
+if TYPE_CHECKING:
+    from ._sql import BucketSQL
+    from ._store import AsyncStore
+
+__all__ = ["AsyncWatcher"]
+
+_PUT = int(Operation.PUT)
+_CATCH_UP_PAGE = 512
+
+
+class AsyncWatcher:
+    """Entries of one bucket as they change; use as ``async with kv.watch() as w: async for e in w``."""
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        sql: BucketSQL,
+        matcher: KeyMatcher | None,
+        prefix: str,
+        *,
+        include_history: bool,
+        ignore_deletes: bool,
+        meta_only: bool,
+        updates_only: bool,
+        from_revision: int | None,
+        buffer_size: int,
+    ) -> None:
+        if updates_only and (include_history or from_revision is not None):
+            raise InvalidArgumentError(
+                "updates_only cannot be combined with include_history or from_revision"
+            )
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
+            raise InvalidArgumentError("buffer_size must be a positive int")
+        self._store = store
+        self._sql = sql
+        self._matcher = matcher
+        self._prefix = prefix
+        self._ignore_deletes = ignore_deletes
+        self._meta_only = meta_only
+        if updates_only:
+            self._mode, self._start = "none", 0
+        elif from_revision is not None:
+            self._mode, self._start = "all", from_revision
+        elif include_history:
+            self._mode, self._start = "all", 1
+        else:
+            self._mode, self._start = "latest", 0
+        self._buffer_size = buffer_size
+        self._buffer: deque[_ops.Row] = deque()
+        self._initial_left = 0
+        self._last = 0  # every row up to here was considered (buffered or filtered out)
+        self._high_seen = 0  # highest revision the feed announced
+        self._lagging = True  # rows above _last must be read from the table
+        self._closed = False
+        self._started = False
+        self._wakeup: anyio.Event | None = None
+        self._subscriber: Subscriber | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncWatcher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def start(self) -> None:
+        """Subscribe to the change feed and load the initial entries."""
+        if self._started:
+            raise InvalidArgumentError("a watcher can be started once")
+        self._started = True
+        feed = self._store._feed_for_watch()
+        self._subscriber = Subscriber(self._sql, current_port(), self._on_rows, self._on_close)
+        feed.subscribe(self._subscriber)
+        try:
+            rows, high = await self._store._read(
+                _ops.watch_snapshot, self._sql, self._mode, self._prefix, self._start
+            )
+        except BaseException:
+            self.close()
+            raise
+        self._last = max(self._last, high)
+        self._high_seen = max(self._high_seen, high)
+        initial = [row for row in rows if self._wanted(row)]
+        self._buffer.extend(initial)
+        self._initial_left = len(initial)
+
+    def close(self) -> None:
+        """Stop watching (idempotent); iteration then ends."""
+        self._closed = True
+        if self._subscriber is not None:
+            feed = self._store._feed
+            if feed is not None:
+                feed.unsubscribe(self._subscriber)
+            self._subscriber = None
+        self._wake()
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def initial_done(self) -> bool:
+        """True once every initial entry has been taken (at once if there were none)."""
+        return self._started and self._initial_left == 0
+
+    @property
+    def last_revision(self) -> int:
+        """The highest revision this watcher has considered so far: resume a later watch after it."""
+        return self._last
+
+    async def initial(self) -> list[Entry]:
+        """Take the initial entries not yet taken, as a list; iteration then yields live entries."""
+        if not self._started:
+            raise InvalidArgumentError("start the watcher first (async with kv.watch(...) as w)")
+        entries = []
+        while self._initial_left:
+            entries.append(self._take())
+        return entries
+
+    # -- iteration -------------------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncWatcher:
+        return self
+
+    async def __anext__(self) -> Entry:
+        if not self._started:
+            raise InvalidArgumentError("start the watcher first (async with kv.watch(...) as w)")
+        while True:
+            if self._closed:
+                raise StopAsyncIteration
+            if self._buffer:
+                return self._take()
+            if self._lagging:
+                await self._catch_up()
+                continue
+            self._wakeup = anyio.Event()
+            await self._wakeup.wait()
+
+    def _take(self) -> Entry:
+        revision, key, op, value, created = self._buffer.popleft()
+        if self._initial_left:
+            self._initial_left -= 1
+            delta = self._initial_left
+        else:
+            delta = len(self._buffer)
+        return Entry(
+            self._sql.bucket,
+            key,
+            b"" if self._meta_only else value,
+            revision,
+            ns_to_datetime(created),
+            delta,
+            Operation(op),
+        )
+
+    def _wanted(self, row: _ops.Row) -> bool:
+        if self._ignore_deletes and row[2] != _PUT:
+            return False
+        return self._matcher is None or self._matcher(row[1])
+
+    async def _catch_up(self) -> None:
+        try:
+            rows, scanned = await self._store._read(_ops.rows_after, self._sql, self._last, _CATCH_UP_PAGE)
+        except (StoreClosedError, BucketNotFoundError):
+            self._closed = True
+            return
+        for row in rows:
+            if row[0] > self._last and self._wanted(row):
+                self._buffer.append(row)
+        self._last = max(self._last, scanned)
+        if len(rows) < _CATCH_UP_PAGE and self._last >= self._high_seen:
+            self._lagging = False  # no await since the check: nothing announced was missed
+
+    # -- feed callbacks (run on this watcher's event loop) ---------------------------------------
+
+    def _on_rows(self, rows: list[_ops.Row], high: int) -> None:
+        if high > self._high_seen:
+            self._high_seen = high
+        if self._lagging or self._closed:
+            return
+        buffer = self._buffer
+        for row in rows:
+            revision = row[0]
+            if revision <= self._last:
+                continue
+            if len(buffer) >= self._buffer_size:
+                self._lagging = True  # the rest is read from the table once the buffer drains
+                break
+            self._last = revision
+            if self._wanted(row):
+                buffer.append(row)
+        self._wake()
+
+    def _on_close(self) -> None:
+        self._closed = True
+        self._subscriber = None
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+            self._wakeup = None
