@@ -43,7 +43,7 @@ class Subscriber:
         self,
         sql: BucketSQL,
         port: Port,
-        on_rows: Callable[[list[_ops.Row], int], None],
+        on_rows: Callable[[list[_ops.Row], int, int], None],
         on_close: Callable[[], None],
     ) -> None:
         self.sql = sql
@@ -52,9 +52,10 @@ class Subscriber:
         self.on_close = on_close
 
 
-def _fan_out(subscribers: list[Subscriber], rows: list[_ops.Row], high: int) -> None:
+def _fan_out(subscribers: list[Subscriber], rows: list[_ops.Row], low: int, high: int) -> None:
+    """On a watcher's loop: ``rows`` are every row still stored with low < revision <= high."""
     for subscriber in subscribers:
-        subscriber.on_rows(rows, high)
+        subscriber.on_rows(rows, low, high)
 
 
 def _close_all(subscribers: list[Subscriber]) -> None:
@@ -95,6 +96,12 @@ class ChangeFeed:
                 self._poller = threading.Thread(target=self._poll, name=self._name, daemon=True)
                 self._poller.start()
 
+    def start_at(self, bucket_id: int, revision: int) -> None:
+        """A watcher's snapshot ended at ``revision``: dispatch from there if no cursor is set yet."""
+        with self._lock:
+            if bucket_id in self._cursor and self._cursor[bucket_id] is None:
+                self._cursor[bucket_id] = revision
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Forget a watcher (idempotent)."""
         bucket_id = subscriber.sql.bucket_id
@@ -122,16 +129,16 @@ class ChangeFeed:
         sql = group[0].sql
         try:
             cursor = self._cursor[bucket_id]
-            if cursor is None:
+            if cursor is None:  # no watcher told us where it started: announce the top only
                 high = _ops.sequence(conn, sql)
                 self._cursor[bucket_id] = high
-                self._post(group, _fan_out, [], high)
+                self._post(group, _fan_out, [], high, high)
                 return
             while True:
                 rows, high = _ops.rows_after(conn, sql, cursor, _PAGE)
                 if high > cursor:
+                    self._post(group, _fan_out, rows, cursor, high)
                     self._cursor[bucket_id] = cursor = high
-                    self._post(group, _fan_out, rows, high)
                 if len(rows) < _PAGE:
                     return
         except BucketNotFoundError:

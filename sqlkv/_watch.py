@@ -113,11 +113,13 @@ class AsyncWatcher:
         except BaseException:
             self.close()
             raise
+        feed.start_at(self._sql.bucket_id, high)
         self._last = max(self._last, high)
-        self._high_seen = max(self._high_seen, high)
         initial = [row for row in rows if self._wanted(row)]
         self._buffer.extend(initial)
         self._initial_left = len(initial)
+        if self._high_seen <= self._last:
+            self._lagging = False  # nothing announced beyond the snapshot: buffer live rows from now on
 
     def close(self) -> None:
         """Stop watching (idempotent); iteration then ends."""
@@ -206,10 +208,14 @@ class AsyncWatcher:
 
     # -- feed callbacks (run on this watcher's event loop) ---------------------------------------
 
-    def _on_rows(self, rows: list[_ops.Row], high: int) -> None:
+    def _on_rows(self, rows: list[_ops.Row], low: int, high: int) -> None:
         if high > self._high_seen:
             self._high_seen = high
-        if self._lagging or self._closed:
+        if self._lagging or self._closed or high <= self._last:
+            return
+        if low > self._last:
+            self._lagging = True  # rows between were announced before we listened: read them
+            self._wake()
             return
         buffer = self._buffer
         for row in rows:
@@ -222,6 +228,8 @@ class AsyncWatcher:
             self._last = revision
             if self._wanted(row):
                 buffer.append(row)
+        else:
+            self._last = high  # revisions up to high that are not in rows no longer exist
         self._wake()
 
     def _on_close(self) -> None:

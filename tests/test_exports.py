@@ -8,6 +8,7 @@ EXPECTED = {
     "MAX_KEY_LENGTH",
     "AsyncBucket",
     "AsyncStore",
+    "AsyncWatcher",
     "BucketConfig",
     "BucketExistsError",
     "BucketNotFoundError",
