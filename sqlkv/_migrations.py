@@ -19,11 +19,12 @@ from pathlib import Path
 from ._errors import SchemaTooNewError
 from ._sql import bucket_table
 
-__all__ = ["Migration", "apply_migrations", "bucket_template", "load_migrations"]
+__all__ = ["Migration", "apply_migrations", "bucket_template", "history_statements", "load_migrations"]
 
 _PER_BUCKET_MARKER = "-- sqlkv:per-bucket"
 _FILE_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
-_PLACEHOLDER_RE = re.compile(r"\{\{(table|table:[a-z_]+|bucket_id)\}\}")
+_PLACEHOLDER_RE = re.compile(r"\{\{(table|table:[a-z_]+|bucket_id|history)\}\}")
+_CREATE_TRIGGER_RE = re.compile(r"CREATE TRIGGER (\{\{table:[a-z_]+\}\})")
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,16 @@ def load_migrations(directory: Path | None = None) -> tuple[Migration, ...]:
     return tuple(found)
 
 
-def render(statement: str, bucket_id: int) -> str:
-    """Fill a per-bucket statement's placeholders for bucket ``bucket_id``."""
+def render(statement: str, bucket_id: int, history: int) -> str:
+    """Fill a per-bucket statement's placeholders for bucket ``bucket_id`` keeping ``history`` rows."""
     table = bucket_table(bucket_id)
 
     def substitute(match: re.Match[str]) -> str:
         what = match.group(1)
         if what == "bucket_id":
             return str(int(bucket_id))
+        if what == "history":
+            return str(int(history))
         if what == "table":
             return f'"{table}"'
         return f'"{table}_{what.partition(":")[2]}"'
@@ -100,10 +103,34 @@ def render(statement: str, bucket_id: int) -> str:
     return _PLACEHOLDER_RE.sub(substitute, statement)
 
 
-def bucket_template(bucket_id: int, migrations: tuple[Migration, ...] | None = None) -> list[str]:
+def bucket_template(
+    bucket_id: int, history: int, migrations: tuple[Migration, ...] | None = None
+) -> list[str]:
     """All per-bucket statements, every migration in order, for a new bucket."""
     chosen = load_migrations() if migrations is None else migrations
-    return [render(s, bucket_id) for m in chosen for s in m.bucket_statements]
+    return [render(s, bucket_id, history) for m in chosen for s in m.bucket_statements]
+
+
+def history_statements(
+    bucket_id: int, history: int, migrations: tuple[Migration, ...] | None = None
+) -> list[str]:
+    """Statements that re-create the bucket's history-dependent triggers for a new depth.
+
+    Every per-bucket ``CREATE TRIGGER`` that uses ``{{history}}`` is dropped and
+    created again from its newest definition.
+    """
+    chosen = load_migrations() if migrations is None else migrations
+    newest: dict[str, str] = {}
+    for migration in chosen:
+        for statement in migration.bucket_statements:
+            match = _CREATE_TRIGGER_RE.match(statement)
+            if match and "{{history}}" in statement:
+                newest[match.group(1)] = statement
+    result: list[str] = []
+    for name, statement in newest.items():
+        result.append(f"DROP TRIGGER IF EXISTS {render(name, bucket_id, history)}")
+        result.append(render(statement, bucket_id, history))
+    return result
 
 
 def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...] | None = None) -> int:
@@ -119,15 +146,15 @@ def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...]
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = _check_version(conn, target)
-        bucket_ids: list[int] = []
+        buckets: list[tuple[int, int]] = []
         for migration in chosen[current:]:
             if migration.version > 1:
-                bucket_ids = [r[0] for r in conn.execute("SELECT id FROM sqlkv_buckets")]
+                buckets = list(conn.execute("SELECT id, history FROM sqlkv_buckets"))
             for statement in migration.store_statements:
                 conn.execute(statement)
-            for bucket_id in bucket_ids:
+            for bucket_id, history in buckets:
                 for statement in migration.bucket_statements:
-                    conn.execute(render(statement, bucket_id))
+                    conn.execute(render(statement, bucket_id, history))
         conn.execute(f"PRAGMA user_version = {int(target)}")
         conn.execute("COMMIT")
     except BaseException:

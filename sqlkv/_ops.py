@@ -27,7 +27,7 @@ from ._errors import (
     ValueTooLargeError,
     WrongLastRevisionError,
 )
-from ._sql import BucketSQL, CatalogSQL, bucket_table
+from ._sql import BucketSQL, CatalogSQL
 from ._validate import KeyMatcher
 
 __all__ = [
@@ -218,7 +218,7 @@ def create_bucket(conn: sqlite3.Connection, name: str, config: BucketConfig) -> 
     cursor = conn.execute(CatalogSQL.insert, (name, config.history, config.to_json(), created))
     bucket_id = cursor.lastrowid
     assert bucket_id is not None
-    for statement in _migrations.bucket_template(bucket_id):
+    for statement in _migrations.bucket_template(bucket_id, config.history):
         conn.execute(statement)
     return bucket_id, name, config, created
 
@@ -228,7 +228,6 @@ def delete_bucket(conn: sqlite3.Connection, name: str) -> None:
     bucket_id = find_bucket(conn, name)[0]
     conn.execute(BucketSQL.for_bucket(name, bucket_id).drop)
     conn.execute(CatalogSQL.delete, (bucket_id,))
-    conn.execute(CatalogSQL.forget_sequence, (bucket_table(bucket_id),))
 
 
 Row = tuple[int, str, int, bytes, int]
@@ -250,7 +249,7 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 
 def _sequence(conn: sqlite3.Connection, sql: BucketSQL) -> int:
     row = conn.execute(sql.sequence).fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 @_bucket_op

@@ -24,7 +24,6 @@ class CatalogSQL:
     select_names = "SELECT name FROM sqlkv_buckets ORDER BY name"
     insert = "INSERT INTO sqlkv_buckets (name, history, config, created) VALUES (?, ?, ?, ?)"
     delete = "DELETE FROM sqlkv_buckets WHERE id = ?"
-    forget_sequence = "DELETE FROM sqlite_sequence WHERE name = ?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ class BucketSQL:
     def for_bucket(cls, bucket: str, bucket_id: int) -> BucketSQL:
         """Build the statements of bucket ``bucket`` stored in table ``kv_<bucket_id>``."""
         t = f'"{bucket_table(bucket_id)}"'
-        latest_per_key = f"SELECT key, op, max(revision) FROM {t}"
+        latest_per_key = f"SELECT key, op, max(revision) FROM {t}"  # the bare op comes from the max row
         return cls(
             bucket=bucket,
             bucket_id=bucket_id,
@@ -71,18 +70,19 @@ class BucketSQL:
             stats=(
                 f"SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0), "
                 f"(SELECT count(*) FROM ({latest_per_key} GROUP BY key) WHERE op = 1), "
-                f"(SELECT seq FROM sqlite_sequence WHERE name = '{bucket_table(bucket_id)}') "
-                f"FROM {t}"
+                f"(SELECT max(revision) FROM {t}) "
+                f"FROM {t} WHERE op != 0"
             ),
             drop=f"DROP TABLE IF EXISTS {t}",
-            sequence=f"SELECT seq FROM sqlite_sequence WHERE name = '{bucket_table(bucket_id)}'",
+            sequence=f"SELECT max(revision) FROM {t}",
             rows_after=(
                 f"SELECT revision, key, op, value, created FROM {t} "
-                "WHERE revision > ? ORDER BY revision LIMIT ?"
+                "WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?"
             ),
             latest_rows=(
                 f"SELECT revision, key, op, value, created FROM {t} "
-                f"WHERE revision IN (SELECT max(revision) FROM {t} GROUP BY key) ORDER BY revision"
+                f"WHERE revision IN (SELECT max(revision) FROM {t} GROUP BY key) AND op != 0 "
+                "ORDER BY revision"
             ),
             latest_rows_range=(
                 f"SELECT revision, key, op, value, created FROM {t} WHERE revision IN "
@@ -90,6 +90,6 @@ class BucketSQL:
             ),
             rows_between=(
                 f"SELECT revision, key, op, value, created FROM {t} "
-                "WHERE revision >= ? AND revision <= ? ORDER BY revision"
+                "WHERE revision >= ? AND revision <= ? AND op != 0 ORDER BY revision"
             ),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -53,6 +54,35 @@ async def test_revision_never_reused_after_purge_of_newest(kv: sqlkv.AsyncBucket
     await kv.put("b", b"2")
     assert await kv.purge("b") == 3
     assert await kv.put("c", b"3") == 4
+
+
+async def test_revision_never_reused_when_maintenance_deletes_the_newest_rows(
+    store: sqlkv.AsyncStore,
+) -> None:
+    """Rows deleted above every other (as expiry and purge_deletes may do) keep their revisions taken."""
+    kv = await store.create_bucket("hw", history=3)
+    await kv.put("a", b"1")
+    await kv.put("b", b"2")
+    await kv.put("b", b"3")
+
+    def delete_newest(conn: sqlite3.Connection) -> None:
+        conn.execute(f'DELETE FROM "kv_{kv._sql.bucket_id}" WHERE key = ?', ("b",))
+
+    await store._write(delete_newest)
+    status = await kv.status()
+    assert (status.values, status.keys, status.last_revision) == (1, 1, 3)
+    assert await kv.keys() == ["a"]
+    with pytest.raises(sqlkv.KeyNotFoundError):
+        await kv.get("b", revision=3)
+    async with kv.watch(include_history=True) as watcher:
+        assert [e.revision for e in await watcher.initial()] == [1]
+    assert await kv.put("c", b"4") == 4
+
+    def delete_everything(conn: sqlite3.Connection) -> None:
+        conn.execute(f'DELETE FROM "kv_{kv._sql.bucket_id}"')
+
+    await store._write(delete_everything)
+    assert await kv.put("d", b"5") == 5
 
 
 async def test_revision_restarts_only_when_bucket_recreated(store: sqlkv.AsyncStore) -> None:

@@ -85,7 +85,7 @@ def test_a_later_migration_alters_every_bucket_table(tmp_path: Path) -> None:
         indexes = [row[1] for row in conn.execute(f'PRAGMA index_list("kv_{bucket_id}")')]
         assert f"kv_{bucket_id}_created" in indexes
     # a bucket created after the upgrade gets the same shape by replaying the template
-    statements = _migrations.bucket_template(99, v2)
+    statements = _migrations.bucket_template(99, 1, v2)
     assert any("ADD COLUMN note" in s for s in statements)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(v2)
     conn.close()
@@ -103,4 +103,24 @@ def test_failed_migration_leaves_database_unchanged(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "ok_table" not in tables
+    conn.close()
+
+
+def test_history_triggers_can_be_recreated_for_a_new_depth(tmp_path: Path) -> None:
+    from sqlkv import _ops
+    from sqlkv._config import BucketConfig
+
+    conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    apply_migrations(conn)
+    bucket_id = _ops.create_bucket(conn, "b", BucketConfig(history=5))[0]
+    insert = f'INSERT INTO "kv_{bucket_id}" (key, op, value, created) VALUES (?, 1, ?, 0)'
+    for i in range(5):
+        conn.execute(insert, ("k", str(i)))
+    conn.execute("BEGIN")
+    for statement in _migrations.history_statements(bucket_id, 2):
+        conn.execute(statement)
+    conn.execute("COMMIT")
+    conn.execute(insert, ("k", "5"))
+    rows = conn.execute(f'SELECT value FROM "kv_{bucket_id}" WHERE key = ? ORDER BY revision', ("k",))
+    assert [r[0] for r in rows] == ["4", "5"]
     conn.close()
