@@ -17,7 +17,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._errors import SqlkvError
+from ._errors import BucketNotFoundError, SqlkvError
+from ._sql import BucketSQL
 
 __all__ = ["Port", "Request", "current_port"]
 
@@ -39,11 +40,21 @@ class Request:
         self.waiter: Any = None
 
     def run(self, conn: sqlite3.Connection) -> None:
-        """Run on the database thread; a sqlkv error is the operation's own outcome."""
+        """Run on the database thread; a sqlkv error is the operation's own outcome.
+
+        A bucket operation (first argument a BucketSQL) on a table that no
+        longer exists fails with BucketNotFoundError: the bucket was deleted.
+        """
         try:
             self.result = self.fn(conn, *self.args)
         except SqlkvError as exc:
             self.error = exc
+        except sqlite3.OperationalError as exc:
+            sql = self.args[0] if self.args else None
+            if isinstance(sql, BucketSQL) and str(exc).startswith("no such table"):
+                self.error = BucketNotFoundError(f"bucket not found: {sql.bucket}")
+            else:
+                raise
 
 
 Submit = Callable[[Request], None]
@@ -145,6 +156,7 @@ class TrioPort:
 _asyncio_ports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncioPort] = (
     weakref.WeakKeyDictionary()
 )
+_last_asyncio_port: AsyncioPort | None = None
 
 
 _last_trio_port: TrioPort | None = None
@@ -152,14 +164,19 @@ _last_trio_port: TrioPort | None = None
 
 def current_port() -> Port:
     """The port of the running event loop (asyncio or trio)."""
+    global _last_asyncio_port, _last_trio_port
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
+        port = _last_asyncio_port
+        if port is not None and port.loop is loop:
+            return port
         port = _asyncio_ports.get(loop)
         if port is None:
             port = _asyncio_ports[loop] = AsyncioPort(loop)
+        _last_asyncio_port = port
         return port
     trio = sys.modules.get("trio")
     if trio is not None:
@@ -168,7 +185,6 @@ def current_port() -> Port:
         except RuntimeError:
             pass
         else:
-            global _last_trio_port
             if _last_trio_port is None or _last_trio_port.token is not token:
                 _last_trio_port = TrioPort(token)
             return _last_trio_port

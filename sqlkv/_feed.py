@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import _ops
-from ._errors import BucketNotFoundError, SqlkvError
+from ._errors import SqlkvError
 from ._sql import BucketSQL
 
 if TYPE_CHECKING:
@@ -141,12 +141,12 @@ class ChangeFeed:
                     self._cursor[bucket_id] = cursor = high
                 if len(rows) < _PAGE:
                     return
-        except BucketNotFoundError:
-            self._post(group, _close_all)
-            del self._subscribers[bucket_id]
-            del self._cursor[bucket_id]
-        except sqlite3.Error:
-            return  # busy or I/O trouble: the poller tries again; watchers catch up from the table
+        except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
+                self._post(group, _close_all)  # the bucket was deleted: its watchers end
+                del self._subscribers[bucket_id]
+                del self._cursor[bucket_id]
+            # otherwise busy or I/O trouble: the poller tries again; watchers catch up from the table
 
     @staticmethod
     def _post(group: list[Subscriber], fn: Callable[..., None], *args: Any) -> None:

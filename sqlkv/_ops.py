@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from typing import ParamSpec, TypeVar
+from collections.abc import Iterator
 
 from . import _migrations
 from ._config import BucketConfig
-from ._entry import BucketStatus, Entry, Operation, ns_to_datetime
+from ._entry import BucketStatus, Entry, Operation, make_entry, ns_to_datetime
 from ._errors import (
     BucketExistsError,
     BucketNotFoundError,
@@ -51,29 +50,8 @@ MAX_VALUE_SIZE = 64 * 1024 * 1024
 
 _PUT, _DEL, _PURGE = int(Operation.PUT), int(Operation.DEL), int(Operation.PURGE)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 BucketRecord = tuple[int, str, BucketConfig, int]
 """(id, name, config, created ns) of a catalog row."""
-
-
-def _bucket_op(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a missing bucket table into BucketNotFoundError (the bucket was deleted)."""
-
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            sql = args[1]
-            assert isinstance(sql, BucketSQL)
-            if str(exc).startswith("no such table"):
-                raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
-            raise
-
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
 
 
 def _insert(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: int, value: bytes) -> int:
@@ -96,7 +74,6 @@ def _check_last(conn: sqlite3.Connection, sql: BucketSQL, key: str, last: int) -
         raise WrongLastRevisionError(key, last, actual)
 
 
-@_bucket_op
 def put(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes) -> int:
     """Append a PUT; return its revision."""
     return _insert(conn, sql, key, _PUT, value)
@@ -105,7 +82,6 @@ def put(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes) -> int
 put.single_statement = True  # type: ignore[attr-defined]
 
 
-@_bucket_op
 def create(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes) -> int:
     """PUT only if the key has no entry or its latest entry is a marker."""
     row = _latest(conn, sql, key)
@@ -114,14 +90,12 @@ def create(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes) -> 
     return _insert(conn, sql, key, _PUT, value)
 
 
-@_bucket_op
 def update(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes, last: int) -> int:
     """PUT only if the key's latest revision is ``last`` (0: the key has no entry)."""
     _check_last(conn, sql, key, last)
     return _insert(conn, sql, key, _PUT, value)
 
 
-@_bucket_op
 def write_marker(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operation, last: int | None) -> int:
     """Append a DEL or PURGE marker (CAS on ``last`` when given); return its revision."""
     if last is not None:
@@ -131,10 +105,9 @@ def write_marker(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operati
 
 def _entry(sql: BucketSQL, key: str, row: tuple[int, int, bytes, int], delta: int) -> Entry:
     revision, op, value, created = row
-    return Entry(sql.bucket, key, value, revision, ns_to_datetime(created), delta, Operation(op))
+    return make_entry(sql.bucket, key, value, revision, created, delta, op)
 
 
-@_bucket_op
 def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None) -> Entry:
     """The latest entry of ``key``, or the entry at ``revision`` if it belongs to ``key``."""
     if revision is None:
@@ -151,7 +124,6 @@ def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None
     return _entry(sql, key, row, 0)
 
 
-@_bucket_op
 def history(conn: sqlite3.Connection, sql: BucketSQL, key: str) -> list[Entry]:
     """Every retained entry of ``key``, oldest first, markers included."""
     rows = conn.execute(sql.history, (key,)).fetchall()
@@ -166,7 +138,6 @@ def _prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-@_bucket_op
 def keys(conn: sqlite3.Connection, sql: BucketSQL, matcher: KeyMatcher | None, prefix: str) -> list[str]:
     """Live keys (latest entry a PUT) accepted by ``matcher``, sorted."""
     if prefix:
@@ -177,7 +148,6 @@ def keys(conn: sqlite3.Connection, sql: BucketSQL, matcher: KeyMatcher | None, p
     return found if matcher is None else [k for k in found if matcher(k)]
 
 
-@_bucket_op
 def status(conn: sqlite3.Connection, sql: BucketSQL, config: BucketConfig, created: int) -> BucketStatus:
     """Counts and sizes of the bucket, from one snapshot."""
     values, size, live, last_revision = conn.execute(sql.stats).fetchone()
@@ -252,7 +222,6 @@ def _sequence(conn: sqlite3.Connection, sql: BucketSQL) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-@_bucket_op
 def watch_snapshot(
     conn: sqlite3.Connection, sql: BucketSQL, mode: str, prefix: str, start: int
 ) -> tuple[list[Row], int]:
@@ -274,7 +243,6 @@ def watch_snapshot(
     return rows, high
 
 
-@_bucket_op
 def rows_after(conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int) -> tuple[list[Row], int]:
     """Up to ``limit`` rows with a revision above ``after``, and how far the scan reached."""
     with _snapshot(conn):

@@ -24,7 +24,7 @@ import anyio
 
 from . import _ops
 from ._bridge import current_port
-from ._entry import Entry, Operation, ns_to_datetime
+from ._entry import Entry, Operation, make_entry
 from ._errors import BucketNotFoundError, InvalidArgumentError, StoreClosedError
 from ._feed import Subscriber
 from ._validate import KeyMatcher
@@ -178,14 +178,8 @@ class AsyncWatcher:
             delta = self._initial_left
         else:
             delta = len(self._buffer)
-        return Entry(
-            self._sql.bucket,
-            key,
-            b"" if self._meta_only else value,
-            revision,
-            ns_to_datetime(created),
-            delta,
-            Operation(op),
+        return make_entry(
+            self._sql.bucket, key, b"" if self._meta_only else value, revision, created, delta, op
         )
 
     def _wanted(self, row: _ops.Row) -> bool:

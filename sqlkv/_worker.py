@@ -92,7 +92,7 @@ class DatabaseThread:
             self._open_error = map_sqlite_error(exc, self._path)
         except BaseException as exc:
             self._open_error = exc
-        get, get_nowait = self._queue.get, self._queue.get_nowait
+        get, get_nowait, empty = self._queue.get, self._queue.get_nowait, self._queue.empty
         run = self._run_writes if self._writer else self._run_reads
         stopping = False
         while not stopping:
@@ -100,11 +100,8 @@ class DatabaseThread:
             if first is _STOP:
                 break
             batch: list[Request] = [first]  # type: ignore[list-item]
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = get_nowait()
-                except queue.Empty:
-                    break
+            while not empty() and len(batch) < MAX_BATCH:  # only this thread takes from the queue
+                item = get_nowait()
                 if item is _STOP:
                     stopping = True
                     break
@@ -113,7 +110,7 @@ class DatabaseThread:
                 for request in batch:
                     request.error = self._open_error
             else:
-                live = [r for r in batch if not r.cancelled]
+                live = batch if not any(r.cancelled for r in batch) else [r for r in batch if not r.cancelled]
                 run(conn, live)
                 if self._after_commit is not None and live:
                     self._after_commit(conn, live)
@@ -127,7 +124,7 @@ class DatabaseThread:
     @staticmethod
     def _deliver(batch: list[Request]) -> None:
         port = batch[0].port
-        if all(r.port is port for r in batch):
+        if len(batch) == 1 or all(r.port is port for r in batch):
             if port is not None:
                 port.deliver(batch)
             return
