@@ -1,0 +1,223 @@
+"""Watch parity with a real NATS server: initial entries, end of initial entries, live entries, every option.
+
+nats-py's ``watch`` covers the default mode, ``include_history``, ``ignore_deletes`` and
+``meta_only``; for ``updates_only`` and ``from_revision`` (which nats-py lacks) the NATS side
+is an ordered JetStream consumer with the deliver policy nats.go uses (``new`` /
+``by_start_sequence``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+from nats_server import NatsServer
+
+import sqlkv
+
+pytestmark = [pytest.mark.anyio, pytest.mark.nats]
+
+Item = tuple[str, bytes, int, str]
+_counter = itertools.count()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def nats_js(nats_server: NatsServer) -> AsyncIterator[Any]:
+    nats = pytest.importorskip("nats")
+    nc = await nats.connect(nats_server.url)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
+async def prepare(kv: Any) -> None:
+    """The same writes on both sides (nats-py and sqlkv buckets share put/delete/purge names)."""
+    await kv.put("orders.1", b"a")  # 1
+    await kv.put("orders.2", b"b")  # 2
+    await kv.put("users.x.y", b"c")  # 3
+    await kv.put("orders.1", b"d")  # 4
+    await kv.delete("orders.2")  # 5
+    await kv.put("top", b"e")  # 6
+    await kv.purge("users.x.y")  # 7
+    await kv.put("orders.3", b"f")  # 8
+
+
+async def live_writes(kv: Any) -> None:
+    await kv.put("orders.4", b"g")  # 9
+    await kv.delete("orders.1")  # 10
+    await kv.put("users.q", b"h")  # 11
+    await kv.put("zzz", b"i")  # 12
+
+
+def nats_item(entry: Any) -> Item:
+    return (
+        entry.key,
+        entry.value or b"",
+        entry.revision,
+        {None: "PUT", "DEL": "DEL", "PURGE": "PURGE"}[entry.operation],
+    )
+
+
+def our_item(entry: sqlkv.Entry) -> Item:
+    return (entry.key, entry.value, entry.revision, entry.operation.name)
+
+
+async def nats_watch(
+    kv: Any, key: str, live: int, opts: dict[str, bool]
+) -> tuple[list[Item], list[int], list[Item]]:
+    watcher = await kv.watch(key, **opts)
+    initial: list[Item] = []
+    deltas: list[int] = []
+    while (entry := await watcher.updates(timeout=5)) is not None:
+        initial.append(nats_item(entry))
+        deltas.append(entry.delta)
+    await live_writes(kv)
+    got: list[Item] = []
+    for _ in range(live):
+        got.append(nats_item(await watcher.updates(timeout=5)))
+    await watcher.stop()
+    return initial, deltas, got
+
+
+async def our_watch(
+    kv: sqlkv.AsyncBucket, key: str, live: int, opts: dict[str, bool]
+) -> tuple[list[Item], list[int], list[Item]]:
+    filters = () if key == ">" else (key,)
+    async with kv.watch(*filters, **opts) as watcher:
+        initial = await watcher.initial()
+        await live_writes(kv)
+        got: list[Item] = []
+        with anyio.fail_after(5):
+            while len(got) < live:
+                got.append(our_item(await watcher.__anext__()))
+    return [our_item(e) for e in initial], [e.delta for e in initial], got
+
+
+CASES = [
+    (">", {}, 4),
+    (">", {"include_history": True}, 4),
+    (">", {"ignore_deletes": True}, 3),
+    (">", {"meta_only": True}, 4),
+    (">", {"include_history": True, "ignore_deletes": True, "meta_only": True}, 3),
+    ("orders.*", {}, 2),
+    ("orders.*", {"include_history": True}, 2),
+    ("orders.*", {"ignore_deletes": True}, 1),
+    ("users.>", {}, 1),
+    ("top", {"include_history": True}, 0),
+    ("nothing.>", {}, 0),
+]
+
+
+@pytest.mark.parametrize(("key", "opts", "live"), CASES, ids=[f"{k}-{sorted(o)}" for k, o, _ in CASES])
+async def test_watch_matches_nats(
+    key: str, opts: dict[str, bool], live: int, store: sqlkv.AsyncStore, nats_js: Any
+) -> None:
+    name = f"W{next(_counter)}"
+    theirs_kv = await nats_js.create_key_value(bucket=name, history=5)
+    ours_kv = await store.create_bucket(name, history=5)
+    try:
+        await prepare(theirs_kv)
+        await prepare(ours_kv)
+        theirs = await nats_watch(theirs_kv, key, live, opts)
+        ours = await our_watch(ours_kv, key, live, opts)
+    finally:
+        await nats_js.delete_key_value(name)
+    assert ours[0] == theirs[0], "initial entries"
+    assert ours[2] == theirs[2], "live entries"
+    if not opts.get("ignore_deletes") and key == ">":
+        assert ours[1] == theirs[1], "deltas of the initial entries (NATS: num_pending)"
+
+
+async def test_empty_bucket_end_of_initial_matches_nats(store: sqlkv.AsyncStore, nats_js: Any) -> None:
+    name = f"W{next(_counter)}"
+    theirs_kv = await nats_js.create_key_value(bucket=name)
+    ours_kv = await store.create_bucket(name)
+    try:
+        watcher = await theirs_kv.watch(">")
+        assert await watcher.updates(timeout=5) is None  # NATS: the marker comes at once
+        await watcher.stop()
+    finally:
+        await nats_js.delete_key_value(name)
+    async with ours_kv.watch() as ours:
+        assert ours.initial_done  # sqlkv: the state is set at once
+
+
+async def ordered_consumer_items(js: Any, bucket: str, count: int, **config: Any) -> list[Item]:
+    from nats.js.api import ConsumerConfig
+
+    sub = await js.subscribe(f"$KV.{bucket}.>", ordered_consumer=True, config=ConsumerConfig(**config))
+    items: list[Item] = []
+    for _ in range(count):
+        msg = await sub.next_msg(timeout=5)
+        op = (msg.headers or {}).get("KV-Operation", "PUT")
+        items.append((msg.subject.split(".", 2)[2], msg.data, msg.metadata.sequence.stream, op))
+    await sub.unsubscribe()
+    return items
+
+
+@pytest.mark.parametrize("start", [1, 4, 7])
+async def test_from_revision_matches_nats_start_sequence(
+    start: int, store: sqlkv.AsyncStore, nats_js: Any
+) -> None:
+    from nats.js.api import DeliverPolicy
+
+    name = f"W{next(_counter)}"
+    theirs_kv = await nats_js.create_key_value(bucket=name, history=1)
+    ours_kv = await store.create_bucket(name, history=1)
+    try:
+        await prepare(theirs_kv)
+        await prepare(ours_kv)
+        async with ours_kv.watch(from_revision=start) as watcher:
+            ours = [our_item(e) for e in await watcher.initial()]
+        theirs = await ordered_consumer_items(
+            nats_js, name, len(ours), deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+        )
+        # and nothing more is pending on the NATS side
+        info = await nats_js.stream_info(f"KV_{name}")
+        assert info.state.last_seq == 8
+    finally:
+        await nats_js.delete_key_value(name)
+    assert ours == theirs
+    assert ours and ours[-1][2] == 8
+
+
+async def test_updates_only_matches_nats_deliver_new(store: sqlkv.AsyncStore, nats_js: Any) -> None:
+    from nats.js.api import ConsumerConfig, DeliverPolicy
+
+    name = f"W{next(_counter)}"
+    theirs_kv = await nats_js.create_key_value(bucket=name, history=5)
+    ours_kv = await store.create_bucket(name, history=5)
+    try:
+        await prepare(theirs_kv)
+        await prepare(ours_kv)
+        sub = await nats_js.subscribe(
+            f"$KV.{name}.>", ordered_consumer=True, config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+        )
+        await live_writes(theirs_kv)
+        theirs = []
+        for _ in range(4):
+            msg = await sub.next_msg(timeout=5)
+            op = (msg.headers or {}).get("KV-Operation", "PUT")
+            theirs.append((msg.subject.split(".", 2)[2], msg.data, msg.metadata.sequence.stream, op))
+        await sub.unsubscribe()
+        async with ours_kv.watch(updates_only=True) as watcher:
+            assert await watcher.initial() == []
+            await live_writes(ours_kv)
+            ours = []
+            with anyio.fail_after(5):
+                async for entry in watcher:
+                    ours.append(our_item(entry))
+                    if len(ours) == 4:
+                        break
+    finally:
+        await nats_js.delete_key_value(name)
+    assert ours == theirs
