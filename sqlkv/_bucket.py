@@ -130,11 +130,13 @@ class AsyncBucket:
         matcher, prefix = compile_filters(filters)
         if from_revision is not None:
             check_revision(from_revision, name="from_revision")
+        literal = matcher is not None and not any("*" in f or ">" in f for f in filters)
         return AsyncWatcher(
             self._store,
             self._sql,
             matcher,
             prefix,
+            exact_keys=tuple(filters) if literal else None,
             include_history=include_history,
             ignore_deletes=ignore_deletes,
             meta_only=meta_only,

@@ -14,7 +14,7 @@ from ._errors import (
     StoreBusyError,
 )
 
-__all__ = ["Durability", "StoreOptions", "map_sqlite_error", "open_connection"]
+__all__ = ["Connection", "Durability", "StoreOptions", "map_sqlite_error", "open_connection"]
 
 Durability = Literal["normal", "full"]
 
@@ -24,6 +24,17 @@ _SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 10, 11, 13
 _SQLITE_CANTOPEN, _SQLITE_NOTADB = 14, 26
+
+
+class Connection(sqlite3.Connection):
+    """An ``sqlite3.Connection`` that can keep a journal of the rows its transaction wrote.
+
+    The writer sets ``journal`` to a list before a batch; every insert then
+    appends ``(bucket_id, row)``; after COMMIT the change feed hands those rows
+    to watchers without reading them back.
+    """
+
+    journal: list[tuple[int, tuple[int, str, int, bytes, int]]] | None = None
 
 
 class StoreOptions:
@@ -87,6 +98,7 @@ def open_connection(options: StoreOptions, *, reader: bool) -> sqlite3.Connectio
         isolation_level=None,
         check_same_thread=False,
         cached_statements=512,
+        factory=Connection,
     )
     try:
         if not reader:

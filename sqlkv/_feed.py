@@ -113,16 +113,36 @@ class ChangeFeed:
                     del self._subscribers[bucket_id]
                     del self._cursor[bucket_id]
 
-    def dispatch(self, conn: sqlite3.Connection, bucket_ids: Iterable[int] | None = None) -> None:
-        """Read rows above the cursor of the watched buckets (all, or those in ``bucket_ids``) and post them.
+    def dispatch(
+        self,
+        conn: sqlite3.Connection,
+        bucket_ids: Iterable[int] | None = None,
+        journal: list[tuple[int, _ops.Row]] | None = None,
+    ) -> None:
+        """Post the rows above the cursor of the watched buckets (all, or those in ``bucket_ids``).
 
-        Called on the writer thread after a commit and on the poller thread.
+        Called on the writer thread after a commit, with the ``journal`` of the
+        rows that commit wrote, and on the poller thread. Journal rows that
+        directly follow a bucket's cursor are posted as they are; anything else
+        is read from the table.
         """
         with self._lock:
             watched = self._subscribers
             targets = list(watched) if bucket_ids is None else [b for b in bucket_ids if b in watched]
             for bucket_id in targets:
+                if journal and self._dispatch_journal(bucket_id, journal):
+                    continue
                 self._dispatch_bucket(conn, bucket_id)
+
+    def _dispatch_journal(self, bucket_id: int, journal: list[tuple[int, _ops.Row]]) -> bool:
+        cursor = self._cursor[bucket_id]
+        rows = [row for written_in, row in journal if written_in == bucket_id]
+        if cursor is None or not rows or rows[0][0] != cursor + 1:
+            return False  # other writers' rows may lie in between: read the table
+        high = rows[-1][0]
+        self._post(self._subscribers[bucket_id], _fan_out, rows, cursor, high)
+        self._cursor[bucket_id] = high
+        return True
 
     def _dispatch_bucket(self, conn: sqlite3.Connection, bucket_id: int) -> None:
         group = self._subscribers[bucket_id]

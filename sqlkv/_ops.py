@@ -57,8 +57,12 @@ BucketRecord = tuple[int, str, BucketConfig, int]
 def _insert(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: int, value: bytes) -> int:
     if len(value) > MAX_VALUE_SIZE:
         raise ValueTooLargeError(f"value of {len(value)} bytes exceeds the limit of {MAX_VALUE_SIZE}")
-    revision = conn.execute(sql.insert, (key, op, value, time.time_ns())).lastrowid
+    created = time.time_ns()
+    revision = conn.execute(sql.insert, (key, op, value, created)).lastrowid
     assert revision is not None
+    journal = getattr(conn, "journal", None)
+    if journal is not None:
+        journal.append((sql.bucket_id, (revision, key, op, value, created)))
     return revision
 
 

@@ -19,6 +19,7 @@ from ._checkpoint import Checkpointer
 from ._config import BucketConfig
 from ._connection import StoreOptions, open_connection
 from ._errors import InvalidArgumentError, StoreClosedError
+from ._fanout import Routers
 from ._feed import ChangeFeed
 from ._migrations import apply_migrations, load_migrations
 from ._sql import BucketSQL
@@ -85,6 +86,7 @@ class AsyncStore:
             raise InvalidArgumentError("poll_interval must be between 0.0005 and 10 seconds")
         self._poll_interval = float(poll_interval)
         self._feed: ChangeFeed | None = None
+        self._routers: Routers | None = None
         self._state = _State.UNOPENED
         self._writer: DatabaseThread | None = None
         self._reader: DatabaseThread | None = None
@@ -167,17 +169,18 @@ class AsyncStore:
             self._writes_since_checkpoint = 0
             self._checkpointer.nudge()
 
-    def _feed_for_watch(self) -> ChangeFeed:
-        """The store's change feed, created on first watch."""
+    def _routers_for_watch(self) -> Routers:
+        """The store's change feed and watcher routers, created on first watch."""
         self._check_open()
-        if self._feed is None:
+        if self._routers is None:
             options = self._options
             self._feed = ChangeFeed(
                 lambda: open_connection(options, reader=True),
                 self._poll_interval,
                 f"sqlkv-feed:{options.path}",
             )
-        return self._feed
+            self._routers = Routers(self._feed)
+        return self._routers
 
     async def aclose(self) -> None:
         """Finish queued operations, close the connections and end the threads."""

@@ -26,10 +26,10 @@ from . import _ops
 from ._bridge import current_port
 from ._entry import Entry, Operation, make_entry
 from ._errors import BucketNotFoundError, InvalidArgumentError, StoreClosedError
-from ._feed import Subscriber
 from ._validate import KeyMatcher
 
 if TYPE_CHECKING:
+    from ._fanout import BucketRouter
     from ._sql import BucketSQL
     from ._store import AsyncStore
 
@@ -49,6 +49,7 @@ class AsyncWatcher:
         matcher: KeyMatcher | None,
         prefix: str,
         *,
+        exact_keys: tuple[str, ...] | None,
         include_history: bool,
         ignore_deletes: bool,
         meta_only: bool,
@@ -66,6 +67,8 @@ class AsyncWatcher:
         self._sql = sql
         self._matcher = matcher
         self._prefix = prefix
+        self.exact_keys = exact_keys
+        """The literal keys watched, or None when a filter has wildcards (or there is none)."""
         self._ignore_deletes = ignore_deletes
         self._meta_only = meta_only
         if updates_only:
@@ -79,13 +82,15 @@ class AsyncWatcher:
         self._buffer_size = buffer_size
         self._buffer: deque[_ops.Row] = deque()
         self._initial_left = 0
-        self._last = 0  # every row up to here was considered (buffered or filtered out)
-        self._high_seen = 0  # highest revision the feed announced
-        self._lagging = True  # rows above _last must be read from the table
+        # Every revision up to _last was considered (buffered or filtered out). While live, the
+        # watcher is also up to date with its router's high mark; while lagging, rows above _last
+        # must be read from the table.
+        self._last = 0
+        self._lagging = True
         self._closed = False
         self._started = False
         self._wakeup: anyio.Event | None = None
-        self._subscriber: Subscriber | None = None
+        self._router: BucketRouter | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -103,9 +108,8 @@ class AsyncWatcher:
         if self._started:
             raise InvalidArgumentError("a watcher can be started once")
         self._started = True
-        feed = self._store._feed_for_watch()
-        self._subscriber = Subscriber(self._sql, current_port(), self._on_rows, self._on_close)
-        feed.subscribe(self._subscriber)
+        routers = self._store._routers_for_watch()
+        self._router = routers.join(self, self._sql, current_port())
         try:
             rows, high = await self._store._read(
                 _ops.watch_snapshot, self._sql, self._mode, self._prefix, self._start
@@ -113,22 +117,19 @@ class AsyncWatcher:
         except BaseException:
             self.close()
             raise
-        feed.start_at(self._sql.bucket_id, high)
+        routers.feed.start_at(self._sql.bucket_id, high)
         self._last = max(self._last, high)
         initial = [row for row in rows if self._wanted(row)]
         self._buffer.extend(initial)
         self._initial_left = len(initial)
-        if self._high_seen <= self._last:
-            self._lagging = False  # nothing announced beyond the snapshot: buffer live rows from now on
+        self._try_go_live()
 
     def close(self) -> None:
         """Stop watching (idempotent); iteration then ends."""
         self._closed = True
-        if self._subscriber is not None:
-            feed = self._store._feed
-            if feed is not None:
-                feed.unsubscribe(self._subscriber)
-            self._subscriber = None
+        router, self._router = self._router, None
+        if router is not None and self._store._routers is not None:
+            self._store._routers.leave(self, router)
         self._wake()
 
     # -- state -----------------------------------------------------------------------------------
@@ -141,6 +142,9 @@ class AsyncWatcher:
     @property
     def last_revision(self) -> int:
         """The highest revision this watcher has considered so far: resume a later watch after it."""
+        router = self._router
+        if not self._lagging and router is not None and router.high is not None:
+            return max(self._last, router.high)
         return self._last
 
     async def initial(self) -> list[Entry]:
@@ -178,9 +182,8 @@ class AsyncWatcher:
             delta = self._initial_left
         else:
             delta = len(self._buffer)
-        return make_entry(
-            self._sql.bucket, key, b"" if self._meta_only else value, revision, created, delta, op
-        )
+        value = b"" if self._meta_only else value
+        return make_entry(self._sql.bucket, key, value, revision, created, delta, op)
 
     def _wanted(self, row: _ops.Row) -> bool:
         if self._ignore_deletes and row[2] != _PUT:
@@ -197,38 +200,49 @@ class AsyncWatcher:
             if row[0] > self._last and self._wanted(row):
                 self._buffer.append(row)
         self._last = max(self._last, scanned)
-        if len(rows) < _CATCH_UP_PAGE and self._last >= self._high_seen:
-            self._lagging = False  # no await since the check: nothing announced was missed
+        if len(rows) < _CATCH_UP_PAGE:
+            self._try_go_live()
 
-    # -- feed callbacks (run on this watcher's event loop) ---------------------------------------
+    def _try_go_live(self) -> None:
+        """Switch to live buffering if nothing routed so far lies above _last (no await in between)."""
+        router = self._router
+        high = router.high if router is not None else None
+        if high is None or self._last >= high:
+            self._lagging = False
 
-    def _on_rows(self, rows: list[_ops.Row], low: int, high: int) -> None:
-        if high > self._high_seen:
-            self._high_seen = high
-        if self._lagging or self._closed or high <= self._last:
+    # -- router callbacks (run on this watcher's event loop) -------------------------------------
+
+    def offer(self, row: _ops.Row) -> None:
+        """A new row of a watched key (or of the bucket, for wildcard watchers)."""
+        if self._lagging or self._closed:
             return
-        if low > self._last:
-            self._lagging = True  # rows between were announced before we listened: read them
+        revision = row[0]
+        if revision <= self._last:
+            return
+        if len(self._buffer) >= self._buffer_size:
+            self._lagging = True  # this row and the rest are read from the table once the buffer drains
+            self._last = revision - 1
+            return
+        self._last = revision
+        if self._wanted(row):
+            self._buffer.append(row)
+            if self._wakeup is not None:
+                self._wake()
+
+    def missed(self, router_high: int | None, low: int) -> None:
+        """Rows up to ``low`` were announced before the router saw them: read them if they are ours."""
+        if self._lagging or self._closed:
+            return
+        if router_high is not None and router_high > self._last:
+            self._last = router_high  # a live watcher is up to date with its router
+        if self._last < low:
+            self._lagging = True
             self._wake()
-            return
-        buffer = self._buffer
-        for row in rows:
-            revision = row[0]
-            if revision <= self._last:
-                continue
-            if len(buffer) >= self._buffer_size:
-                self._lagging = True  # the rest is read from the table once the buffer drains
-                break
-            self._last = revision
-            if self._wanted(row):
-                buffer.append(row)
-        else:
-            self._last = high  # revisions up to high that are not in rows no longer exist
-        self._wake()
 
-    def _on_close(self) -> None:
+    def end(self) -> None:
+        """The store closed or the bucket was deleted."""
         self._closed = True
-        self._subscriber = None
+        self._router = None
         self._wake()
 
     def _wake(self) -> None:

@@ -143,6 +143,8 @@ class DatabaseThread:
     def _run_writes(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
         if not batch:
             return
+        journal = getattr(conn, "journal", None)
+        mark = len(journal) if journal is not None else 0
         if len(batch) == 1 and getattr(batch[0].fn, "single_statement", False):
             # One INSERT (its triggers included) is atomic and durable on its own in autocommit mode.
             try:
@@ -161,6 +163,8 @@ class DatabaseThread:
             conn.execute("COMMIT")
         except Exception as exc:
             _rollback(conn)
+            if journal is not None:
+                del journal[mark:]  # those rows were rolled back
             if len(batch) == 1:
                 self._fail(batch, exc)
             else:
