@@ -14,7 +14,7 @@ import asyncio
 import sqlite3
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ._errors import BucketNotFoundError, SqlkvError
@@ -57,6 +57,16 @@ class Request:
                 raise
 
 
+Calls = Sequence[tuple[Callable[..., None], tuple[Any, ...]]]
+"""Callbacks ``(fn, args)`` to run on a loop before a batch's results are resolved there."""
+
+
+def _call_then(calls: Calls, resolve: Callable[[list[Request]], None], requests: list[Request]) -> None:
+    for fn, args in calls:
+        fn(*args)
+    resolve(requests)
+
+
 Submit = Callable[[Request], None]
 """Hands a request to a database thread (``DatabaseThread.submit`` or ``.stop``)."""
 
@@ -64,8 +74,8 @@ Submit = Callable[[Request], None]
 class Port(Protocol):
     """The way results travel back to one event loop."""
 
-    def deliver(self, requests: list[Request]) -> None:
-        """Called on the database thread: resolve ``requests`` on the loop."""
+    def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
+        """On a database thread: run ``calls``, then resolve ``requests``, on the loop, in one wake-up."""
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
         """Called on any thread: run ``fn(*args)`` on the loop soon (dropped if the loop ended)."""
@@ -93,8 +103,11 @@ class AsyncioPort:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
 
-    def deliver(self, requests: list[Request]) -> None:
-        self.post(_resolve_futures, requests)
+    def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
+        if calls:
+            self.post(_call_then, calls, _resolve_futures, requests)
+        else:
+            self.post(_resolve_futures, requests)
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
         try:
@@ -126,8 +139,11 @@ class TrioPort:
     def __init__(self, token: Any) -> None:
         self.token = token
 
-    def deliver(self, requests: list[Request]) -> None:
-        self.post(_set_events, requests)
+    def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
+        if calls:
+            self.post(_call_then, calls, _set_events, requests)
+        else:
+            self.post(_set_events, requests)
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
         import trio

@@ -29,7 +29,10 @@ from ._sql import BucketSQL
 if TYPE_CHECKING:
     from ._bridge import Port
 
-__all__ = ["ChangeFeed", "Subscriber"]
+__all__ = ["ChangeFeed", "Posts", "Subscriber"]
+
+Posts = dict[int, tuple["Port", list[tuple[Callable[..., None], tuple[Any, ...]]]]]
+"""Callbacks to run on event loops, by id of their port: ``{id: (port, [(fn, args), ...])}``."""
 
 _PAGE = 1024
 
@@ -76,6 +79,7 @@ class ChangeFeed:
         self._poller: threading.Thread | None = None
         self._stop = threading.Event()
         self._closed = False
+        self._out: Posts | None = None
 
     @property
     def active(self) -> bool:
@@ -118,21 +122,27 @@ class ChangeFeed:
         conn: sqlite3.Connection,
         bucket_ids: Iterable[int] | None = None,
         journal: list[tuple[int, _ops.Row]] | None = None,
+        out: Posts | None = None,
     ) -> None:
         """Post the rows above the cursor of the watched buckets (all, or those in ``bucket_ids``).
 
         Called on the writer thread after a commit, with the ``journal`` of the
         rows that commit wrote, and on the poller thread. Journal rows that
         directly follow a bucket's cursor are posted as they are; anything else
-        is read from the table.
+        is read from the table. With ``out``, the posts are collected there (by
+        port) for the writer to send along with the batch's results.
         """
         with self._lock:
-            watched = self._subscribers
-            targets = list(watched) if bucket_ids is None else [b for b in bucket_ids if b in watched]
-            for bucket_id in targets:
-                if journal and self._dispatch_journal(bucket_id, journal):
-                    continue
-                self._dispatch_bucket(conn, bucket_id)
+            self._out = out
+            try:
+                watched = self._subscribers
+                targets = list(watched) if bucket_ids is None else [b for b in bucket_ids if b in watched]
+                for bucket_id in targets:
+                    if journal and self._dispatch_journal(bucket_id, journal):
+                        continue
+                    self._dispatch_bucket(conn, bucket_id)
+            finally:
+                self._out = None
 
     def _dispatch_journal(self, bucket_id: int, journal: list[tuple[int, _ops.Row]]) -> bool:
         cursor = self._cursor[bucket_id]
@@ -168,13 +178,18 @@ class ChangeFeed:
                 del self._cursor[bucket_id]
             # otherwise busy or I/O trouble: the poller tries again; watchers catch up from the table
 
-    @staticmethod
-    def _post(group: list[Subscriber], fn: Callable[..., None], *args: Any) -> None:
+    def _post(self, group: list[Subscriber], fn: Callable[..., None], *args: Any) -> None:
+        """Send ``fn(subscribers, *args)`` to each loop of ``group`` (or collect it in ``self._out``)."""
         by_port: dict[int, list[Subscriber]] = {}
         for subscriber in group:
             by_port.setdefault(id(subscriber.port), []).append(subscriber)
-        for subscribers in by_port.values():
-            subscribers[0].port.post(fn, list(subscribers), *args)
+        out = self._out
+        for key, subscribers in by_port.items():
+            port = subscribers[0].port
+            if out is None:
+                port.post(fn, subscribers, *args)
+            else:
+                out.setdefault(key, (port, []))[1].append((fn, (subscribers, *args)))
 
     def _poll(self) -> None:
         try:
@@ -190,9 +205,28 @@ class ChangeFeed:
                     continue
                 if version != last_version:
                     last_version = version
-                    self.dispatch(conn)
+                    self._dispatch_changed(conn)
         finally:
             conn.close()
+
+    def _dispatch_changed(self, conn: sqlite3.Connection) -> None:
+        """Poller: dispatch the watched buckets whose newest revision moved past the cursor.
+
+        Most changes the poller sees are this store's own commits, already
+        dispatched by the writer: a cheap look at each bucket's newest revision,
+        without the lock, spares the writer any wait.
+        """
+        moved: list[int] = []
+        for bucket_id, group in list(self._subscribers.items()):
+            cursor = self._cursor.get(bucket_id)
+            try:
+                newest = _ops.sequence(conn, group[0].sql)
+            except sqlite3.Error:
+                newest = None  # a deleted bucket, or trouble: let dispatch sort it out
+            if cursor is None or newest is None or newest > cursor:
+                moved.append(bucket_id)
+        if moved:
+            self.dispatch(conn, moved)
 
     def close(self) -> None:
         """End every watcher and stop the poller (blocks until it stopped)."""

@@ -17,10 +17,10 @@ from ._bridge import Operation, Port, Request, current_port
 from ._bucket import AsyncBucket
 from ._checkpoint import Checkpointer
 from ._config import BucketConfig
-from ._connection import StoreOptions, open_connection
+from ._connection import Connection, StoreOptions, open_connection
 from ._errors import InvalidArgumentError, StoreClosedError
 from ._fanout import Routers
-from ._feed import ChangeFeed
+from ._feed import ChangeFeed, Posts
 from ._migrations import apply_migrations, load_migrations
 from ._sql import BucketSQL
 from ._validate import check_bucket_name
@@ -157,17 +157,24 @@ class AsyncStore:
         )
         return self
 
-    def _after_commit(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
-        """Writer thread, after each commit: feed the watchers, nudge the checkpointer."""
+    def _after_commit(self, conn: Connection, batch: list[Request]) -> Posts | None:
+        """Writer thread, after each commit: feed the watchers, nudge the checkpointer.
+
+        Returns the watchers' callbacks, to go to each loop with the batch's results.
+        """
         feed = self._feed
+        journal, conn.journal = conn.journal, None
+        posts: Posts | None = None
         if feed is not None and feed.active:
-            feed.dispatch(
-                conn, {r.args[0].bucket_id for r in batch if r.args and isinstance(r.args[0], BucketSQL)}
-            )
+            written = {r.args[0].bucket_id for r in batch if r.args and isinstance(r.args[0], BucketSQL)}
+            posts = {}
+            feed.dispatch(conn, written, journal, posts)
+            conn.journal = []  # keep the rows of the next batch for the feed
         self._writes_since_checkpoint += len(batch)
         if self._writes_since_checkpoint >= _CHECKPOINT_EVERY and self._checkpointer is not None:
             self._writes_since_checkpoint = 0
             self._checkpointer.nudge()
+        return posts
 
     def _routers_for_watch(self) -> Routers:
         """The store's change feed and watcher routers, created on first watch."""

@@ -16,8 +16,9 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from typing import Any
 
-from ._bridge import Request
+from ._bridge import Port, Request
 from ._connection import map_sqlite_error
 from ._errors import StoreClosedError
 
@@ -45,7 +46,7 @@ class DatabaseThread:
         *,
         writer: bool,
         path: str,
-        after_commit: Callable[[sqlite3.Connection, list[Request]], None] | None = None,
+        after_commit: Callable[[Any, list[Request]], dict[int, tuple[Port, list[Any]]] | None] | None = None,
     ) -> None:
         self._opener = opener
         self._after_commit = after_commit
@@ -106,6 +107,7 @@ class DatabaseThread:
                     stopping = True
                     break
                 batch.append(item)  # type: ignore[arg-type]
+            calls = None
             if conn is None:
                 for request in batch:
                     request.error = self._open_error
@@ -113,8 +115,8 @@ class DatabaseThread:
                 live = batch if not any(r.cancelled for r in batch) else [r for r in batch if not r.cancelled]
                 run(conn, live)
                 if self._after_commit is not None and live:
-                    self._after_commit(conn, live)
-            self._deliver(batch)
+                    calls = self._after_commit(conn, live)
+            self._deliver(batch, calls)
         if conn is not None:
             _rollback(conn)
             conn.close()
@@ -122,18 +124,21 @@ class DatabaseThread:
             self._deliver([self._final])
 
     @staticmethod
-    def _deliver(batch: list[Request]) -> None:
+    def _deliver(batch: list[Request], calls: dict[int, tuple[Port, list[Any]]] | None = None) -> None:
+        """Wake each loop once: its callbacks (``calls``, keyed by id of port) first, then its results."""
         port = batch[0].port
-        if len(batch) == 1 or all(r.port is port for r in batch):
+        if not calls and (len(batch) == 1 or all(r.port is port for r in batch)):
             if port is not None:
                 port.deliver(batch)
             return
-        groups: dict[int, list[Request]] = {}
+        groups: dict[int, tuple[Port | None, list[Request]]] = {}
         for request in batch:
-            groups.setdefault(id(request.port), []).append(request)
-        for group in groups.values():
-            if group[0].port is not None:
-                group[0].port.deliver(group)
+            groups.setdefault(id(request.port), (request.port, []))[1].append(request)
+        for key, (port_of_calls, _) in (calls or {}).items():
+            groups.setdefault(key, (port_of_calls, []))
+        for key, (destination, requests) in groups.items():
+            if destination is not None:
+                destination.deliver(requests, (calls or {}).get(key, (None, ()))[1])
 
     def _fail(self, batch: list[Request], exc: Exception) -> None:
         error = map_sqlite_error(exc, self._path) if isinstance(exc, sqlite3.Error) else exc
