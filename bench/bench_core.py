@@ -62,9 +62,7 @@ def bench_raw(path: Path, ops: int, rows: Rows) -> None:
     r.setdefault("seq put", []).append(
         time_sync(lambda k: conn.execute(insert, (k, VALUE, time.time_ns())), random_keys(ops, 1))
     )
-    r.setdefault("seq get", []).append(
-        time_sync(lambda k: conn.execute(get, (k,)).fetchone(), random_keys(ops, 3))
-    )
+    r.setdefault("seq get", []).append(time_sync(lambda k: conn.execute(get, (k,)).fetchone(), random_keys(ops, 3)))
     conn.close()
 
 
@@ -109,12 +107,8 @@ async def bench_nats(url: str, ops: int, rows: Rows, rep: int) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--ops", type=int, default=3000, help="sequential ops per measurement (x5 concurrent)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ops", type=int, default=3000, help="sequential ops per measurement (x5 concurrent)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--no-nats", action="store_true")
     args = parser.parse_args()

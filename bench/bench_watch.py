@@ -138,9 +138,7 @@ async def put_throughput(path: Path, watchers: int, ops: int) -> float:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--puts", type=int, default=1000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--ops", type=int, default=15000, help="puts per throughput measurement")
@@ -165,17 +163,15 @@ async def main() -> None:
                 latency.setdefault("sqlkv in-process (watcher in its own task)", []).append(
                     percentiles(await latency_in_process_watcher_task(path, args.puts))
                 )
-                latency.setdefault(
-                    f"sqlkv across processes (poll {args.poll_interval * 1000:g} ms)", []
-                ).append(percentiles(await latency_cross_process(path, args.puts, args.poll_interval)))
+                latency.setdefault(f"sqlkv across processes (poll {args.poll_interval * 1000:g} ms)", []).append(
+                    percentiles(await latency_cross_process(path, args.puts, args.poll_interval))
+                )
                 if server is not None:
                     latency.setdefault("NATS KV watch (nats-py, loopback)", []).append(
                         percentiles(await latency_nats(server.url, args.puts, rep))
                     )
                 throughput.setdefault("0 watchers", []).append(await put_throughput(path, 0, args.ops))
-                throughput.setdefault("1,000 idle watchers", []).append(
-                    await put_throughput(path, 1000, args.ops)
-                )
+                throughput.setdefault("1,000 idle watchers", []).append(await put_throughput(path, 1000, args.ops))
     finally:
         if server is not None:
             server.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 from ._errors import BucketNotFoundError, SqlkvError
 from ._sql import BucketSQL
 
-__all__ = ["Port", "Request", "current_port"]
+__all__ = ["THREAD_PORT", "Port", "Request", "ThreadPort", "current_port"]
 
 Operation = Callable[..., Any]
 
@@ -169,9 +170,42 @@ class TrioPort:
         return request.result
 
 
-_asyncio_ports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncioPort] = (
-    weakref.WeakKeyDictionary()
-)
+def _set_thread_events(requests: list[Request]) -> None:
+    for request in requests:
+        request.waiter.set()
+
+
+class ThreadPort:
+    """Results for a plain thread that blocks until its request is done (sweeper, sync callers)."""
+
+    __slots__ = ()
+
+    def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
+        for fn, args in calls:
+            fn(*args)
+        _set_thread_events(requests)
+
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
+        fn(*args)
+
+    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        raise RuntimeError("ThreadPort is for blocking callers: use call_blocking()")
+
+    def call_blocking(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        """Hand ``fn(conn, *args)`` to ``submit`` and block until its result."""
+        request = Request(fn, args, self)
+        request.waiter = threading.Event()
+        submit(request)
+        request.waiter.wait()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+
+THREAD_PORT = ThreadPort()
+
+
+_asyncio_ports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncioPort] = weakref.WeakKeyDictionary()
 _last_asyncio_port: AsyncioPort | None = None
 
 

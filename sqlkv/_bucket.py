@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from . import _ops
-from ._config import BucketConfig
+from . import _expiry, _ops
+from ._config import BucketConfig, to_seconds
 from ._entry import BucketStatus, Entry, Operation
+from ._lock import AsyncLock
 from ._sql import BucketSQL
 from ._validate import check_key, check_revision, coerce_value, compile_filters
 from ._watch import AsyncWatcher
 
 if TYPE_CHECKING:
+    from ._catalog import BucketRecord
     from ._store import AsyncStore
 
 __all__ = ["AsyncBucket"]
@@ -26,7 +29,7 @@ class AsyncBucket:
 
     __slots__ = ("_created", "_sql", "_store", "config")
 
-    def __init__(self, store: AsyncStore, record: _ops.BucketRecord) -> None:
+    def __init__(self, store: AsyncStore, record: BucketRecord) -> None:
         bucket_id, name, config, created = record
         self._store = store
         self._sql = BucketSQL.for_bucket(name, bucket_id)
@@ -42,28 +45,43 @@ class AsyncBucket:
     def __repr__(self) -> str:
         return f"<AsyncBucket {self.name!r} history={self.config.history}>"
 
-    async def put(self, key: str, value: bytes | str) -> int:
-        """Store ``value`` as the key's new revision; return the revision."""
-        revision: int = await self._store._write(_ops.put, self._sql, check_key(key), coerce_value(value))
+    def _expires(self, now: int, ttl: float | timedelta | None) -> int | None:
+        if ttl is None:
+            return None
+        deadline = now + round(to_seconds(ttl, "ttl") * 1e9)
+        sweeper = self._store._sweeper
+        if sweeper is not None:
+            sweeper.nudge(deadline)
+        return deadline
+
+    async def put(self, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> int:
+        """Store ``value`` as the key's new revision; return the revision.
+
+        With ``ttl`` (seconds or a timedelta) the whole key, history included,
+        expires that long from now unless it is written again (a later write
+        without ``ttl`` keeps it for good).
+        """
+        key, value_bytes, now = check_key(key), coerce_value(value), self._store._clock()
+        expires = self._expires(now, ttl)
+        revision: int = await self._store._write(_ops.put, self._sql, key, value_bytes, now, expires)
         return revision
 
-    async def create(self, key: str, value: bytes | str) -> int:
-        """Put only if the key is absent or deleted; else KeyExistsError."""
-        revision: int = await self._store._write(_ops.create, self._sql, check_key(key), coerce_value(value))
+    async def create(self, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> int:
+        """Put only if the key is absent (or deleted, or expired); else KeyExistsError. ``ttl`` as for put."""
+        key, value_bytes, now = check_key(key), coerce_value(value), self._store._clock()
+        expires = self._expires(now, ttl)
+        revision: int = await self._store._write(_ops.create, self._sql, key, value_bytes, now, expires)
         return revision
 
-    async def update(self, key: str, value: bytes | str, last: int) -> int:
-        """Put only if ``last`` is the key's latest revision (0: the key has none).
+    async def update(self, key: str, value: bytes | str, last: int, *, ttl: float | timedelta | None = None) -> int:
+        """Put only if ``last`` is the key's latest revision (0: the key is absent). ``ttl`` as for put.
 
         Mismatch: WrongLastRevisionError, carrying the expected and actual revision.
         """
-        revision: int = await self._store._write(
-            _ops.update,
-            self._sql,
-            check_key(key),
-            coerce_value(value),
-            check_revision(last, name="last", minimum=0),
-        )
+        key, value_bytes, now = check_key(key), coerce_value(value), self._store._clock()
+        last = check_revision(last, name="last", minimum=0)
+        expires = self._expires(now, ttl)
+        revision: int = await self._store._write(_ops.update, self._sql, key, value_bytes, last, now, expires)
         return revision
 
     async def delete(self, key: str, *, last: int | None = None) -> int:
@@ -78,24 +96,25 @@ class AsyncBucket:
         check_key(key)
         if last is not None:
             check_revision(last, name="last", minimum=0)
-        revision: int = await self._store._write(_ops.write_marker, self._sql, key, op, last)
+        now = self._store._clock()
+        revision: int = await self._store._write(_ops.write_marker, self._sql, key, op, last, now)
         return revision
 
     async def get(self, key: str, *, revision: int | None = None) -> Entry:
         """The key's latest value, or the value at ``revision`` if that revision is this key's.
 
-        KeyNotFoundError when there is none; KeyDeletedError (a subclass) when
-        the entry is a delete or purge marker.
+        KeyNotFoundError when there is none (or it expired); KeyDeletedError (a
+        subclass) when the entry is a delete or purge marker.
         """
         check_key(key)
         if revision is not None:
             check_revision(revision)
-        entry: Entry = await self._store._read(_ops.get, self._sql, key, revision)
+        entry: Entry = await self._store._read(_ops.get, self._sql, key, revision, self._store._clock())
         return entry
 
     async def history(self, key: str) -> list[Entry]:
         """Every retained revision of the key, oldest first; KeyNotFoundError if none."""
-        entries: list[Entry] = await self._store._read(_ops.history, self._sql, check_key(key))
+        entries: list[Entry] = await self._store._read(_ops.history, self._sql, check_key(key), self._store._clock())
         return entries
 
     async def keys(self, *filters: str) -> list[str]:
@@ -105,8 +124,23 @@ class AsyncBucket:
         An empty bucket gives ``[]``.
         """
         matcher, prefix = compile_filters(filters)
-        found: list[str] = await self._store._read(_ops.keys, self._sql, matcher, prefix)
+        found: list[str] = await self._store._read(_ops.keys, self._sql, matcher, prefix, self._store._clock())
         return found
+
+    async def purge_deletes(self, *, older_than: float | timedelta | None = None) -> int:
+        """Drop the history of deleted keys, and their markers once older than ``older_than``.
+
+        ``older_than`` defaults to 30 minutes (as NATS); ``0`` removes every
+        marker. Returns the number of rows removed. Watchers are not notified.
+        """
+        if older_than is None:
+            threshold = _expiry.DEFAULT_MARKER_AGE
+        elif older_than == 0 and not isinstance(older_than, bool):
+            threshold = 0
+        else:
+            threshold = round(to_seconds(older_than, "older_than") * 1e9)
+        removed: int = await self._store._write(_expiry.purge_deletes, self._sql, self._store._clock(), threshold)
+        return removed
 
     def watch(
         self,
@@ -124,8 +158,8 @@ class AsyncBucket:
         entry with ``include_history``; every entry from revision
         ``from_revision`` on; none with ``updates_only``), then live entries, all
         in revision order. ``watcher.initial_done`` / ``await watcher.initial()``
-        mark the end of the initial entries. ``ignore_deletes`` drops delete and
-        purge markers; ``meta_only`` leaves values empty. Filters as for keys().
+        mark the end of the initial entries. ``ignore_deletes`` drops delete,
+        purge and expiry markers; ``meta_only`` leaves values empty. Filters as for keys().
         """
         matcher, prefix = compile_filters(filters)
         if from_revision is not None:
@@ -145,7 +179,31 @@ class AsyncBucket:
             buffer_size=buffer_size,
         )
 
+    def lock(
+        self,
+        key: str,
+        *,
+        ttl: float | timedelta = 10.0,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> AsyncLock:
+        """An exclusive lock on ``key``: ``async with kv.lock("file.txt", ttl=10) as lock: ...``.
+
+        Taken with ``create`` (the value names the holder), kept alive by
+        ``update`` with the revision it holds every ``ttl/3``, released by a
+        CAS ``delete``; if the holder dies, the key expires after ``ttl`` and
+        the lock is free. ``wait=False`` fails at once with
+        LockNotAcquiredError when the lock is held; otherwise it waits, for at
+        most ``timeout`` seconds when given.
+        """
+        return AsyncLock(self, check_key(key), to_seconds(ttl, "ttl"), wait, timeout)
+
     async def status(self) -> BucketStatus:
-        """Counts, sizes and configuration of the bucket."""
-        result: BucketStatus = await self._store._read(_ops.status, self._sql, self.config, self._created)
+        """Counts, sizes and configuration of the bucket (O(1): trigger-kept counters)."""
+        result: BucketStatus = await self._store._read(_ops.status, self._sql)
         return result
+
+    async def _recount(self) -> tuple[int, int, int]:
+        """(rows, bytes, live keys) counted from the table, for checking the counters."""
+        counted: tuple[int, int, int] = await self._store._read(_ops.recount, self._sql)
+        return counted

@@ -78,9 +78,7 @@ def _create_private(path: str) -> None:
     except FileExistsError:
         return
     except FileNotFoundError:
-        raise StorageError(
-            f"cannot create database file: directory {Path(path).parent} does not exist"
-        ) from None
+        raise StorageError(f"cannot create database file: directory {Path(path).parent} does not exist") from None
     os.close(fd)
 
 

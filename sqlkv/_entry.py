@@ -10,11 +10,17 @@ __all__ = ["BucketStatus", "Entry", "Operation", "make_entry", "ns_to_datetime"]
 
 
 class Operation(enum.IntEnum):
-    """What a revision did to its key. Stored as this integer in the ``op`` column."""
+    """What a revision did to its key. Stored as this integer in the ``op`` column.
+
+    ``EXPIRE`` marks a key whose value expired (bucket or per-key TTL): watchers
+    receive it as an event; reads treat the key as absent, exactly as before
+    the expiry was swept.
+    """
 
     PUT = 1
     DEL = 2
     PURGE = 3
+    EXPIRE = 4
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -49,11 +55,12 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class BucketStatus:
-    """A bucket's configuration and size at one moment.
+    """A bucket's configuration and size at one moment, read in O(1) from counters.
 
     ``values`` counts every stored row (history and markers included, as
-    NATS does); ``keys`` counts live keys; ``bytes`` is the sum of the UTF-8
-    key length and the value length of every stored row.
+    NATS does); ``keys`` counts keys whose latest row is a value; ``bytes`` is
+    the sum of the UTF-8 key length and the value length of every stored row.
+    Entries past their TTL count until the sweeper removes them.
     """
 
     bucket: str
@@ -61,12 +68,16 @@ class BucketStatus:
     keys: int
     bytes: int
     history: int
+    ttl: float | None
+    max_value_size: int | None
+    max_bytes: int | None
     created: datetime
     description: str | None
+    metadata: dict[str, str]
     last_revision: int
 
 
-_OPERATIONS = (None, Operation.PUT, Operation.DEL, Operation.PURGE)
+_OPERATIONS = (None, Operation.PUT, Operation.DEL, Operation.PURGE, Operation.EXPIRE)
 _new = object.__new__
 _fields = Entry.__dict__
 _set_bucket, _set_key, _set_value, _set_revision, _set_created, _set_delta, _set_operation = (
@@ -74,9 +85,7 @@ _set_bucket, _set_key, _set_value, _set_revision, _set_created, _set_delta, _set
 )
 
 
-def make_entry(
-    bucket: str, key: str, value: bytes, revision: int, created_ns: int, delta: int, op: int
-) -> Entry:
+def make_entry(bucket: str, key: str, value: bytes, revision: int, created_ns: int, delta: int, op: int) -> Entry:
     """Build an Entry from a stored row, five times faster than the frozen dataclass's ``__init__``.
 
     The slot descriptors are set directly; the result is an ordinary, equal, frozen Entry.

@@ -12,6 +12,8 @@ exception ever reaches a caller::
     ├── InvalidBucketNameError (also ValueError)
     ├── InvalidArgumentError (also ValueError)   bad revision, value, config...
     ├── ValueTooLargeError (also ValueError)
+    ├── BucketFullError                a put would take the bucket past max_bytes
+    ├── LockNotAcquiredError           kv.lock() could not get the lock (in time)
     ├── BucketNotFoundError
     ├── BucketExistsError
     ├── StoreClosedError
@@ -93,6 +95,17 @@ class InvalidArgumentError(SqlkvError, ValueError):
 
 class ValueTooLargeError(SqlkvError, ValueError):
     """A value exceeds the bucket's ``max_value_size`` or the store's hard limit."""
+
+
+class BucketFullError(SqlkvError):
+    """A write would take the bucket past its ``max_bytes``; nothing was written.
+
+    Delete and purge markers are never refused, so a full bucket can be emptied.
+    """
+
+
+class LockNotAcquiredError(SqlkvError):
+    """``kv.lock()`` found the lock held (and did not wait, or waited past its timeout)."""
 
 
 class BucketNotFoundError(SqlkvError):

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from ._config import BucketConfig
 from ._errors import SchemaTooNewError
 from ._sql import bucket_table
 
-__all__ = ["Migration", "apply_migrations", "bucket_template", "history_statements", "load_migrations"]
+__all__ = ["Migration", "apply_migrations", "bucket_template", "config_statements", "load_migrations"]
 
 _PER_BUCKET_MARKER = "-- sqlkv:per-bucket"
 _FILE_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
-_PLACEHOLDER_RE = re.compile(r"\{\{(table|table:[a-z_]+|bucket_id|history)\}\}")
+_PLACEHOLDER_RE = re.compile(r"\{\{(table|table:[a-z_]+|bucket_id|history|max_value_size|max_bytes)\}\}")
+_CONFIG_PLACEHOLDERS = ("{{history}}", "{{max_value_size}}", "{{max_bytes}}")
 _CREATE_TRIGGER_RE = re.compile(r"CREATE TRIGGER (\{\{table:[a-z_]+\}\})")
 
 
@@ -86,16 +89,16 @@ def load_migrations(directory: Path | None = None) -> tuple[Migration, ...]:
     return tuple(found)
 
 
-def render(statement: str, bucket_id: int, history: int) -> str:
-    """Fill a per-bucket statement's placeholders for bucket ``bucket_id`` keeping ``history`` rows."""
+def render(statement: str, bucket_id: int, values: Mapping[str, int]) -> str:
+    """Fill a per-bucket statement's placeholders for bucket ``bucket_id`` with configuration ``values``."""
     table = bucket_table(bucket_id)
 
     def substitute(match: re.Match[str]) -> str:
         what = match.group(1)
         if what == "bucket_id":
             return str(int(bucket_id))
-        if what == "history":
-            return str(int(history))
+        if what in values:
+            return str(int(values[what]))
         if what == "table":
             return f'"{table}"'
         return f'"{table}_{what.partition(":")[2]}"'
@@ -104,32 +107,33 @@ def render(statement: str, bucket_id: int, history: int) -> str:
 
 
 def bucket_template(
-    bucket_id: int, history: int, migrations: tuple[Migration, ...] | None = None
+    bucket_id: int, values: Mapping[str, int], migrations: tuple[Migration, ...] | None = None
 ) -> list[str]:
     """All per-bucket statements, every migration in order, for a new bucket."""
     chosen = load_migrations() if migrations is None else migrations
-    return [render(s, bucket_id, history) for m in chosen for s in m.bucket_statements]
+    return [render(s, bucket_id, values) for m in chosen for s in m.bucket_statements]
 
 
-def history_statements(
-    bucket_id: int, history: int, migrations: tuple[Migration, ...] | None = None
+def config_statements(
+    bucket_id: int, values: Mapping[str, int], migrations: tuple[Migration, ...] | None = None
 ) -> list[str]:
-    """Statements that re-create the bucket's history-dependent triggers for a new depth.
+    """Statements that re-create the bucket's configuration-dependent triggers for new ``values``.
 
-    Every per-bucket ``CREATE TRIGGER`` that uses ``{{history}}`` is dropped and
-    created again from its newest definition.
+    Every per-bucket ``CREATE TRIGGER`` that uses ``{{history}}``,
+    ``{{max_value_size}}`` or ``{{max_bytes}}`` is dropped and created again
+    from its newest definition.
     """
     chosen = load_migrations() if migrations is None else migrations
     newest: dict[str, str] = {}
     for migration in chosen:
         for statement in migration.bucket_statements:
             match = _CREATE_TRIGGER_RE.match(statement)
-            if match and "{{history}}" in statement:
+            if match and any(p in statement for p in _CONFIG_PLACEHOLDERS):
                 newest[match.group(1)] = statement
     result: list[str] = []
     for name, statement in newest.items():
-        result.append(f"DROP TRIGGER IF EXISTS {render(name, bucket_id, history)}")
-        result.append(render(statement, bucket_id, history))
+        result.append(f"DROP TRIGGER IF EXISTS {render(name, bucket_id, values)}")
+        result.append(render(statement, bucket_id, values))
     return result
 
 
@@ -146,15 +150,18 @@ def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...]
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = _check_version(conn, target)
-        buckets: list[tuple[int, int]] = []
+        buckets: list[tuple[int, dict[str, int]]] = []
         for migration in chosen[current:]:
             if migration.version > 1:
-                buckets = list(conn.execute("SELECT id, history FROM sqlkv_buckets"))
+                buckets = [
+                    (row[0], BucketConfig.from_json(row[1]).template_values())
+                    for row in conn.execute("SELECT id, config FROM sqlkv_buckets")
+                ]
             for statement in migration.store_statements:
                 conn.execute(statement)
-            for bucket_id, history in buckets:
+            for bucket_id, values in buckets:
                 for statement in migration.bucket_statements:
-                    conn.execute(render(statement, bucket_id, history))
+                    conn.execute(render(statement, bucket_id, values))
         conn.execute(f"PRAGMA user_version = {int(target)}")
         conn.execute("COMMIT")
     except BaseException:
@@ -168,7 +175,6 @@ def _check_version(conn: sqlite3.Connection, target: int) -> int:
     current: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > target:
         raise SchemaTooNewError(
-            f"database schema version {current} is newer than this sqlkv knows ({target}); "
-            "upgrade sqlkv to open it"
+            f"database schema version {current} is newer than this sqlkv knows ({target}); upgrade sqlkv to open it"
         )
     return current

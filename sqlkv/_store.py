@@ -6,14 +6,17 @@ import enum
 import os
 import sqlite3
 import threading
+import time
 import weakref
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
 import anyio
 
-from . import _ops
-from ._bridge import Operation, Port, Request, current_port
+from . import _catalog, _expiry
+from ._bridge import THREAD_PORT, Operation, Port, Request, current_port
 from ._bucket import AsyncBucket
 from ._checkpoint import Checkpointer
 from ._config import BucketConfig
@@ -23,6 +26,7 @@ from ._fanout import Routers
 from ._feed import ChangeFeed, Posts
 from ._migrations import apply_migrations, load_migrations
 from ._sql import BucketSQL
+from ._sweeper import Sweeper
 from ._validate import check_bucket_name
 from ._worker import DatabaseThread
 
@@ -43,14 +47,26 @@ _CHECKPOINT_EVERY = 256
 """Writes between two nudges of the checkpointer (about 1000 WAL pages of small writes)."""
 
 
-def _stop_threads(writer: DatabaseThread, reader: DatabaseThread, checkpointer: Checkpointer) -> None:
+def _stop_threads(writer: DatabaseThread, reader: DatabaseThread, checkpointer: Checkpointer, sweeper: Sweeper) -> None:
     """Finalizer of a store that was never closed: end its threads without waiting."""
     for thread in (reader, writer):
         try:
             thread.stop()
         except StoreClosedError:
             pass
-    threading.Thread(target=checkpointer.stop, daemon=True).start()
+    for helper in (checkpointer, sweeper):
+        threading.Thread(target=helper.stop, daemon=True).start()
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET
+"""Marks an update_bucket() argument that was not given."""
+
+_SWEEP_BATCH = 1000
+"""Rows a sweep handles per write transaction."""
 
 
 class AsyncStore:
@@ -76,8 +92,13 @@ class AsyncStore:
         durability: str = "normal",
         busy_timeout: float = 30.0,
         poll_interval: float = 0.01,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self._options = StoreOptions(path, durability, busy_timeout)
+        if clock is not None and not callable(clock):
+            raise InvalidArgumentError("clock must be a callable returning nanoseconds since the epoch")
+        self._clock: Callable[[], int] = clock or time.time_ns
+        self._sweeper: Sweeper | None = None
         if (
             isinstance(poll_interval, bool)
             or not isinstance(poll_interval, (int, float))
@@ -149,11 +170,17 @@ class AsyncStore:
                 path=options.path,
             )
             await port.call(self._reader.submit, _noop, ())
+            self._sweeper = Sweeper(
+                lambda: open_connection(options, reader=True),
+                self._sweep_batch,
+                self._clock,
+                f"sqlkv-sweeper:{options.path}",
+            )
         except BaseException:
             await self.aclose()
             raise
         self._finalizer = weakref.finalize(
-            self, _stop_threads, self._writer, self._reader, self._checkpointer
+            self, _stop_threads, self._writer, self._reader, self._checkpointer, self._sweeper
         )
         return self
 
@@ -197,6 +224,9 @@ class AsyncStore:
         if self._finalizer is not None:
             self._finalizer.detach()
         port = current_port()
+        if self._sweeper is not None:
+            sweeper, self._sweeper = self._sweeper, None
+            await anyio.to_thread.run_sync(sweeper.stop)
         if self._feed is not None:
             await anyio.to_thread.run_sync(self._feed.close)
         if self._reader is not None:
@@ -244,30 +274,105 @@ class AsyncStore:
         return await current_port().call(reader.submit, fn, args)  # type: ignore[union-attr]
 
     async def create_bucket(
-        self, name: str, *, history: int = 1, description: str | None = None
+        self,
+        name: str,
+        *,
+        history: int = 1,
+        ttl: float | timedelta | None = None,
+        max_value_size: int | None = None,
+        max_bytes: int | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> AsyncBucket:
         """Create a bucket, or return it if it exists with the same configuration.
 
         A bucket of that name with another configuration raises
         BucketExistsError. ``history`` (1-64) is how many revisions each key
-        keeps, delete and purge markers included.
+        keeps, delete and purge markers included; ``ttl`` (seconds or a
+        timedelta) the maximum age of every entry; ``max_value_size`` and
+        ``max_bytes`` limit a value and the whole bucket (see BucketConfig).
         """
         check_bucket_name(name)
-        config = BucketConfig(history=history, description=description)
-        record = await self._write(_ops.create_bucket, name, config)
+        config = BucketConfig(
+            history=history,
+            ttl=ttl,  # type: ignore[arg-type]
+            max_value_size=max_value_size,
+            max_bytes=max_bytes,
+            description=description,
+            metadata=metadata or {},
+        )
+        record = await self._write(_catalog.create_bucket, name, config)
+        if config.ttl is not None and self._sweeper is not None:
+            self._sweeper.nudge()
+        return AsyncBucket(self, record)
+
+    async def update_bucket(
+        self,
+        name: str,
+        *,
+        history: int | _Unset = UNSET,
+        ttl: float | timedelta | _Unset | None = UNSET,
+        max_value_size: int | _Unset | None = UNSET,
+        max_bytes: int | _Unset | None = UNSET,
+        description: str | _Unset | None = UNSET,
+        metadata: Mapping[str, str] | _Unset | None = UNSET,
+    ) -> AsyncBucket:
+        """Change the given settings of bucket ``name`` (the others stay) and return the bucket.
+
+        A smaller ``history`` trims every key at once; a new ``ttl`` applies to
+        existing entries at once; ``None`` removes a limit. BucketNotFoundError
+        if there is no such bucket.
+        """
+        check_bucket_name(name)
+        given = {
+            "history": history,
+            "ttl": ttl,
+            "max_value_size": max_value_size,
+            "max_bytes": max_bytes,
+            "description": description,
+            "metadata": {} if metadata is None else metadata,
+        }
+        changes = {field: value for field, value in given.items() if value is not UNSET}
+        record = await self._write(_catalog.update_bucket, name, changes)
+        if self._sweeper is not None:
+            self._sweeper.nudge()
         return AsyncBucket(self, record)
 
     async def bucket(self, name: str) -> AsyncBucket:
         """The existing bucket ``name``; BucketNotFoundError if there is none."""
         check_bucket_name(name)
-        return AsyncBucket(self, await self._read(_ops.find_bucket, name))
+        return AsyncBucket(self, await self._read(_catalog.find_bucket, name))
 
     async def bucket_names(self) -> list[str]:
         """Names of every bucket, sorted."""
-        names: list[str] = await self._read(_ops.bucket_names)
+        names: list[str] = await self._read(_catalog.bucket_names)
         return names
 
     async def delete_bucket(self, name: str) -> None:
         """Delete bucket ``name`` and all its data; BucketNotFoundError if there is none."""
         check_bucket_name(name)
-        await self._write(_ops.delete_bucket, name)
+        await self._write(_catalog.delete_bucket, name)
+
+    async def sweep(self) -> int:
+        """Remove every expired entry now (the sweeper does it on its own); return how many keys expired.
+
+        Each batch is one short write transaction; watchers receive an EXPIRE
+        entry for every key whose value expired.
+        """
+        expired = 0
+        while True:
+            result: _expiry.SweepResult = await self._write(_expiry.sweep, self._clock(), _SWEEP_BATCH)
+            keys, _, more = result
+            expired += keys
+            if not more:
+                return expired
+
+    def _sweep_batch(self) -> _expiry.SweepResult:
+        """Sweeper thread: one bounded sweep through the writer."""
+        writer = self._writer
+        if writer is None:
+            raise StoreClosedError("the store is closed")
+        result: _expiry.SweepResult = THREAD_PORT.call_blocking(
+            writer.submit, _expiry.sweep, (self._clock(), _SWEEP_BATCH)
+        )
+        return result

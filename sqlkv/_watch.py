@@ -58,9 +58,7 @@ class AsyncWatcher:
         buffer_size: int,
     ) -> None:
         if updates_only and (include_history or from_revision is not None):
-            raise InvalidArgumentError(
-                "updates_only cannot be combined with include_history or from_revision"
-            )
+            raise InvalidArgumentError("updates_only cannot be combined with include_history or from_revision")
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
             raise InvalidArgumentError("buffer_size must be a positive int")
         self._store = store
@@ -112,7 +110,7 @@ class AsyncWatcher:
         self._router = routers.join(self, self._sql, current_port())
         try:
             rows, high = await self._store._read(
-                _ops.watch_snapshot, self._sql, self._mode, self._prefix, self._start
+                _ops.watch_snapshot, self._sql, self._mode, self._prefix, self._start, self._store._clock()
             )
         except BaseException:
             self.close()

@@ -22,16 +22,11 @@ def test_migrations_are_numbered_and_parse() -> None:
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     first = migrations[0]
     assert any("CREATE TABLE sqlkv_buckets" in s for s in first.store_statements)
-    assert any(
-        s.startswith("CREATE TRIGGER") and s.rstrip().endswith("END;") for s in first.bucket_statements
-    )
+    assert any(s.startswith("CREATE TRIGGER") and s.rstrip().endswith("END;") for s in first.bucket_statements)
 
 
 def test_split_keeps_trigger_bodies_whole() -> None:
-    script = (
-        "CREATE TABLE t (a);\n-- note\n"
-        "CREATE TRIGGER x AFTER INSERT ON t BEGIN\n SELECT 1;\n SELECT 2;\nEND;\n"
-    )
+    script = "CREATE TABLE t (a);\n-- note\nCREATE TRIGGER x AFTER INSERT ON t BEGIN\n SELECT 1;\n SELECT 2;\nEND;\n"
     assert len(split_statements(script)) == 2
 
 
@@ -58,7 +53,8 @@ def test_a_later_migration_alters_every_bucket_table(tmp_path: Path) -> None:
     """A migration 0002 that adds a column and an index to every existing bucket table."""
     folder = tmp_path / "migrations"
     shutil.copytree(REPO_MIGRATIONS, folder)
-    (folder / "0002_add_note.sql").write_text(
+    next_version = len(load_migrations.__wrapped__(REPO_MIGRATIONS)) + 1
+    (folder / f"{next_version:04d}_add_note.sql").write_text(
         "CREATE TABLE sqlkv_notes (id INTEGER PRIMARY KEY);\n"
         "-- sqlkv:per-bucket\n"
         "ALTER TABLE {{table}} ADD COLUMN note TEXT;\n"
@@ -71,11 +67,11 @@ def test_a_later_migration_alters_every_bucket_table(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
     conn = sqlite3.connect(db, isolation_level=None)
     assert apply_migrations(conn, v1) == len(v1)
-    from sqlkv import _ops
+    from sqlkv import _catalog
     from sqlkv._config import BucketConfig
 
     conn.execute("BEGIN")
-    ids = [_ops.create_bucket(conn, name, BucketConfig())[0] for name in ("one", "two")]
+    ids = [_catalog.create_bucket(conn, name, BucketConfig())[0] for name in ("one", "two")]
     conn.execute("COMMIT")
 
     assert apply_migrations(conn, v2) == len(v2)
@@ -85,7 +81,7 @@ def test_a_later_migration_alters_every_bucket_table(tmp_path: Path) -> None:
         indexes = [row[1] for row in conn.execute(f'PRAGMA index_list("kv_{bucket_id}")')]
         assert f"kv_{bucket_id}_created" in indexes
     # a bucket created after the upgrade gets the same shape by replaying the template
-    statements = _migrations.bucket_template(99, 1, v2)
+    statements = _migrations.bucket_template(99, BucketConfig().template_values(), v2)
     assert any("ADD COLUMN note" in s for s in statements)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(v2)
     conn.close()
@@ -94,30 +90,31 @@ def test_a_later_migration_alters_every_bucket_table(tmp_path: Path) -> None:
 def test_failed_migration_leaves_database_unchanged(tmp_path: Path) -> None:
     folder = tmp_path / "migrations"
     shutil.copytree(REPO_MIGRATIONS, folder)
-    (folder / "0002_broken.sql").write_text("CREATE TABLE ok_table (a);\nTHIS IS NOT SQL;\n")
+    current = len(load_migrations.__wrapped__(REPO_MIGRATIONS))
+    (folder / f"{current + 1:04d}_broken.sql").write_text("CREATE TABLE ok_table (a);\nTHIS IS NOT SQL;\n")
     migrations = load_migrations.__wrapped__(folder)
     conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
-    apply_migrations(conn, migrations[:1])
+    apply_migrations(conn, migrations[:current])
     with pytest.raises(sqlite3.OperationalError):
         apply_migrations(conn, migrations)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == current
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "ok_table" not in tables
     conn.close()
 
 
 def test_history_triggers_can_be_recreated_for_a_new_depth(tmp_path: Path) -> None:
-    from sqlkv import _ops
+    from sqlkv import _catalog
     from sqlkv._config import BucketConfig
 
     conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     apply_migrations(conn)
-    bucket_id = _ops.create_bucket(conn, "b", BucketConfig(history=5))[0]
+    bucket_id = _catalog.create_bucket(conn, "b", BucketConfig(history=5))[0]
     insert = f'INSERT INTO "kv_{bucket_id}" (key, op, value, created) VALUES (?, 1, ?, 0)'
     for i in range(5):
         conn.execute(insert, ("k", str(i)))
     conn.execute("BEGIN")
-    for statement in _migrations.history_statements(bucket_id, 2):
+    for statement in _migrations.config_statements(bucket_id, BucketConfig(history=2).template_values()):
         conn.execute(statement)
     conn.execute("COMMIT")
     conn.execute(insert, ("k", "5"))

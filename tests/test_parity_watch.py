@@ -71,9 +71,7 @@ def our_item(entry: sqlkv.Entry) -> Item:
     return (entry.key, entry.value, entry.revision, entry.operation.name)
 
 
-async def nats_watch(
-    kv: Any, key: str, live: int, opts: dict[str, bool]
-) -> tuple[list[Item], list[int], list[Item]]:
+async def nats_watch(kv: Any, key: str, live: int, opts: dict[str, bool]) -> tuple[list[Item], list[int], list[Item]]:
     watcher = await kv.watch(key, **opts)
     initial: list[Item] = []
     deltas: list[int] = []
@@ -165,9 +163,7 @@ async def ordered_consumer_items(js: Any, bucket: str, count: int, **config: Any
 
 
 @pytest.mark.parametrize("start", [1, 4, 7])
-async def test_from_revision_matches_nats_start_sequence(
-    start: int, store: sqlkv.AsyncStore, nats_js: Any
-) -> None:
+async def test_from_revision_matches_nats_start_sequence(start: int, store: sqlkv.AsyncStore, nats_js: Any) -> None:
     from nats.js.api import DeliverPolicy
 
     name = f"W{next(_counter)}"
