@@ -6,6 +6,7 @@ from ._entry import BucketStatus as BucketStatus
 from ._entry import Entry as Entry
 from ._entry import Operation as Operation
 from ._errors import BucketExistsError as BucketExistsError
+from ._errors import BucketFullError as BucketFullError
 from ._errors import BucketNotFoundError as BucketNotFoundError
 from ._errors import InvalidArgumentError as InvalidArgumentError
 from ._errors import InvalidBucketNameError as InvalidBucketNameError
@@ -13,6 +14,7 @@ from ._errors import InvalidKeyError as InvalidKeyError
 from ._errors import KeyDeletedError as KeyDeletedError
 from ._errors import KeyExistsError as KeyExistsError
 from ._errors import KeyNotFoundError as KeyNotFoundError
+from ._errors import LockNotAcquiredError as LockNotAcquiredError
 from ._errors import SchemaTooNewError as SchemaTooNewError
 from ._errors import SqlkvError as SqlkvError
 from ._errors import StorageError as StorageError
@@ -21,6 +23,7 @@ from ._errors import StoreBusyError as StoreBusyError
 from ._errors import StoreClosedError as StoreClosedError
 from ._errors import ValueTooLargeError as ValueTooLargeError
 from ._errors import WrongLastRevisionError as WrongLastRevisionError
+from ._lock import AsyncLock as AsyncLock
 from ._store import AsyncStore as AsyncStore
 from ._validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
 from ._watch import AsyncWatcher as AsyncWatcher
@@ -30,10 +33,12 @@ __version__ = "0.1.0"
 __all__ = (
     "MAX_KEY_LENGTH",
     "AsyncBucket",
+    "AsyncLock",
     "AsyncStore",
     "AsyncWatcher",
     "BucketConfig",
     "BucketExistsError",
+    "BucketFullError",
     "BucketNotFoundError",
     "BucketStatus",
     "Entry",
@@ -43,6 +48,7 @@ __all__ = (
     "KeyDeletedError",
     "KeyExistsError",
     "KeyNotFoundError",
+    "LockNotAcquiredError",
     "Operation",
     "SchemaTooNewError",
     "SqlkvError",

@@ -45,14 +45,15 @@ class AsyncBucket:
     def __repr__(self) -> str:
         return f"<AsyncBucket {self.name!r} history={self.config.history}>"
 
-    def _expires(self, now: int, ttl: float | timedelta | None) -> int | None:
-        if ttl is None:
-            return None
-        deadline = now + round(to_seconds(ttl, "ttl") * 1e9)
+    @staticmethod
+    def _expires(now: int, ttl: float | timedelta | None) -> int | None:
+        return None if ttl is None else now + round(to_seconds(ttl, "ttl") * 1e9)
+
+    def _committed(self, expires: int | None) -> None:
+        """After a write committed: a per-key deadline may be sooner than the sweeper's plan."""
         sweeper = self._store._sweeper
-        if sweeper is not None:
-            sweeper.nudge(deadline)
-        return deadline
+        if sweeper is not None and expires is not None:
+            sweeper.nudge(expires)
 
     async def put(self, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> int:
         """Store ``value`` as the key's new revision; return the revision.
@@ -64,6 +65,7 @@ class AsyncBucket:
         key, value_bytes, now = check_key(key), coerce_value(value), self._store._clock()
         expires = self._expires(now, ttl)
         revision: int = await self._store._write(_ops.put, self._sql, key, value_bytes, now, expires)
+        self._committed(expires)
         return revision
 
     async def create(self, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> int:
@@ -71,6 +73,7 @@ class AsyncBucket:
         key, value_bytes, now = check_key(key), coerce_value(value), self._store._clock()
         expires = self._expires(now, ttl)
         revision: int = await self._store._write(_ops.create, self._sql, key, value_bytes, now, expires)
+        self._committed(expires)
         return revision
 
     async def update(self, key: str, value: bytes | str, last: int, *, ttl: float | timedelta | None = None) -> int:
@@ -82,6 +85,7 @@ class AsyncBucket:
         last = check_revision(last, name="last", minimum=0)
         expires = self._expires(now, ttl)
         revision: int = await self._store._write(_ops.update, self._sql, key, value_bytes, last, now, expires)
+        self._committed(expires)
         return revision
 
     async def delete(self, key: str, *, last: int | None = None) -> int:

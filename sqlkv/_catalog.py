@@ -58,11 +58,13 @@ def create_bucket(conn: sqlite3.Connection, name: str, config: BucketConfig) -> 
     return bucket_id, name, config, created
 
 
-def update_bucket(conn: sqlite3.Connection, name: str, changes: dict[str, object]) -> BucketRecord:
+def update_bucket(conn: sqlite3.Connection, name: str, changes: dict[str, object], now: int) -> BucketRecord:
     """Change the configuration of bucket ``name``; a smaller history trims every key at once.
 
-    A new TTL applies to existing entries at once (reads compare ages with the
-    current TTL); a lower ``max_bytes`` refuses new values until enough is removed.
+    A new or shorter TTL applies to existing entries at once: what it ages out
+    is swept in the same transaction (EXPIRE markers included), so a later,
+    longer TTL cannot bring it back. A lower ``max_bytes`` refuses new values
+    until enough is removed.
     """
     bucket_id, _, old, created = find_bucket(conn, name)
     merged = {
@@ -78,8 +80,14 @@ def update_bucket(conn: sqlite3.Connection, name: str, changes: dict[str, object
     conn.execute(CatalogSQL.update, (new.history, new.to_json(), new.ttl_ns, bucket_id))
     for statement in _migrations.config_statements(bucket_id, new.template_values()):
         conn.execute(statement)
+    sql = BucketSQL.for_bucket(name, bucket_id)
     if new.history < old.history:
-        conn.execute(BucketSQL.for_bucket(name, bucket_id).trim_all, (new.history,))
+        conn.execute(sql.trim_all, (new.history,))
+    if new.ttl_ns and (not old.ttl_ns or new.ttl_ns < old.ttl_ns):
+        from ._expiry import sweep_bucket  # (a cycle at import time: _expiry lists buckets here)
+
+        while sweep_bucket(conn, sql, new.ttl_ns, now, 10_000)[2] == 10_000:
+            pass
     return bucket_id, name, new, created
 
 

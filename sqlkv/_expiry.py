@@ -18,7 +18,7 @@ from ._entry import Operation
 from ._ops import insert_row, snapshot
 from ._sql import BucketSQL
 
-__all__ = ["DEFAULT_MARKER_AGE", "SweepResult", "next_deadline", "purge_deletes", "sweep"]
+__all__ = ["DEFAULT_MARKER_AGE", "SweepResult", "next_deadline", "purge_deletes", "sweep", "sweep_bucket"]
 
 DEFAULT_MARKER_AGE = 30 * 60 * 10**9
 """purge_deletes keeps markers younger than this (ns): 30 minutes, as NATS does."""
@@ -57,6 +57,30 @@ def _is_latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int
     return bool(conn.execute(sql.newest_of_key, (key,)).fetchone()[0] == revision)
 
 
+def sweep_bucket(conn: sqlite3.Connection, sql: BucketSQL, ttl: int, now: int, limit: int) -> tuple[int, int, int]:
+    """Sweep one bucket: (keys expired, rows removed, candidate rows handled) for at most ``limit`` rows."""
+    expired = removed = handled = 0
+    if ttl:
+        cutoff = now - ttl
+        for revision, key, op, created in conn.execute(sql.oldest, (limit,)).fetchall():
+            if created > cutoff:
+                break
+            handled += 1
+            if _is_latest(conn, sql, key, revision):
+                removed += _expire_key(conn, sql, key, op, now)
+                expired += op == _PUT
+            else:
+                removed += conn.execute(sql.delete_revision, (revision,)).rowcount
+    for revision, key, op in conn.execute(sql.expired_by_deadline, (now, limit - handled)).fetchall():
+        handled += 1
+        if _is_latest(conn, sql, key, revision):
+            removed += _expire_key(conn, sql, key, op, now)
+            expired += op == _PUT
+        else:
+            conn.execute(sql.clear_expires, (revision,))  # the key was written again since
+    return expired, removed, handled
+
+
 def sweep(conn: sqlite3.Connection, now: int, limit: int = 1000) -> SweepResult:
     """Remove up to ``limit`` expired rows (or keys) over all buckets.
 
@@ -70,25 +94,8 @@ def sweep(conn: sqlite3.Connection, now: int, limit: int = 1000) -> SweepResult:
     for sql, config in all_buckets(conn):
         if handled >= limit:
             return expired, removed, True
-        ttl = config.ttl_ns
-        if ttl:
-            cutoff = now - ttl
-            for revision, key, op, created in conn.execute(sql.oldest, (limit - handled,)).fetchall():
-                if created > cutoff:
-                    break
-                handled += 1
-                if _is_latest(conn, sql, key, revision):
-                    removed += _expire_key(conn, sql, key, op, now)
-                    expired += op == _PUT
-                else:
-                    removed += conn.execute(sql.delete_revision, (revision,)).rowcount
-        for revision, key, op in conn.execute(sql.expired_by_deadline, (now, limit - handled)).fetchall():
-            handled += 1
-            if _is_latest(conn, sql, key, revision):
-                removed += _expire_key(conn, sql, key, op, now)
-                expired += op == _PUT
-            else:
-                conn.execute(sql.clear_expires, (revision,))  # the key was written again since
+        keys, rows, seen = sweep_bucket(conn, sql, config.ttl_ns, now, limit - handled)
+        expired, removed, handled = expired + keys, removed + rows, handled + seen
     return expired, removed, handled >= limit
 
 

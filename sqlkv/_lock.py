@@ -70,6 +70,11 @@ class AsyncLock:
                     except KeyExistsError:
                         if not self._wait:
                             raise LockNotAcquiredError(f"lock {bucket.name} > {self.key} is held") from None
+                    # The holder may be another process: have our sweeper look at its deadline too,
+                    # so that its expiry comes as an event.
+                    sweeper = bucket._store._sweeper
+                    if sweeper is not None:
+                        sweeper.nudge()
                     # Wait for the holder to let go: a delete, purge or expiry of the key, or one TTL.
                     with anyio.move_on_after(self.ttl):
                         async for entry in watcher:

