@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from nats_server import NatsServer
 from parity import NatsAdapter, SqlkvAdapter, Step, run_steps
@@ -257,3 +259,99 @@ async def test_double_dot_key_is_stricter_than_nats_py(store: sqlkv.AsyncStore) 
     kv = await store.create_bucket("dd")
     with pytest.raises(sqlkv.InvalidKeyError):
         await kv.put("a..b", b"v")
+
+
+async def _wait_until_gone(kv: Any, key: str, limit: float = 10.0) -> None:
+    """Until ``get`` of ``key`` says not found (expiry is driven by wall time on both sides)."""
+    from nats.js import errors
+
+    with anyio.fail_after(limit):
+        while True:
+            try:
+                await kv.get(key)
+            except (errors.KeyNotFoundError, sqlkv.KeyNotFoundError):
+                return
+            await anyio.sleep(0.05)
+
+
+async def test_bucket_ttl_expiry_matches_nats(db_path: Path, nats_js: Any) -> None:
+    """Without limit markers NATS expires silently; sqlkv with auto_sweep off does the same until it sweeps."""
+    name = f"P{next(_counter)}-ttl"
+    theirs = NatsAdapter(nats_js, await nats_js.create_key_value(bucket=name, ttl=1), name)
+    async with sqlkv.AsyncStore(db_path, auto_sweep=False) as store:
+        ours = SqlkvAdapter(await store.create_bucket(name, ttl=1))
+        try:
+            before = [
+                await run_steps(a, [("put", "k", b"v"), ("put", "j", b"w"), ("get", "k")]) for a in (theirs, ours)
+            ]
+            await _wait_until_gone(theirs.kv, "k")
+            await _wait_until_gone(ours.kv, "k")
+            steps: list[Step] = [("get", "k"), ("history", "j"), ("keys",), ("create", "k", b"again"), ("get", "k")]
+            after = [await run_steps(a, steps) for a in (theirs, ours)]
+        finally:
+            await nats_js.delete_key_value(name)
+    assert before[0] == before[1]
+    assert after[0] == after[1]
+
+
+async def test_max_value_size_on_put_matches_nats(store: sqlkv.AsyncStore, nats_js: Any) -> None:
+    from nats.js import errors
+
+    name = f"P{next(_counter)}-mvs"
+    theirs = await nats_js.create_key_value(bucket=name, max_value_size=10)
+    ours = await store.create_bucket(name, max_value_size=10)
+    try:
+        assert await theirs.put("k", b"x" * 10) == await ours.put("k", b"x" * 10) == 1
+        with pytest.raises(errors.BadRequestError) as too_big:
+            await theirs.put("k", b"x" * 11)
+        assert too_big.value.err_code == 10054
+        with pytest.raises(sqlkv.ValueTooLargeError):
+            await ours.put("k", b"x" * 11)
+        # deliberate difference: NATS counts the CAS header of create against the limit
+        with pytest.raises(errors.BadRequestError):
+            await theirs.create("n", b"x" * 10)
+        assert await ours.create("n", b"x" * 10) == 2
+    finally:
+        await nats_js.delete_key_value(name)
+
+
+async def test_lowering_history_trims_like_nats(store: sqlkv.AsyncStore, nats_js: Any) -> None:
+    name = f"P{next(_counter)}-hist"
+    theirs_kv = await nats_js.create_key_value(bucket=name, history=5)
+    ours_kv = await store.create_bucket(name, history=5)
+    theirs, ours = NatsAdapter(nats_js, theirs_kv, name), SqlkvAdapter(ours_kv)
+    try:
+        steps: list[Step] = [("put", "k", str(i).encode()) for i in range(5)] + [("delete", "o"), ("put", "o", b"1")]
+        assert await run_steps(theirs, steps) == await run_steps(ours, steps)
+        info = await nats_js.stream_info(f"KV_{name}")
+        info.config.max_msgs_per_subject = 2
+        await nats_js.update_stream(info.config)
+        await store.update_bucket(name, history=2)
+        check: list[Step] = [("history", "k"), ("history", "o"), ("put", "k", b"new"), ("history", "k")]
+        assert await run_steps(theirs, check) == await run_steps(ours, check)
+    finally:
+        await nats_js.delete_key_value(name)
+
+
+@pytest.mark.parametrize("older_than", [0, None])
+async def test_purge_deletes_matches_nats(older_than: int | None, store: sqlkv.AsyncStore, nats_js: Any) -> None:
+    name = f"P{next(_counter)}-pd"
+    theirs_kv = await nats_js.create_key_value(bucket=name, history=5)
+    ours_kv = await store.create_bucket(name, history=5)
+    theirs, ours = NatsAdapter(nats_js, theirs_kv, name), SqlkvAdapter(ours_kv)
+    try:
+        steps: list[Step] = [
+            ("put", "gone", b"1"), ("put", "gone", b"2"), ("delete", "gone"),
+            ("put", "purged", b"1"), ("purge", "purged"), ("put", "kept", b"1"), ("put", "kept", b"2"),
+        ]  # fmt: skip
+        assert await run_steps(theirs, steps) == await run_steps(ours, steps)
+        if older_than is None:
+            await theirs_kv.purge_deletes()
+            await ours_kv.purge_deletes()
+        else:
+            await theirs_kv.purge_deletes(olderthan=older_than)
+            await ours_kv.purge_deletes(older_than=older_than)
+        check: list[Step] = [("history", "gone"), ("history", "purged"), ("history", "kept"), ("keys",)]
+        assert await run_steps(theirs, check) == await run_steps(ours, check)
+    finally:
+        await nats_js.delete_key_value(name)
