@@ -1,4 +1,4 @@
-"""AsyncBucket: the map operations of one bucket."""
+"""AsyncBucket: the map operations of one bucket, for asyncio and trio."""
 
 from __future__ import annotations
 
@@ -6,54 +6,29 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from . import _expiry, _ops
-from ._config import BucketConfig, to_seconds
+from ._config import to_seconds
+from ._core import BucketCore
 from ._entry import BucketStatus, Entry, Operation
 from ._lock import AsyncLock
-from ._sql import BucketSQL
-from ._validate import check_key, check_revision, coerce_value, compile_filters
+from ._validate import check_key, check_revision
 from ._watch import AsyncWatcher
 
 if TYPE_CHECKING:
-    from ._catalog import BucketRecord
     from ._store import AsyncStore
 
 __all__ = ["AsyncBucket"]
 
 
-class AsyncBucket:
+class AsyncBucket(BucketCore):
     """A handle on one bucket of an :class:`AsyncStore`.
 
     Every write returns the new revision once it is committed; every read
     sees every write acknowledged before it started, from any task or process.
     """
 
-    __slots__ = ("_created", "_sql", "_store", "config")
+    __slots__ = ()
 
-    def __init__(self, store: AsyncStore, record: BucketRecord) -> None:
-        bucket_id, name, config, created = record
-        self._store = store
-        self._sql = BucketSQL.for_bucket(name, bucket_id)
-        self._created = created
-        self.config: BucketConfig = config
-        """The configuration the bucket had when this handle was made."""
-
-    @property
-    def name(self) -> str:
-        """The bucket's name."""
-        return self._sql.bucket
-
-    def __repr__(self) -> str:
-        return f"<AsyncBucket {self.name!r} history={self.config.history}>"
-
-    @staticmethod
-    def _expires(now: int, ttl: float | timedelta | None) -> int | None:
-        return None if ttl is None else now + round(to_seconds(ttl, "ttl") * 1e9)
-
-    def _committed(self, expires: int | None) -> None:
-        """After a write committed: a per-key deadline may be sooner than the sweeper's plan."""
-        sweeper = self._store._sweeper
-        if sweeper is not None and expires is not None:
-            sweeper.nudge(expires)
+    _store: AsyncStore
 
     async def put(self, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> int:
         """Store ``value`` as the key's new revision; return the revision.
@@ -62,17 +37,15 @@ class AsyncBucket:
         expires that long from now unless it is written again (a later write
         without ``ttl`` keeps it for good).
         """
-        key, value_bytes, now = check_key(key), coerce_value(value), self._store._clock()
-        expires = self._expires(now, ttl)
-        revision: int = await self._store._write(_ops.put, self._sql, key, value_bytes, now, expires)
+        key, data, now, expires = self._value_args(key, value, ttl)
+        revision: int = await self._store._write(_ops.put, self._sql, key, data, now, expires)
         self._committed(expires)
         return revision
 
     async def create(self, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> int:
         """Put only if the key is absent (or deleted, or expired); else KeyExistsError. ``ttl`` as for put."""
-        key, value_bytes, now = check_key(key), coerce_value(value), self._store._clock()
-        expires = self._expires(now, ttl)
-        revision: int = await self._store._write(_ops.create, self._sql, key, value_bytes, now, expires)
+        key, data, now, expires = self._value_args(key, value, ttl)
+        revision: int = await self._store._write(_ops.create, self._sql, key, data, now, expires)
         self._committed(expires)
         return revision
 
@@ -81,10 +54,9 @@ class AsyncBucket:
 
         Mismatch: WrongLastRevisionError, carrying the expected and actual revision.
         """
-        key, value_bytes, now = check_key(key), coerce_value(value), self._store._clock()
+        key, data, now, expires = self._value_args(key, value, ttl)
         last = check_revision(last, name="last", minimum=0)
-        expires = self._expires(now, ttl)
-        revision: int = await self._store._write(_ops.update, self._sql, key, value_bytes, last, now, expires)
+        revision: int = await self._store._write(_ops.update, self._sql, key, data, last, now, expires)
         self._committed(expires)
         return revision
 
@@ -97,11 +69,8 @@ class AsyncBucket:
         return await self._marker(key, Operation.PURGE, last)
 
     async def _marker(self, key: str, op: Operation, last: int | None) -> int:
-        check_key(key)
-        if last is not None:
-            check_revision(last, name="last", minimum=0)
-        now = self._store._clock()
-        revision: int = await self._store._write(_ops.write_marker, self._sql, key, op, last, now)
+        key, last = self._marker_args(key, last)
+        revision: int = await self._store._write(_ops.write_marker, self._sql, key, op, last, self._store._clock())
         return revision
 
     async def get(self, key: str, *, revision: int | None = None) -> Entry:
@@ -127,8 +96,10 @@ class AsyncBucket:
         Filters use NATS wildcards: ``*`` one token, ``>`` (last) the rest.
         An empty bucket gives ``[]``.
         """
-        matcher, prefix = compile_filters(filters)
-        found: list[str] = await self._store._read(_ops.keys, self._sql, matcher, prefix, self._store._clock())
+        plan = self._watch_filters(filters, None)
+        found: list[str] = await self._store._read(
+            _ops.keys, self._sql, plan["matcher"], plan["prefix"], self._store._clock()
+        )
         return found
 
     async def purge_deletes(self, *, older_than: float | timedelta | None = None) -> int:
@@ -137,12 +108,7 @@ class AsyncBucket:
         ``older_than`` defaults to 30 minutes (as NATS); ``0`` removes every
         marker. Returns the number of rows removed. Watchers are not notified.
         """
-        if older_than is None:
-            threshold = _expiry.DEFAULT_MARKER_AGE
-        elif older_than == 0 and not isinstance(older_than, bool):
-            threshold = 0
-        else:
-            threshold = round(to_seconds(older_than, "older_than") * 1e9)
+        threshold = self._purge_threshold(older_than)
         removed: int = await self._store._write(_expiry.purge_deletes, self._sql, self._store._clock(), threshold)
         return removed
 
@@ -165,16 +131,13 @@ class AsyncBucket:
         mark the end of the initial entries. ``ignore_deletes`` drops delete,
         purge and expiry markers; ``meta_only`` leaves values empty. Filters as for keys().
         """
-        matcher, prefix = compile_filters(filters)
-        if from_revision is not None:
-            check_revision(from_revision, name="from_revision")
-        literal = matcher is not None and not any("*" in f or ">" in f for f in filters)
+        plan = self._watch_filters(filters, from_revision)
         return AsyncWatcher(
             self._store,
             self._sql,
-            matcher,
-            prefix,
-            exact_keys=tuple(filters) if literal else None,
+            plan["matcher"],  # type: ignore[arg-type]
+            plan["prefix"],  # type: ignore[arg-type]
+            exact_keys=plan["exact_keys"],  # type: ignore[arg-type]
             include_history=include_history,
             ignore_deletes=ignore_deletes,
             meta_only=meta_only,
@@ -184,12 +147,7 @@ class AsyncBucket:
         )
 
     def lock(
-        self,
-        key: str,
-        *,
-        ttl: float | timedelta = 10.0,
-        wait: bool = True,
-        timeout: float | None = None,
+        self, key: str, *, ttl: float | timedelta = 10.0, wait: bool = True, timeout: float | None = None
     ) -> AsyncLock:
         """An exclusive lock on ``key``: ``async with kv.lock("file.txt", ttl=10) as lock: ...``.
 

@@ -23,7 +23,7 @@ from ._feed import ChangeFeed, Subscriber
 if TYPE_CHECKING:
     from ._bridge import Port
     from ._sql import BucketSQL
-    from ._watch import AsyncWatcher
+    from ._watch import WatcherCore
 
 __all__ = ["BucketRouter", "Routers"]
 
@@ -36,18 +36,18 @@ class BucketRouter:
     def __init__(self, sql: BucketSQL, port: Port) -> None:
         self.high: int | None = None
         """The highest revision routed so far (None before the first post)."""
-        self._exact: dict[str, list[AsyncWatcher]] = {}
-        self._wild: list[AsyncWatcher] = []
+        self._exact: dict[str, list[WatcherCore]] = {}
+        self._wild: list[WatcherCore] = []
         self.subscriber = Subscriber(sql, port, self._on_rows, self._on_close)
 
-    def add(self, watcher: AsyncWatcher) -> None:
+    def add(self, watcher: WatcherCore) -> None:
         if watcher.exact_keys is None:
             self._wild.append(watcher)
         else:
             for key in watcher.exact_keys:
                 self._exact.setdefault(key, []).append(watcher)
 
-    def remove(self, watcher: AsyncWatcher) -> bool:
+    def remove(self, watcher: WatcherCore) -> bool:
         """Forget ``watcher``; True when the router has no watcher left."""
         if watcher.exact_keys is None:
             if watcher in self._wild:
@@ -61,7 +61,7 @@ class BucketRouter:
                         del self._exact[key]
         return not self._wild and not self._exact
 
-    def watchers(self) -> set[AsyncWatcher]:
+    def watchers(self) -> set[WatcherCore]:
         found = set(self._wild)
         for group in self._exact.values():
             found.update(group)
@@ -96,7 +96,7 @@ class Routers:
         self._lock = threading.Lock()
         self._routers: dict[tuple[int, int], BucketRouter] = {}
 
-    def join(self, watcher: AsyncWatcher, sql: BucketSQL, port: Port) -> BucketRouter:
+    def join(self, watcher: WatcherCore, sql: BucketSQL, port: Port) -> BucketRouter:
         """Register ``watcher``; subscribes a new router to the feed when needed."""
         key = (sql.bucket_id, id(port))
         with self._lock:
@@ -107,7 +107,7 @@ class Routers:
             router.add(watcher)
         return router
 
-    def leave(self, watcher: AsyncWatcher, router: BucketRouter) -> None:
+    def leave(self, watcher: WatcherCore, router: BucketRouter) -> None:
         """Unregister ``watcher``; the last watcher of a router unsubscribes it."""
         with self._lock:
             if router.remove(watcher):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 import anyio
 
@@ -29,22 +29,39 @@ from ._errors import BucketNotFoundError, InvalidArgumentError, StoreClosedError
 from ._validate import KeyMatcher
 
 if TYPE_CHECKING:
-    from ._fanout import BucketRouter
+    from ._bridge import Port
+    from ._fanout import BucketRouter, Routers
     from ._sql import BucketSQL
     from ._store import AsyncStore
 
-__all__ = ["AsyncWatcher"]
+
+class WatchEngine(Protocol):
+    """What a watcher needs from its store (async or sync)."""
+
+    _routers: Routers | None
+
+    def _routers_for_watch(self) -> Routers: ...
+
+    def _clock(self) -> int: ...
+
+
+__all__ = ["AsyncWatcher", "WatchEngine", "WatcherCore"]
 
 _PUT = int(Operation.PUT)
 _CATCH_UP_PAGE = 512
 
 
-class AsyncWatcher:
-    """Entries of one bucket as they change; use as ``async with kv.watch() as w: async for e in w``."""
+class WatcherCore:
+    """The state of a watcher, shared by the async and the sync watcher: no I/O, no waiting.
+
+    Subclasses load the snapshot, wait for entries and read the table when
+    lagging; this class keeps the buffer, the revision bookkeeping and the
+    router callbacks, and calls ``_wake()`` when a consumer may proceed.
+    """
 
     def __init__(
         self,
-        store: AsyncStore,
+        store: WatchEngine,
         sql: BucketSQL,
         matcher: KeyMatcher | None,
         prefix: str,
@@ -87,35 +104,24 @@ class AsyncWatcher:
         self._lagging = True
         self._closed = False
         self._started = False
-        self._wakeup: anyio.Event | None = None
         self._router: BucketRouter | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> AsyncWatcher:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    async def start(self) -> None:
-        """Subscribe to the change feed and load the initial entries."""
+    def _subscribe(self, port: Port) -> None:
         if self._started:
             raise InvalidArgumentError("a watcher can be started once")
         self._started = True
-        routers = self._store._routers_for_watch()
-        self._router = routers.join(self, self._sql, current_port())
-        try:
-            rows, high = await self._store._read(
-                _ops.watch_snapshot, self._sql, self._mode, self._prefix, self._start, self._store._clock()
-            )
-        except BaseException:
-            self.close()
-            raise
-        routers.feed.start_at(self._sql.bucket_id, high)
+        self._router = self._store._routers_for_watch().join(self, self._sql, port)
+
+    def _snapshot_args(self) -> tuple[object, ...]:
+        return (self._sql, self._mode, self._prefix, self._start, self._store._clock())
+
+    def _begin(self, rows: list[_ops.Row], high: int) -> None:
+        """The initial snapshot arrived: buffer its entries, then go live if nothing was missed."""
+        routers = self._store._routers
+        if routers is not None:
+            routers.feed.start_at(self._sql.bucket_id, high)
         self._last = max(self._last, high)
         initial = [row for row in rows if self._wanted(row)]
         self._buffer.extend(initial)
@@ -145,33 +151,13 @@ class AsyncWatcher:
             return max(self._last, router.high)
         return self._last
 
-    async def initial(self) -> list[Entry]:
-        """Take the initial entries not yet taken, as a list; iteration then yields live entries."""
+    def _take_initial(self) -> list[Entry]:
         if not self._started:
-            raise InvalidArgumentError("start the watcher first (async with kv.watch(...) as w)")
+            raise InvalidArgumentError("start the watcher first (with kv.watch(...) as w)")
         entries = []
         while self._initial_left:
             entries.append(self._take())
         return entries
-
-    # -- iteration -------------------------------------------------------------------------------
-
-    def __aiter__(self) -> AsyncWatcher:
-        return self
-
-    async def __anext__(self) -> Entry:
-        if not self._started:
-            raise InvalidArgumentError("start the watcher first (async with kv.watch(...) as w)")
-        while True:
-            if self._closed:
-                raise StopAsyncIteration
-            if self._buffer:
-                return self._take()
-            if self._lagging:
-                await self._catch_up()
-                continue
-            self._wakeup = anyio.Event()
-            await self._wakeup.wait()
 
     def _take(self) -> Entry:
         revision, key, op, value, created = self._buffer.popleft()
@@ -188,12 +174,11 @@ class AsyncWatcher:
             return False
         return self._matcher is None or self._matcher(row[1])
 
-    async def _catch_up(self) -> None:
-        try:
-            rows, scanned = await self._store._read(_ops.rows_after, self._sql, self._last, _CATCH_UP_PAGE)
-        except (StoreClosedError, BucketNotFoundError):
-            self._closed = True
-            return
+    def _catch_up_args(self) -> tuple[object, ...]:
+        return (self._sql, self._last, _CATCH_UP_PAGE)
+
+    def _absorb(self, rows: list[_ops.Row], scanned: int) -> None:
+        """Rows read from the table while lagging."""
         for row in rows:
             if row[0] > self._last and self._wanted(row):
                 self._buffer.append(row)
@@ -224,8 +209,7 @@ class AsyncWatcher:
         self._last = revision
         if self._wanted(row):
             self._buffer.append(row)
-            if self._wakeup is not None:
-                self._wake()
+            self._wake()
 
     def missed(self, router_high: int | None, low: int) -> None:
         """Rows up to ``low`` were announced before the router saw them: read them if they are ours."""
@@ -242,6 +226,64 @@ class AsyncWatcher:
         self._closed = True
         self._router = None
         self._wake()
+
+    def _wake(self) -> None:
+        """A consumer may proceed (an entry arrived, the watcher lags or ended)."""
+
+
+class AsyncWatcher(WatcherCore):
+    """Entries of one bucket as they change; use as ``async with kv.watch() as w: async for e in w``."""
+
+    _wakeup: anyio.Event | None = None
+
+    @property
+    def _async_store(self) -> AsyncStore:
+        return cast("AsyncStore", self._store)
+
+    async def __aenter__(self) -> AsyncWatcher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def start(self) -> None:
+        """Subscribe to the change feed and load the initial entries."""
+        self._subscribe(current_port())
+        try:
+            rows, high = await self._async_store._read(_ops.watch_snapshot, *self._snapshot_args())
+        except BaseException:
+            self.close()
+            raise
+        self._begin(rows, high)
+
+    async def initial(self) -> list[Entry]:
+        """Take the initial entries not yet taken, as a list; iteration then yields live entries."""
+        return self._take_initial()
+
+    def __aiter__(self) -> AsyncWatcher:
+        return self
+
+    async def __anext__(self) -> Entry:
+        if not self._started:
+            raise InvalidArgumentError("start the watcher first (async with kv.watch(...) as w)")
+        while True:
+            if self._closed:
+                raise StopAsyncIteration
+            if self._buffer:
+                return self._take()
+            if self._lagging:
+                try:
+                    rows, scanned = await self._async_store._read(_ops.rows_after, *self._catch_up_args())
+                except (StoreClosedError, BucketNotFoundError):
+                    self._closed = True
+                    continue
+                self._absorb(rows, scanned)
+                continue
+            self._wakeup = anyio.Event()
+            await self._wakeup.wait()
 
     def _wake(self) -> None:
         if self._wakeup is not None:

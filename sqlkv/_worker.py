@@ -22,7 +22,7 @@ from ._bridge import Port, Request
 from ._connection import map_sqlite_error
 from ._errors import StoreClosedError
 
-__all__ = ["DatabaseThread"]
+__all__ = ["DatabaseThread", "deliver", "run_reads", "run_writes"]
 
 MAX_BATCH = 1024
 _STOP = object()
@@ -34,6 +34,92 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+
+
+def fail(batch: list[Request], exc: Exception, path: str) -> None:
+    """Give every request of ``batch`` the sqlkv error for ``exc``."""
+    error = map_sqlite_error(exc, path) if isinstance(exc, sqlite3.Error) else exc
+    for request in batch:
+        request.result, request.error = None, error
+
+
+def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str) -> None:
+    """Run a batch of writes in one transaction (group commit), isolating failures.
+
+    Used by the writer thread and, with a batch of one, by the synchronous store.
+    """
+    if not batch:
+        return
+    journal = getattr(conn, "journal", None)
+    mark = len(journal) if journal is not None else 0
+    if len(batch) == 1 and getattr(batch[0].fn, "single_statement", False):
+        # One INSERT (its triggers included) is atomic and durable on its own in autocommit mode.
+        try:
+            batch[0].run(conn)
+        except Exception as exc:
+            fail(batch, exc, path)
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        fail(batch, exc, path)
+        return
+    try:
+        for request in batch:
+            request.run(conn)
+        conn.execute("COMMIT")
+    except Exception as exc:
+        _rollback(conn)
+        if journal is not None:
+            del journal[mark:]  # those rows were rolled back
+        if len(batch) == 1:
+            fail(batch, exc, path)
+        else:
+            for request in batch:
+                request.result, request.error = None, None
+                run_writes(conn, [request], path)
+
+
+def run_reads(conn: sqlite3.Connection, batch: list[Request], path: str) -> None:
+    """Run a batch of reads on one snapshot (a single read needs none)."""
+    if len(batch) <= 1:
+        for request in batch:
+            try:
+                request.run(conn)
+            except Exception as exc:
+                fail([request], exc, path)
+        return
+    try:
+        conn.execute("BEGIN")
+    except sqlite3.Error as exc:
+        fail(batch, exc, path)
+        return
+    for request in batch:
+        try:
+            request.run(conn)
+        except Exception as exc:
+            fail([request], exc, path)
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        _rollback(conn)
+
+
+def deliver(batch: list[Request], calls: dict[int, tuple[Port, list[Any]]] | None = None) -> None:
+    """Wake each loop once: its callbacks (``calls``, keyed by id of port) first, then its results."""
+    port = batch[0].port
+    if not calls and (len(batch) == 1 or all(r.port is port for r in batch)):
+        if port is not None:
+            port.deliver(batch)
+        return
+    groups: dict[int, tuple[Port | None, list[Request]]] = {}
+    for request in batch:
+        groups.setdefault(id(request.port), (request.port, []))[1].append(request)
+    for key, (port_of_calls, _) in (calls or {}).items():
+        groups.setdefault(key, (port_of_calls, []))
+    for key, (destination, requests) in groups.items():
+        if destination is not None:
+            destination.deliver(requests, (calls or {}).get(key, (None, ()))[1])
 
 
 class DatabaseThread:
@@ -116,86 +202,15 @@ class DatabaseThread:
                 run(conn, live)
                 if self._after_commit is not None and live:
                     calls = self._after_commit(conn, live)
-            self._deliver(batch, calls)
+            deliver(batch, calls)
         if conn is not None:
             _rollback(conn)
             conn.close()
         if self._final is not None:
-            self._deliver([self._final])
-
-    @staticmethod
-    def _deliver(batch: list[Request], calls: dict[int, tuple[Port, list[Any]]] | None = None) -> None:
-        """Wake each loop once: its callbacks (``calls``, keyed by id of port) first, then its results."""
-        port = batch[0].port
-        if not calls and (len(batch) == 1 or all(r.port is port for r in batch)):
-            if port is not None:
-                port.deliver(batch)
-            return
-        groups: dict[int, tuple[Port | None, list[Request]]] = {}
-        for request in batch:
-            groups.setdefault(id(request.port), (request.port, []))[1].append(request)
-        for key, (port_of_calls, _) in (calls or {}).items():
-            groups.setdefault(key, (port_of_calls, []))
-        for key, (destination, requests) in groups.items():
-            if destination is not None:
-                destination.deliver(requests, (calls or {}).get(key, (None, ()))[1])
-
-    def _fail(self, batch: list[Request], exc: Exception) -> None:
-        error = map_sqlite_error(exc, self._path) if isinstance(exc, sqlite3.Error) else exc
-        for request in batch:
-            request.result, request.error = None, error
+            deliver([self._final])
 
     def _run_writes(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
-        if not batch:
-            return
-        journal = getattr(conn, "journal", None)
-        mark = len(journal) if journal is not None else 0
-        if len(batch) == 1 and getattr(batch[0].fn, "single_statement", False):
-            # One INSERT (its triggers included) is atomic and durable on its own in autocommit mode.
-            try:
-                batch[0].run(conn)
-            except Exception as exc:
-                self._fail(batch, exc)
-            return
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            self._fail(batch, exc)
-            return
-        try:
-            for request in batch:
-                request.run(conn)
-            conn.execute("COMMIT")
-        except Exception as exc:
-            _rollback(conn)
-            if journal is not None:
-                del journal[mark:]  # those rows were rolled back
-            if len(batch) == 1:
-                self._fail(batch, exc)
-            else:
-                for request in batch:
-                    request.result, request.error = None, None
-                    self._run_writes(conn, [request])
+        run_writes(conn, batch, self._path)
 
     def _run_reads(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
-        if len(batch) <= 1:
-            for request in batch:  # one statement needs no explicit snapshot
-                try:
-                    request.run(conn)
-                except Exception as exc:
-                    self._fail([request], exc)
-            return
-        try:
-            conn.execute("BEGIN")
-        except sqlite3.Error as exc:
-            self._fail(batch, exc)
-            return
-        for request in batch:
-            try:
-                request.run(conn)
-            except Exception as exc:
-                self._fail([request], exc)
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            _rollback(conn)
+        run_reads(conn, batch, self._path)
