@@ -25,6 +25,10 @@ from ._errors import ValueTooLargeError as ValueTooLargeError
 from ._errors import WrongLastRevisionError as WrongLastRevisionError
 from ._lock import AsyncLock as AsyncLock
 from ._store import AsyncStore as AsyncStore
+from ._sync import Bucket as Bucket
+from ._sync import Lock as Lock
+from ._sync import Store as Store
+from ._sync import Watcher as Watcher
 from ._validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
 from ._watch import AsyncWatcher as AsyncWatcher
 
@@ -36,6 +40,7 @@ __all__ = (
     "AsyncLock",
     "AsyncStore",
     "AsyncWatcher",
+    "Bucket",
     "BucketConfig",
     "BucketExistsError",
     "BucketFullError",
@@ -48,15 +53,18 @@ __all__ = (
     "KeyDeletedError",
     "KeyExistsError",
     "KeyNotFoundError",
+    "Lock",
     "LockNotAcquiredError",
     "Operation",
     "SchemaTooNewError",
     "SqlkvError",
     "StorageError",
+    "Store",
     "StorageFullError",
     "StoreBusyError",
     "StoreClosedError",
     "ValueTooLargeError",
+    "Watcher",
     "WrongLastRevisionError",
     "__version__",
 )

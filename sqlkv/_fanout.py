@@ -31,16 +31,21 @@ __all__ = ["BucketRouter", "Routers"]
 class BucketRouter:
     """The watchers of one bucket on one event loop."""
 
-    __slots__ = ("_exact", "_wild", "high", "subscriber")
+    __slots__ = ("_exact", "_lock", "_wild", "high", "subscriber")
 
     def __init__(self, sql: BucketSQL, port: Port) -> None:
         self.high: int | None = None
         """The highest revision routed so far (None before the first post)."""
         self._exact: dict[str, list[WatcherCore]] = {}
         self._wild: list[WatcherCore] = []
+        self._lock = threading.RLock()  # sync watchers' rows come from several threads
         self.subscriber = Subscriber(sql, port, self._on_rows, self._on_close)
 
     def add(self, watcher: WatcherCore) -> None:
+        with self._lock:
+            self._add(watcher)
+
+    def _add(self, watcher: WatcherCore) -> None:
         if watcher.exact_keys is None:
             self._wild.append(watcher)
         else:
@@ -49,6 +54,10 @@ class BucketRouter:
 
     def remove(self, watcher: WatcherCore) -> bool:
         """Forget ``watcher``; True when the router has no watcher left."""
+        with self._lock:
+            return self._remove(watcher)
+
+    def _remove(self, watcher: WatcherCore) -> bool:
         if watcher.exact_keys is None:
             if watcher in self._wild:
                 self._wild.remove(watcher)
@@ -68,6 +77,10 @@ class BucketRouter:
         return found
 
     def _on_rows(self, rows: list[_ops.Row], low: int, high: int) -> None:
+        with self._lock:
+            self._route(rows, low, high)
+
+    def _route(self, rows: list[_ops.Row], low: int, high: int) -> None:
         if self.high is None or low > self.high:
             for watcher in self.watchers():
                 watcher.missed(self.high, low)
@@ -84,7 +97,9 @@ class BucketRouter:
             self.high = high
 
     def _on_close(self) -> None:
-        for watcher in self.watchers():
+        with self._lock:
+            watchers = self.watchers()
+        for watcher in watchers:
             watcher.end()
 
 

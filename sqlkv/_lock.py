@@ -50,13 +50,18 @@ class AsyncLock:
         self.ttl = ttl
         self._wait = wait
         self._timeout = math.inf if timeout is None else float(timeout)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}".encode()
+        self.holder = self.new_holder()
         """The value written to the key: who holds the lock."""
         self.revision = 0
         """The revision of the key this holder wrote last (its CAS token)."""
         self.lost = False
         """True if the lock was lost while held (it expired and someone else took it)."""
         self._group: TaskGroup | None = None
+
+    @staticmethod
+    def new_holder() -> bytes:
+        """A value naming this holder: host, process, and a random token."""
+        return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}".encode()
 
     async def acquire(self) -> None:
         """Take the lock, waiting as configured; LockNotAcquiredError if it cannot be had."""

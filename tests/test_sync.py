@@ -1,0 +1,213 @@
+"""The synchronous twin: same semantics as the async API, thread-safe, no event loop, fork-safe."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from parity import SqlkvAdapter, run_steps
+from test_parity import SCENARIOS
+
+import sqlkv
+from sqlkv import Operation
+
+
+@pytest.fixture
+def sync_store(db_path: Path) -> Iterator[sqlkv.Store]:
+    with sqlkv.Store(db_path) as store:
+        yield store
+
+
+class SyncAdapter(SqlkvAdapter):
+    """The parity adapter's interface over a sync Bucket (its calls return values, not coroutines)."""
+
+    def __init__(self, kv: sqlkv.Bucket) -> None:  # type: ignore[override]
+        super().__init__(kv)  # type: ignore[arg-type]
+
+    async def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        async def run() -> Any:
+            return fn(*args, **kwargs)
+
+        return await super().call(run)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_every_parity_scenario_gives_the_same_log(name: str, tmp_path: Path) -> None:
+    history, steps = SCENARIOS[name]
+    async with sqlkv.AsyncStore(tmp_path / "a.db") as astore:
+        expected = await run_steps(SqlkvAdapter(await astore.create_bucket("b", history=history)), steps)
+    with sqlkv.Store(tmp_path / "s.db") as store:
+        got = await run_steps(SyncAdapter(store.create_bucket("b", history=history)), steps)
+    assert got == expected
+
+
+def test_operations_and_errors(sync_store: sqlkv.Store) -> None:
+    kv = sync_store.create_bucket("prefs", history=5)
+    assert kv.put("window.width", b"1280") == 1
+    assert kv.get("window.width").value == b"1280"
+    rev = kv.create("sem", "x")
+    with pytest.raises(sqlkv.KeyExistsError):
+        kv.create("sem", "y")
+    kv.update("sem", "z", last=rev)
+    with pytest.raises(sqlkv.WrongLastRevisionError):
+        kv.update("sem", "w", last=rev)
+    kv.delete("window.width")
+    with pytest.raises(sqlkv.KeyDeletedError):
+        kv.get("window.width")
+    kv.purge("sem")
+    assert [e.operation for e in kv.history("sem")] == [Operation.PURGE]
+    assert kv.keys() == []
+    with pytest.raises(sqlkv.InvalidKeyError):
+        kv.put("a..b", b"v")
+    with pytest.raises(sqlkv.BucketNotFoundError):
+        sync_store.bucket("nope")
+    assert sync_store.bucket_names() == ["prefs"]
+    status = kv.status()
+    assert kv._recount() == (status.values, status.bytes, status.keys)
+    sync_store.delete_bucket("prefs")
+    with pytest.raises(sqlkv.BucketNotFoundError):
+        kv.get("x")
+
+
+def test_lifecycle(db_path: Path) -> None:
+    store = sqlkv.Store(db_path)
+    with pytest.raises(sqlkv.StoreClosedError, match="not open"):
+        store.bucket_names()
+    store.open()
+    kv = store.create_bucket("b")
+    store.close()
+    with pytest.raises(sqlkv.StoreClosedError):
+        kv.put("k", b"v")
+    store.close()
+
+
+def test_many_threads_write_and_read(sync_store: sqlkv.Store) -> None:
+    kv = sync_store.create_bucket("t")
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(50):
+                kv.put(f"k.{n}", str(i))
+                assert kv.get(f"k.{n}").value == str(i).encode()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert kv.status().last_revision == 400
+
+
+def test_watch_blocking_iterator_and_poll(sync_store: sqlkv.Store) -> None:
+    kv = sync_store.create_bucket("w")
+    kv.put("window.x", b"1")
+    with kv.watch("window.>", timeout=5) as watcher:
+        assert [e.key for e in watcher.initial()] == ["window.x"]
+        assert watcher.initial_done
+        threading.Timer(0.05, kv.put, args=("window.y", b"2")).start()
+        entry = next(watcher)
+        assert (entry.key, entry.value) == ("window.y", b"2")
+        kv.put("other", b"no")
+        kv.delete("window.x")
+        polled = watcher.poll()
+        assert [(e.key, e.operation) for e in polled] == [("window.x", Operation.DEL)]
+        assert watcher.poll() == []
+        assert watcher.next(timeout=0.01) is None
+    with kv.watch(timeout=0.05) as watcher:
+        assert len(list(watcher)) == 3  # the initial entries, then the timeout ends the loop
+
+
+def test_gui_style_callback_from_a_thread(sync_store: sqlkv.Store) -> None:
+    """What a Qt or Tk app does: a worker thread iterates, and hands entries to the GUI's queue."""
+    kv = sync_store.create_bucket("gui")
+    gui_queue: queue.Queue[sqlkv.Entry] = queue.Queue()
+    watcher = kv.watch(updates_only=True).start()
+
+    def pump() -> None:
+        for entry in watcher:
+            gui_queue.put(entry)
+
+    thread = threading.Thread(target=pump)
+    thread.start()
+    kv.put("a", b"1")
+    kv.put("b", b"2")
+    got = [gui_queue.get(timeout=5).key for _ in range(2)]
+    watcher.close()
+    thread.join(5)
+    assert got == ["a", "b"] and not thread.is_alive()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_async_and_sync_objects_see_each_other(db_path: Path) -> None:
+    import anyio
+
+    async with sqlkv.AsyncStore(db_path, poll_interval=0.005) as astore:
+        akv = await astore.create_bucket("shared")
+        with sqlkv.Store(db_path, poll_interval=0.005) as store:
+            kv = store.bucket("shared")
+            await akv.put("from.async", b"1")
+            assert kv.get("from.async").value == b"1"
+            kv.put("from.sync", b"2")
+            assert (await akv.get("from.sync")).value == b"2"
+            async with akv.watch(updates_only=True) as awatcher:
+                with kv.watch(updates_only=True) as swatcher:
+                    kv.put("x", b"sync")
+                    await akv.put("y", b"async")
+                    with anyio.fail_after(5):
+                        got_async = [(await awatcher.__anext__()).key for _ in range(2)]
+                    got_sync = [swatcher.next(5).key for _ in range(2)]  # type: ignore[union-attr]
+    assert sorted(got_async) == sorted(got_sync) == ["x", "y"]
+
+
+def test_sync_lock(sync_store: sqlkv.Store) -> None:
+    kv = sync_store.create_bucket("locks")
+    with kv.lock("file.txt", ttl=0.3) as lock:
+        with pytest.raises(sqlkv.LockNotAcquiredError), kv.lock("file.txt", wait=False):
+            pass
+        threading.Event().wait(0.5)  # longer than the TTL: the refresher keeps it
+        assert not lock.lost
+        assert kv.get("file.txt").value == lock.holder
+    with kv.lock("file.txt", wait=False):
+        pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_reopens_its_connections(sync_store: sqlkv.Store) -> None:
+    import warnings
+
+    kv = sync_store.create_bucket("f")
+    kv.put("parent", b"1")
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: the child only uses its own
+        pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            os.close(read)
+            value = kv.get("parent").value
+            kv.put("child", b"2")
+            code = 0 if value == b"1" and sync_store._pid == os.getpid() else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(code)
+    os.close(write)
+    result = os.read(read, 1)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert result == b"\x00" and os.WEXITSTATUS(status) == 0
+    assert kv.get("child").value == b"2"
+    kv.put("parent", b"3")  # the parent's connections still work
+    assert kv.get("parent").value == b"3"
