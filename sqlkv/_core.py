@@ -12,6 +12,7 @@ import enum
 import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from ._bridge import Request
     from ._catalog import BucketRecord
 
-__all__ = ["UNSET", "BucketCore", "State", "StoreCore", "Unset"]
+__all__ = ["OPEN_STORES", "UNSET", "BucketCore", "State", "StoreCore", "Unset"]
 
 CHECKPOINT_EVERY = 256
 """Writes between two nudges of the checkpointer (about 1000 WAL pages of small writes)."""
@@ -55,10 +56,12 @@ UNSET = Unset.UNSET
 """Marks an update_bucket() argument that was not given."""
 
 
+OPEN_STORES: weakref.WeakSet[StoreCore] = weakref.WeakSet()
+"""Every store of this process that is open (the pytest plugin checks tests leave none behind)."""
+
+
 class StoreCore:
     """Options and shared machinery of a store on one SQLite file."""
-
-    _kind = "Store"
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from . import _catalog, _expiry
 from ._bridge import THREAD_PORT, Operation, Port, current_port
 from ._bucket import AsyncBucket
 from ._checkpoint import Checkpointer
-from ._core import SWEEP_BATCH, UNSET, State, StoreCore, Unset
+from ._core import OPEN_STORES, SWEEP_BATCH, UNSET, State, StoreCore, Unset
 from ._errors import StoreClosedError
 from ._sweeper import Sweeper
 from ._validate import check_bucket_name
@@ -87,6 +87,7 @@ class AsyncStore(StoreCore):
         self._finalizer = weakref.finalize(
             self, _stop_threads, self._writer, self._reader, self._checkpointer, self._sweeper
         )
+        OPEN_STORES.add(self)
         return self
 
     async def aclose(self) -> None:
@@ -94,6 +95,7 @@ class AsyncStore(StoreCore):
         if self._state is State.CLOSED:
             return
         self._state = State.CLOSED
+        OPEN_STORES.discard(self)
         if self._finalizer is not None:
             self._finalizer.detach()
         port = current_port()

@@ -23,7 +23,7 @@ from . import _catalog, _expiry, _ops
 from ._bridge import THREAD_PORT, Operation, Request
 from ._config import to_seconds
 from ._connection import Connection
-from ._core import SWEEP_BATCH, UNSET, BucketCore, State, StoreCore, Unset
+from ._core import OPEN_STORES, SWEEP_BATCH, UNSET, BucketCore, State, StoreCore, Unset
 from ._entry import BucketStatus, Entry
 from ._entry import Operation as Op
 from ._errors import BucketNotFoundError, KeyExistsError, LockNotAcquiredError, StoreClosedError, WrongLastRevisionError
@@ -53,6 +53,7 @@ class Store(StoreCore):
         self._readers_lock = threading.Lock()
         self._connect()
         self._state = State.OPEN
+        OPEN_STORES.add(self)
         return self
 
     def _connect(self) -> None:
@@ -81,6 +82,7 @@ class Store(StoreCore):
             self._state = State.CLOSED
             return
         self._state = State.CLOSED
+        OPEN_STORES.discard(self)
         if self._pid != os.getpid():
             return  # a forked child never opened anything of its own
         self._stop_helpers()
