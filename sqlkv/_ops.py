@@ -168,21 +168,38 @@ def _entry(sql: BucketSQL, key: str, revision: int, op: int, value: bytes, creat
 
 def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None, now: int) -> Entry:
     """The latest entry of ``key``, or the entry at ``revision`` if it belongs to ``key``."""
-    with snapshot(conn) if revision is not None else contextlib.nullcontext():
-        latest = conn.execute(sql.get_latest, (key,)).fetchone()
-        if latest is None:
+    if revision is not None:
+        with snapshot(conn):
+            return _get_revision(conn, sql, key, revision, now)
+    latest = conn.execute(sql.get_latest, (key,)).fetchone()
+    if latest is None:
+        raise KeyNotFoundError(key)
+    newest, op, value, created, expires, ttl = latest
+    if op != _PUT:
+        if op == _EXPIRE:
             raise KeyNotFoundError(key)
-        newest, op, value, created, expires, ttl = latest
-        if op == _EXPIRE or _expired(created, expires, ttl, now):
-            raise KeyNotFoundError(key)
-        if revision is not None and revision != newest:
-            found = conn.execute(sql.get_revision, (revision,)).fetchone()
-            if found is None or found[0] != key or found[1] == _EXPIRE or _expired(found[3], None, ttl, now):
-                raise KeyNotFoundError(key, f"key not found: {key} (no revision {revision} of this key)")
-            newest, (_, op, value, created) = revision, found
+        if not _expired(created, expires, ttl, now):
+            raise KeyDeletedError(key, newest, Operation(op))
+    if (ttl and created <= now - ttl) or (expires is not None and expires <= now):
+        raise KeyNotFoundError(key)
+    return make_entry(sql.bucket, key, value, newest, created, 0, op)
+
+
+def _get_revision(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int, now: int) -> Entry:
+    latest = conn.execute(sql.get_latest, (key,)).fetchone()
+    if latest is None:
+        raise KeyNotFoundError(key)
+    newest, op, value, created, expires, ttl = latest
+    if op == _EXPIRE or _expired(created, expires, ttl, now):
+        raise KeyNotFoundError(key)
+    if revision != newest:
+        found = conn.execute(sql.get_revision, (revision,)).fetchone()
+        if found is None or found[0] != key or found[1] == _EXPIRE or _expired(found[3], None, ttl, now):
+            raise KeyNotFoundError(key, f"key not found: {key} (no revision {revision} of this key)")
+        newest, (_, op, value, created) = revision, found
     if op != _PUT:
         raise KeyDeletedError(key, newest, Operation(op))
-    return _entry(sql, key, newest, op, value, created, 0)
+    return make_entry(sql.bucket, key, value, newest, created, 0, op)
 
 
 def history(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> list[Entry]:

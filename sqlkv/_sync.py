@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _catalog, _expiry, _ops
-from ._bridge import THREAD_PORT, Operation, Request
+from ._bridge import THREAD_PORT, Operation, Request, call_direct
 from ._config import to_seconds
 from ._connection import Connection
 from ._core import OPEN_STORES, SWEEP_BATCH, UNSET, BucketCore, State, StoreCore, Unset
@@ -29,9 +29,22 @@ from ._entry import Operation as Op
 from ._errors import BucketNotFoundError, KeyExistsError, LockNotAcquiredError, StoreClosedError, WrongLastRevisionError
 from ._validate import check_bucket_name, check_key, check_revision
 from ._watch import WatcherCore
-from ._worker import run_reads, run_writes
+from ._worker import run_writes
 
 __all__ = ["Bucket", "Lock", "Store", "Watcher"]
+
+
+_fork_generation = 0
+"""Incremented in every forked child, so that a store notices the fork without a getpid() call."""
+
+
+def _forked() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 class Store(StoreCore):
@@ -42,6 +55,7 @@ class Store(StoreCore):
     """
 
     _writer_conn: Connection | None = None
+    _fork_generation = -1  # set when opened
 
     def open(self) -> Store:
         """Open the file (creating it and applying migrations); return the store."""
@@ -60,6 +74,7 @@ class Store(StoreCore):
         from ._connection import map_sqlite_error
 
         self._pid = os.getpid()
+        self._fork_generation = _fork_generation
         try:
             self._writer_conn = self._open_writer()  # type: ignore[assignment]
         except sqlite3.Error as exc:
@@ -105,11 +120,12 @@ class Store(StoreCore):
 
     def _ready(self) -> None:
         self._check_open()
-        if self._pid != os.getpid():
+        if self._fork_generation != _fork_generation:
             self._after_fork()
 
     def _write(self, fn: Operation, *args: Any) -> Any:
-        self._ready()
+        if self._fork_generation != _fork_generation or self._state is not State.OPEN:
+            self._ready()
         request = Request(fn, args, None)
         with self._write_lock:
             conn = self._writer_conn
@@ -124,17 +140,14 @@ class Store(StoreCore):
         return request.result
 
     def _read(self, fn: Operation, *args: Any) -> Any:
-        self._ready()
+        if self._fork_generation != _fork_generation or self._state is not State.OPEN:
+            self._ready()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._open_reader()
             with self._readers_lock:
                 self._readers.append(conn)
-        request = Request(fn, args, None)
-        run_reads(conn, [request], self.path)
-        if request.error is not None:
-            raise request.error
-        return request.result
+        return call_direct(conn, fn, args, self._options.path)
 
     def _sweep_batch(self) -> _expiry.SweepResult:
         result: _expiry.SweepResult = self._write(_expiry.sweep, self._clock(), SWEEP_BATCH)
