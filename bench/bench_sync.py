@@ -18,6 +18,7 @@ from pathlib import Path
 from common import KEYS, VALUE, check, print_table, random_keys, time_sync
 
 import sqlkv
+from sqlkv._sql import BucketSQL
 
 Rows = dict[str, dict[str, list[float]]]
 
@@ -33,7 +34,7 @@ def bench_sqlkv(path: Path, ops: int, rows: Rows) -> None:
 def bench_raw(path: Path, ops: int, rows: Rows) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = NORMAL")
-    sql = sqlkv._sql.BucketSQL.for_bucket("bench", 1)
+    sql = BucketSQL.for_bucket("bench", 1)
     now = time.time_ns
     r = rows.setdefault("raw sqlite3 (same SQL)", {})
     r.setdefault("seq put", []).append(

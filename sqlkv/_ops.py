@@ -24,6 +24,7 @@ from ._config import BucketConfig
 from ._entry import BucketStatus, Entry, Operation, make_entry, ns_to_datetime
 from ._errors import (
     BucketFullError,
+    InvalidArgumentError,
     KeyDeletedError,
     KeyExistsError,
     KeyNotFoundError,
@@ -157,6 +158,20 @@ def write_marker(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operati
     if last is not None:
         _check_last(conn, sql, key, last, now)
     return insert_row(conn, sql, key, int(op), b"", now, None)
+
+
+def import_row(
+    conn: sqlite3.Connection, sql: BucketSQL, revision: int, key: str, op: int, value: bytes, created: int
+) -> int:
+    """Insert a row with its original revision and time (import); it must come after every stored revision."""
+    current = sequence(conn, sql)
+    if revision <= current:
+        raise InvalidArgumentError(
+            f"revision {revision} of {key!r} is not above bucket {sql.bucket}'s last revision {current}: "
+            "import into an empty bucket, or renumber"
+        )
+    conn.execute(sql.insert_with_revision, (revision, key, op, value, created))
+    return revision
 
 
 # -- reads -------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class BucketSQL:
     bucket: str
     bucket_id: int
     insert: str
+    insert_with_revision: str
     latest: str
     get_latest: str
     get_revision: str
@@ -82,6 +83,7 @@ class BucketSQL:
             bucket=bucket,
             bucket_id=bucket_id,
             insert=f"INSERT INTO {t} (key, op, value, created, expires) VALUES (?, ?, ?, ?, ?)",
+            insert_with_revision=f"INSERT INTO {t} (revision, key, op, value, created) VALUES (?, ?, ?, ?, ?)",
             latest=(
                 f"SELECT revision, op, created, expires, {ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),

@@ -58,8 +58,8 @@ async def test_waiter_gets_the_lock_when_it_is_released(kv: sqlkv.AsyncBucket) -
 
 
 async def test_lock_is_kept_alive_past_its_ttl(kv: sqlkv.AsyncBucket) -> None:
-    async with kv.lock("res", ttl=0.3) as lock:
-        await anyio.sleep(1.0)  # more than three TTLs: the refresh keeps it
+    async with kv.lock("res", ttl=1.0) as lock:
+        await anyio.sleep(2.5)  # more than two TTLs: the refresh (every ttl/3) keeps it
         with pytest.raises(sqlkv.LockNotAcquiredError):
             async with kv.lock("res", wait=False):
                 pass

@@ -173,10 +173,10 @@ async def test_async_and_sync_objects_see_each_other(db_path: Path) -> None:
 
 def test_sync_lock(sync_store: sqlkv.Store) -> None:
     kv = sync_store.create_bucket("locks")
-    with kv.lock("file.txt", ttl=0.3) as lock:
+    with kv.lock("file.txt", ttl=1.0) as lock:
         with pytest.raises(sqlkv.LockNotAcquiredError), kv.lock("file.txt", wait=False):
             pass
-        threading.Event().wait(0.5)  # longer than the TTL: the refresher keeps it
+        threading.Event().wait(1.5)  # longer than the TTL: the refresher keeps it
         assert not lock.lost
         assert kv.get("file.txt").value == lock.holder
     with kv.lock("file.txt", wait=False):

@@ -1,0 +1,5 @@
+"""``python -m sqlkv.cli``."""
+
+from sqlkv.cli import run
+
+run()

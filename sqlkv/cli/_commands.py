@@ -1,0 +1,364 @@
+"""The CLI's commands: each takes the parsed arguments and an open Store, prints, and returns an exit status."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any
+
+import sqlkv
+from sqlkv._errors import InvalidArgumentError
+
+from . import _format as fmt
+from . import _transfer
+
+__all__ = ["COMMANDS", "parse_duration", "parse_size"]
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|y)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}
+_SIZE_RE = re.compile(r"(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?", re.IGNORECASE)
+
+
+def parse_duration(text: str) -> float | None:
+    """``10s``, ``1m30s``, ``2h``, ``500ms``, ``1d``, or plain seconds; empty or 0 means none."""
+    text = text.strip()
+    if text in ("", "0"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_RE.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise InvalidArgumentError(f"invalid duration {text!r} (examples: 30s, 5m, 1h30m, 2d)")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def parse_size(text: str) -> int | None:
+    """``1024``, ``10K``, ``5MiB``, ``1GB`` (all 1024-based, as the NATS CLI); empty or negative means unlimited."""
+    text = text.strip()
+    if not text or text.startswith("-"):
+        return None
+    match = _SIZE_RE.fullmatch(text)
+    if not match:
+        raise InvalidArgumentError(f"invalid size {text!r} (examples: 1024, 10K, 5MiB, 1GB)")
+    power = {"": 0, "b": 0, "k": 1, "m": 2, "g": 3, "t": 4}[(match.group(2) or "").lower()[:1]]
+    return int(match.group(1)) * (1 << (10 * power))
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _json(args: argparse.Namespace, data: Any) -> bool:
+    if getattr(args, "json", False):
+        _out(fmt.dumps(data))
+        return True
+    return False
+
+
+def _value_argument(value: str | None) -> tuple[bytes, bool]:
+    """The VALUE argument, or standard input when it is omitted (or '') and stdin is not a terminal."""
+    if value in (None, "") and not sys.stdin.isatty():
+        return sys.stdin.buffer.read(), True
+    return (value or "").encode("utf-8"), False
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool:
+    if getattr(args, "force", False):
+        return True
+    if not sys.stdin.isatty():
+        raise InvalidArgumentError("cannot ask for confirmation without a terminal (use --force)")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _config_flags(args: argparse.Namespace) -> dict[str, Any]:
+    given: dict[str, Any] = {}
+    if args.history is not None:
+        given["history"] = args.history
+    if args.ttl is not None:
+        given["ttl"] = parse_duration(args.ttl)
+    if args.max_value_size is not None:
+        given["max_value_size"] = parse_size(args.max_value_size)
+    if args.max_bucket_size is not None:
+        given["max_bytes"] = parse_size(args.max_bucket_size)
+    if args.description is not None:
+        given["description"] = args.description
+    if args.metadata:
+        pairs = [item.partition(":") for item in args.metadata]
+        if any(not sep for _, sep, _ in pairs):
+            raise InvalidArgumentError("--metadata takes KEY:VALUE")
+        given["metadata"] = {k: v for k, _, v in pairs}
+    return given
+
+
+def add(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    kv = store.create_bucket(args.bucket, **_config_flags(args))
+    return _show_status(args, store, kv)
+
+
+def edit(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    kv = store.update_bucket(args.bucket, **_config_flags(args))
+    return _show_status(args, store, kv)
+
+
+def _show_status(args: argparse.Namespace, store: sqlkv.Store, kv: sqlkv.Bucket) -> int:
+    status = kv.status()
+    if not _json(args, fmt.status_json(status)):
+        _out(fmt.status_block(status, store.path))
+    return 0
+
+
+def status(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    if args.bucket is None:
+        return info(args, store)
+    return _show_status(args, store, store.bucket(args.bucket))
+
+
+def info(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    buckets = [store.bucket(name).status() for name in store.bucket_names()]
+    data = {
+        "store": store.path,
+        "schema_version": store.schema_version,
+        "durability": store.durability,
+        "buckets": [fmt.status_json(s) for s in buckets],
+    }
+    if _json(args, data):
+        return 0
+    _out(f"Store file: {store.path}")
+    _out(f"Schema version: {store.schema_version}")
+    _out(f"Durability: {store.durability}")
+    _out(f"Buckets: {len(buckets)}")
+    for s in buckets:
+        _out(f"  {s.bucket}: {s.values:,} values, {s.keys:,} keys, {fmt.size(s.bytes)}")
+    return 0
+
+
+def put(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    value, from_stdin = _value_argument(args.value)
+    store.bucket(args.bucket).put(args.key, value, ttl=parse_duration(args.ttl) if args.ttl else None)
+    _out("" if from_stdin else args.value or "")
+    return 0
+
+
+def create(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    value, from_stdin = _value_argument(args.value)
+    store.bucket(args.bucket).create(args.key, value, ttl=parse_duration(args.ttl) if args.ttl else None)
+    _out("" if from_stdin else args.value or "")
+    return 0
+
+
+def update(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    value, from_stdin = _value_argument(args.value)
+    store.bucket(args.bucket).update(args.key, value, last=args.revision)
+    _out("" if from_stdin else args.value)
+    return 0
+
+
+def get(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    entry = store.bucket(args.bucket).get(args.key, revision=args.revision)
+    if args.raw:
+        sys.stdout.buffer.write(entry.value)
+        sys.stdout.flush()
+        return 0
+    if _json(args, fmt.entry_json(entry)):
+        return 0
+    _out(f"{entry.bucket} > {entry.key} revision: {entry.revision} created @ {fmt.local_time(entry.created)}")
+    _out()
+    shown = fmt.shown_value(entry.value)
+    if len(shown) > 120:
+        _out(f"Showing first 120 bytes of {len(shown)}, use --raw for full data")
+        _out()
+        shown = shown[:120]
+    _out(shown)
+    _out()
+    return 0
+
+
+def delete(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    if args.key is None:
+        return remove_bucket(args, store)
+    kv = store.bucket(args.bucket)
+    if _confirm(args, f"Delete key {args.bucket} > {args.key}?"):
+        kv.delete(args.key, last=args.revision)
+    else:
+        _out("Skipping delete")
+    return 0
+
+
+def remove_bucket(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    store.bucket(args.bucket)  # not found before asking
+    if _confirm(args, f"Delete bucket {args.bucket}?"):
+        store.delete_bucket(args.bucket)
+    else:
+        _out("Skipping delete")
+    return 0
+
+
+def purge(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    kv = store.bucket(args.bucket)
+    if _confirm(args, f"Purge key {args.bucket} > {args.key}?"):
+        kv.purge(args.key, last=args.revision)
+    else:
+        _out("Skipping purge")
+    return 0
+
+
+def compact(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    kv = store.bucket(args.bucket)
+    question = f"Purge all historic values and audit trails for deleted keys in bucket {args.bucket}?"
+    if _confirm(args, question):
+        kv.purge_deletes()
+    else:
+        _out("Skipping purge")
+    return 0
+
+
+def _history_table(bucket: str, key: str, entries: list[sqlkv.Entry]) -> str:
+    words = {"PUT": "PUT", "DEL": "DELETE", "PURGE": "PURGE", "EXPIRE": "EXPIRE"}
+    rows = [
+        [e.key, str(e.revision), words[e.operation.name], fmt.local_time(e.created), str(len(e.value)),
+         fmt.shown_value(e.value, 40)]
+        for e in entries
+    ]  # fmt: skip
+    headers = ["Key", "Revision", "Op", "Created", "Length", "Value"]
+    return fmt.table(f"History for {bucket} > {key}", headers, rows, right=(1,))
+
+
+def history(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    entries = store.bucket(args.bucket).history(args.key)
+    if not _json(args, [fmt.entry_json(e) for e in entries]):
+        _out(_history_table(args.bucket, args.key, entries))
+    return 0
+
+
+def revert(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    kv = store.bucket(args.bucket)
+    entries = kv.history(args.key)
+    if len(entries) <= 1:
+        raise InvalidArgumentError("cannot revert key in a bucket where history=1")
+    old = kv.get(args.key, revision=args.revision)
+    if not args.force:
+        _out(f"Revision: {old.revision}\n\n{fmt.shown_value(old.value, 120)}\n")
+        if not _confirm(args, f"Really revert to revision {old.revision}"):
+            _out("Skipping revert")
+            return 0
+    kv.update(args.key, old.value, last=entries[-1].revision)
+    _out(_history_table(args.bucket, args.key, kv.history(args.key)))
+    return 0
+
+
+def keys(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    found = store.bucket(args.bucket).keys(*args.filters)
+    if _json(args, found):
+        return 0
+    if not found:
+        _out("No keys found in bucket")
+    for key in found:
+        _out(key)
+    return 0
+
+
+def ls(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    if args.bucket is not None:
+        args.filters = [args.filter] if args.filter else []
+        return keys(args, store)
+    statuses = sorted((store.bucket(name).status() for name in store.bucket_names()), key=lambda s: s.bytes)
+    if _json(args, [fmt.status_json(s) for s in statuses]):
+        return 0
+    if args.names:
+        for s in statuses:
+            _out(s.bucket)
+        return 0
+    if not statuses:
+        _out("No Key-Value buckets found")
+        return 0
+    rows = [
+        [s.bucket, s.description or "", fmt.local_time(s.created), fmt.size(s.bytes), f"{s.values:,}",
+         f"rev {s.last_revision:,}"]
+        for s in statuses
+    ]  # fmt: skip
+    headers = ["Bucket", "Description", "Created", "Size", "Values", "Last Update"]
+    _out(fmt.table("Key-Value Buckets", headers, rows))
+    return 0
+
+
+def watch(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    kv = store.bucket(args.bucket)
+    filters = () if args.key in (None, ">") else (args.key,)
+    options: dict[str, Any] = {"ignore_deletes": not args.deletes}
+    if args.revision is not None:
+        options["from_revision"] = args.revision
+    elif args.updates:
+        options["updates_only"] = True
+    else:
+        options["include_history"] = args.history
+    with kv.watch(*filters, **options) as watcher:
+        try:
+            for entry in watcher:
+                _out(fmt.dumps(fmt.entry_json(entry)) if args.json else fmt.watch_line(entry))
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def backup(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    pages = _transfer.backup(store.path, args.path, overwrite=args.force)
+    _out(f"Backed up {store.path} to {args.path} ({pages:,} pages)")
+    return 0
+
+
+def export(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    names = [args.bucket] if args.bucket else store.bucket_names()
+    target = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    progress = _transfer.progress_stream() if args.output else None
+    count = 0
+    try:
+        for record in _transfer.export_lines(store, names, history=args.history):
+            target.write(fmt.dumps(record) + "\n")
+            count += 1
+            if progress is not None and count % 1000 == 0:
+                progress.write(f"\rexported {count:,} records")
+    finally:
+        if target is not sys.stdout:
+            target.close()
+    if progress is not None and count >= 1000:
+        progress.write(f"\rexported {count:,} records\n")
+    return 0
+
+
+def import_(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    source = open(args.file, encoding="utf-8") if args.file not in (None, "-") else sys.stdin  # noqa: SIM115
+    try:
+        count = _transfer.import_lines(store, source, renumber=args.renumber, progress=_transfer.progress_stream())
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    _out(f"Imported {count:,} entries")
+    return 0
+
+
+COMMANDS = {
+    "add": add,
+    "edit": edit,
+    "status": status,
+    "info": status,
+    "put": put,
+    "create": create,
+    "update": update,
+    "get": get,
+    "del": delete,
+    "rm": remove_bucket,
+    "purge": purge,
+    "compact": compact,
+    "history": history,
+    "revert": revert,
+    "keys": keys,
+    "ls": ls,
+    "watch": watch,
+    "backup": backup,
+    "export": export,
+    "import": import_,
+}

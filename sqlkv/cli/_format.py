@@ -1,0 +1,179 @@
+"""How the CLI prints: the NATS CLI's formats (status block, get header, tables, watch lines), times, sizes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlkv
+
+__all__ = [
+    "duration",
+    "entry_json",
+    "local_time",
+    "shown_value",
+    "size",
+    "status_block",
+    "status_json",
+    "table",
+    "watch_line",
+]
+
+
+def local_time(moment: datetime) -> str:
+    """``2006-01-02 15:04:05`` in local time, as the NATS CLI prints times."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def size(count: int | None) -> str:
+    """``humanize.IBytes`` style: ``0 B``, ``219 B``, ``1.0 KiB``; None is ``unlimited``."""
+    if count is None or count < 0:
+        return "unlimited"
+    if count < 1024:
+        return f"{count} B"
+    value = float(count)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        value /= 1024
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value:.1f} EiB"
+
+
+def duration(seconds: float | None) -> str:
+    """Go-style durations: ``44.00s``, ``2m0s``, ``1h0m0s``, ``1d0h0m0s``; None or 0 is ``unlimited``."""
+    if not seconds:
+        return "unlimited"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h{minutes}m{secs}s"
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s"
+
+
+def _printable(value: bytes) -> bool:
+    return all(32 <= b < 127 for b in value)
+
+
+def shown_value(value: bytes, limit: int | None = None) -> str:
+    """The value as the NATS CLI shows it: text if printable ASCII, else base64; shortened past ``limit``."""
+    text = value.decode("ascii") if _printable(value) else base64.b64encode(value).decode("ascii")
+    if limit is not None and len(text) > limit:
+        return text[:15] + "..." + text[-15:]
+    return text
+
+
+def status_block(status: sqlkv.BucketStatus, path: str) -> str:
+    """The status block of ``nats kv add/info/edit`` (columns aligned on the colons)."""
+    rows: list[tuple[str, str]] = [
+        ("Bucket Name", status.bucket),
+        ("History Kept", str(status.history)),
+        ("Values Stored", f"{status.values:,}"),
+        ("Compressed", "false"),
+        ("Per-Key TTL Supported", "true"),
+        ("Backing Store Kind", "SQLite"),
+    ]
+    if status.description:
+        rows.append(("Description", status.description))
+    rows += [
+        ("Bucket Size", size(status.bytes)),
+        ("Maximum Bucket Size", size(status.max_bytes)),
+        ("Maximum Value Size", size(status.max_value_size)),
+        ("Maximum Age", duration(status.ttl)),
+        ("Live Keys", f"{status.keys:,}"),
+        ("Last Revision", f"{status.last_revision:,}"),
+        ("Store File", path),
+        ("Storage", "File"),
+    ]
+    meta = sorted(status.metadata.items())
+    width = max(len(label) for label, _ in rows + meta) + 2
+    lines = [f"Information for Key-Value Store Bucket {status.bucket} created {local_time(status.created)}", ""]
+    lines += ["Configuration:", ""]
+    lines += [f"{label:>{width}}: {value}" for label, value in rows]
+    if meta:
+        lines += ["", "Metadata:", ""]
+        lines += [f"{label:>{width}}: {value}" for label, value in meta]
+    return "\n".join(lines)
+
+
+def status_json(status: sqlkv.BucketStatus) -> dict[str, Any]:
+    return {
+        "bucket": status.bucket,
+        "history": status.history,
+        "values": status.values,
+        "keys": status.keys,
+        "bytes": status.bytes,
+        "ttl": status.ttl,
+        "max_value_size": status.max_value_size,
+        "max_bytes": status.max_bytes,
+        "description": status.description,
+        "metadata": status.metadata,
+        "created": status.created.isoformat(),
+        "last_revision": status.last_revision,
+    }
+
+
+def entry_json(entry: sqlkv.Entry) -> dict[str, Any]:
+    """An entry for scripts: the value as text when it is UTF-8, with its base64 alongside."""
+    data: dict[str, Any] = {
+        "bucket": entry.bucket,
+        "key": entry.key,
+        "revision": entry.revision,
+        "operation": entry.operation.name,
+        "created": entry.created.isoformat(),
+        "delta": entry.delta,
+        "value_base64": base64.b64encode(entry.value).decode("ascii"),
+    }
+    try:
+        data["value"] = entry.value.decode("utf-8")
+    except UnicodeDecodeError:
+        data["value"] = None
+    return data
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+_OP_WORDS = {"PUT": "PUT", "DEL": "DELETE", "PURGE": "PURGE", "EXPIRE": "EXPIRE"}
+
+
+def watch_line(entry: sqlkv.Entry) -> str:
+    """``[2021-10-12 13:25:14] PUT my-kv > Key1: Value2`` (markers without the value)."""
+    word = _OP_WORDS[entry.operation.name]
+    line = f"[{local_time(entry.created)}] {word} {entry.bucket} > {entry.key}"
+    return f"{line}: {shown_value(entry.value)}" if word == "PUT" else line
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
+    """A rounded-box table with a centred title, as go-pretty's StyleRounded draws it."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    inner = sum(widths) + 3 * len(widths) - 1
+    if len(title) > inner:
+        widths[-1] += len(title) - inner
+        inner = len(title)
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [f" {cell:>{widths[i]}} " if i in right else f" {cell:<{widths[i]}} " for i, cell in enumerate(cells)]
+        return "│" + "│".join(parts) + "│"
+
+    joint = "┼".join("─" * (w + 2) for w in widths)
+    out = ["╭" + "─" * inner + "╮", "│" + title.center(inner) + "│"]
+    out.append("├" + "┬".join("─" * (w + 2) for w in widths) + "┤")
+    out.append(line(headers))
+    out.append("├" + joint + "┤")
+    out += [line(r) for r in rows]
+    out.append("╰" + "┴".join("─" * (w + 2) for w in widths) + "╯")
+    return "\n".join(out)
+
+
+def since(moment: datetime) -> str:
+    return duration(max((datetime.now(moment.tzinfo) - moment) / timedelta(seconds=1), 0.01))
