@@ -1,0 +1,240 @@
+"""The sqlkv command line, run as a user runs it: in subprocesses, on a store file of the test's own."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import sqlkv
+
+SCRIPT = Path(sys.executable).parent / "sqlkv"
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sqlkv.cli"]
+
+
+def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*COMMAND, "--db", str(db), *args], input="", capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "cli.db"
+
+
+@pytest.mark.parametrize("prefix", [(), ("kv",)], ids=["sqlkv", "sqlkv-kv"])
+def test_the_walkthrough(db: Path, prefix: tuple[str, ...]) -> None:
+    info = run(db, "info")
+    assert info.returncode == 0 and f"Store file: {db}" in info.stdout and "Schema version:" in info.stdout
+
+    add = run(db, *prefix, "add", "my-kv")
+    assert add.returncode == 0
+    for line in ("Bucket Name: my-kv", "History Kept: 1", "Values Stored: 0", "Maximum Age: unlimited"):
+        assert line in add.stdout
+
+    put = run(db, *prefix, "put", "my-kv", "Key1", "Value1")
+    assert (put.returncode, put.stdout) == (0, "Value1\n")
+
+    get = run(db, *prefix, "get", "my-kv", "Key1")
+    lines = get.stdout.split("\n")
+    assert get.returncode == 0 and lines[0].startswith("my-kv > Key1 revision: 1 created @ ")
+    assert lines[1:4] == ["", "Value1", ""]
+
+    assert run(db, *prefix, "del", "my-kv", "Key1", "-f").returncode == 0
+    missing = run(db, *prefix, "del", "my-kv", "NoSuchKey", "-f")  # harmless, as in NATS
+    assert (missing.returncode, missing.stdout, missing.stderr) == (0, "", "")
+
+    assert run(db, *prefix, "add", "my-sem").returncode == 0
+    first = run(db, *prefix, "create", "my-sem", "Semaphore1", "Value1")
+    second = run(db, *prefix, "create", "my-sem", "Semaphore1", "Value1")
+    assert (first.returncode, first.stdout) == (0, "Value1\n")
+    assert (second.returncode, second.stderr) == (4, "sqlkv: error: wrong last sequence: 1: key exists\n")
+
+    ok = run(db, *prefix, "update", "my-sem", "Semaphore1", "Value2", "1")
+    late = run(db, *prefix, "update", "my-sem", "Semaphore1", "Value2", "1")
+    assert (ok.returncode, ok.stdout) == (0, "Value2\n")
+    assert (late.returncode, late.stderr) == (4, "sqlkv: error: wrong last sequence: 2\n")
+
+    watcher = subprocess.Popen(
+        [*COMMAND, "--db", str(db), *prefix, "watch", "my-kv"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert watcher.stdout is not None
+        initial = [watcher.stdout.readline().rstrip() for _ in range(2)]
+        assert initial[0].endswith("] DELETE my-kv > Key1"), initial
+        assert initial[1].endswith("] DELETE my-kv > NoSuchKey"), initial
+        assert run(db, *prefix, "put", "my-kv", "Key1", "Value2").returncode == 0  # "another terminal"
+        live = watcher.stdout.readline()
+        assert live.rstrip().endswith("] PUT my-kv > Key1: Value2"), live
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(30) == 0  # Ctrl-C ends watch cleanly
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+        if watcher.stdout is not None:
+            watcher.stdout.close()
+
+    assert run(db, *prefix, "rm", "my-kv", "-f").returncode == 0
+    gone = run(db, *prefix, "get", "my-kv", "Key1")
+    assert (gone.returncode, gone.stderr) == (3, "sqlkv: error: bucket not found: my-kv\n")
+
+
+def test_values_from_standard_input(db: Path) -> None:
+    run(db, "add", "b")
+    put = subprocess.run(
+        [*COMMAND, "--db", str(db), "put", "b", "k"], input=b"from stdin\x00\xff", capture_output=True, timeout=60
+    )
+    assert (put.returncode, put.stdout) == (0, b"\n")
+    raw = subprocess.run([*COMMAND, "--db", str(db), "get", "b", "k", "--raw"], capture_output=True, timeout=60)
+    assert raw.stdout == b"from stdin\x00\xff"
+    shown = run(db, "get", "b", "k")
+    assert "ZnJvbSBzdGRpbgD/" in shown.stdout  # not printable: base64, as the NATS CLI shows it
+
+
+def test_json_output_for_scripts(db: Path) -> None:
+    run(db, "add", "b", "--history", "3", "--ttl", "1h", "--max-value-size", "1K", "--description", "d")
+    run(db, "put", "b", "orders.1", "x")
+    run(db, "put", "b", "orders.1", "y")
+    entry = json.loads(run(db, "get", "b", "orders.1", "--json").stdout)
+    assert (entry["value"], entry["revision"], entry["operation"]) == ("y", 2, "PUT")
+    assert [e["value"] for e in json.loads(run(db, "history", "b", "orders.1", "--json").stdout)] == ["x", "y"]
+    assert json.loads(run(db, "keys", "b", "orders.*", "--json").stdout) == ["orders.1"]
+    status = json.loads(run(db, "status", "b", "--json").stdout)
+    assert (status["history"], status["ttl"], status["max_value_size"], status["description"]) == (3, 3600, 1024, "d")
+    listing = json.loads(run(db, "ls", "--json").stdout)
+    assert [b["bucket"] for b in listing] == ["b"]
+    assert json.loads(run(db, "info", "--json").stdout)["buckets"][0]["values"] == 2
+
+
+def test_listing_history_revert_edit_compact(db: Path) -> None:
+    run(db, "add", "b", "--history", "5")
+    for value in ("one", "two", "three"):
+        run(db, "put", "b", "k", value)
+    assert run(db, "ls", "b").stdout == "k\n"
+    assert run(db, "ls", "--names").stdout == "b\n"
+    history = run(db, "history", "b", "k").stdout
+    assert "History for b > k" in history and "│ k   │        3 │ PUT " in history
+    revert = run(db, "revert", "b", "k", "1", "-f")
+    assert revert.returncode == 0 and "one" in revert.stdout
+    assert run(db, "get", "b", "k", "--raw").stdout == "one"
+    edit = run(db, "edit", "b", "--history", "2")
+    assert edit.returncode == 0 and "History Kept: 2" in edit.stdout
+    run(db, "del", "b", "k", "-f")
+    assert run(db, "compact", "b", "-f").returncode == 0
+    assert run(db, "ls", "b").stdout == "No keys found in bucket\n"
+
+
+def test_errors_are_one_line_with_distinct_statuses(db: Path) -> None:
+    run(db, "add", "b")
+    cases = [
+        (("put", "b", "bad key", "v"), 2, "sqlkv: error: invalid key"),
+        (("get", "b", "missing"), 3, "sqlkv: error: key not found: missing"),
+        (("get", "nope", "k"), 3, "sqlkv: error: bucket not found: nope"),
+        (("add", "bad.name"), 2, "sqlkv: error: invalid bucket name"),
+        (("add", "b", "--history", "99"), 2, "sqlkv: error: history must be between 1 and 64"),
+        (("add", "c", "--ttl", "soon"), 2, "sqlkv: error: invalid duration"),
+        (("del", "b", "k"), 2, "sqlkv: error: cannot ask for confirmation without a terminal"),
+    ]
+    for args, status, message in cases:
+        result = run(db, *args)
+        assert result.returncode == status, (args, result.stderr)
+        assert result.stderr.startswith(message), (args, result.stderr)
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    run(db, "add", "small", "--max-value-size", "4")
+    assert run(db, "put", "small", "k", "12345").returncode == 5
+
+
+def test_help_and_version() -> None:
+    for args in (["--help"], ["kv", "--help"], ["kv", "put", "--help"], ["watch", "--help"], ["export", "--help"]):
+        result = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "usage: sqlkv" in result.stdout, args
+    version = subprocess.run([*COMMAND, "--version"], capture_output=True, text=True, timeout=60)
+    assert version.stdout == f"sqlkv {sqlkv.__version__}\n"
+
+
+def test_default_store_from_environment(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "SQLKV_DB": str(tmp_path / "env.db")}
+    result = subprocess.run([*COMMAND, "info"], capture_output=True, text=True, env=env, timeout=60)
+    assert f"Store file: {tmp_path / 'env.db'}" in result.stdout
+
+
+WRITER = """
+import sys, anyio, sqlkv
+async def main():
+    async with sqlkv.AsyncStore(sys.argv[1]) as store:
+        kv = await store.bucket("b")
+        i = 0
+        while True:
+            rev = await kv.put(f"k.{i}", str(i))
+            print(rev, flush=True)
+            i += 1
+anyio.run(main)
+"""
+
+
+def test_backup_while_another_process_writes(db: Path, tmp_path: Path) -> None:
+    run(db, "add", "b")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None
+        acknowledged = 0
+        while acknowledged < 200:
+            acknowledged = int(writer.stdout.readline())
+        backup = run(db, "backup", str(tmp_path / "copy.db"))
+        assert backup.returncode == 0, backup.stderr
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and int(writer.stdout.readline()) < acknowledged + 50:
+            pass  # the writer kept going during and after the backup
+    finally:
+        writer.kill()
+        writer.wait()
+        if writer.stdout is not None:
+            writer.stdout.close()
+    with sqlkv.Store(tmp_path / "copy.db") as copy:
+        kv = copy.bucket("b")
+        assert kv.status().last_revision >= acknowledged
+        assert kv.get(f"k.{acknowledged - 1}").value == str(acknowledged - 1).encode()
+        assert kv._recount() == ((s := kv.status()).values, s.bytes, s.keys)
+    assert (tmp_path / "copy.db").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("history", [False, True])
+def test_export_import_round_trip(db: Path, tmp_path: Path, history: bool) -> None:
+    with sqlkv.Store(db) as store:
+        kv = store.create_bucket("b", history=3, description="round trip")
+        kv.put("a", b"\x00\x01 binary")
+        kv.put("a", b"second")
+        kv.put("gone", b"x")
+        kv.delete("gone")
+        store.create_bucket("other").put("z", "é")
+    exported = run(db, "export", *(["--history"] if history else []), "-o", str(tmp_path / "dump.jsonl"))
+    assert exported.returncode == 0, exported.stderr
+    fresh = tmp_path / "fresh.db"
+    imported = run(fresh, "import", str(tmp_path / "dump.jsonl"))
+    assert imported.returncode == 0, imported.stderr
+    with sqlkv.Store(db) as old, sqlkv.Store(fresh) as new:
+        assert new.bucket_names() == ["b", "other"]
+        assert new.bucket("b").config.description == "round trip"
+        for name in ("b", "other"):
+            a, b = old.bucket(name), new.bucket(name)
+            assert a.keys() == b.keys()
+            for key in a.keys():
+                if history:
+                    assert [(e.revision, e.value) for e in a.history(key)] == [
+                        (e.revision, e.value) for e in b.history(key)
+                    ]
+                else:
+                    assert (a.get(key).revision, a.get(key).value) == (b.get(key).revision, b.get(key).value)
+            assert b._recount() == ((s := b.status()).values, s.bytes, s.keys)
+        if history:
+            assert [e.operation for e in new.bucket("b").history("gone")] == [sqlkv.Operation.PUT, sqlkv.Operation.DEL]
+    again = run(fresh, "import", str(tmp_path / "dump.jsonl"))
+    assert again.returncode == 2 and "renumber" in again.stderr
+    assert run(fresh, "import", "--renumber", str(tmp_path / "dump.jsonl")).returncode == 0
