@@ -18,7 +18,7 @@ __all__ = ["Connection", "Durability", "StoreOptions", "map_sqlite_error", "open
 
 Durability = Literal["normal", "full"]
 
-_SYNCHRONOUS = {"normal": "NORMAL", "full": "FULL"}
+_SYNCHRONOUS = {"normal": "PRAGMA synchronous = NORMAL", "full": "PRAGMA synchronous = FULL"}
 
 # Primary result codes (sqlite3.h).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
@@ -103,7 +103,7 @@ def open_connection(options: StoreOptions, *, reader: bool) -> sqlite3.Connectio
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StorageError(f"could not switch {options.path} to WAL mode (got {mode})")
-        conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[options.durability]}")
+        conn.execute(_SYNCHRONOUS[options.durability])
         conn.execute("PRAGMA foreign_keys = ON")
         if reader:
             conn.execute("PRAGMA query_only = ON")

@@ -28,16 +28,17 @@ WORKER = textwrap.dedent(
                     while True:
                         entry = await kv.get(counter)
                         try:
-                            await kv.update(counter, str(int(entry.value) + 1), last=entry.revision)
+                            new = await kv.update(counter, str(int(entry.value) + 1), last=entry.revision)
                         except sqlkv.WrongLastRevisionError:
                             continue
                         successes += 1
+                        print("op", counter, entry.revision, new, int(entry.value) + 1, flush=True)
                         break
 
             async with anyio.create_task_group() as tg:
                 for counter in ("c.0", "c.1", "c.0", "c.1"):
                     tg.start_soon(task, counter)
-        print(successes)
+        print("total", successes)
 
     anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]))
     """
@@ -64,9 +65,19 @@ async def test_cas_increments_across_processes_lose_nothing(db_path: Path) -> No
     for child, (_, err) in zip(children, outputs):
         assert child.returncode == 0, err
         assert "locked" not in err
-    successes = sum(int(out) for out, _ in outputs)
+    lines = [line.split() for out, _ in outputs for line in out.splitlines()]
+    successes = sum(int(fields[1]) for fields in lines if fields[0] == "total")
     assert successes == processes * 4 * rounds
     async with sqlkv.AsyncStore(db_path) as store:
         kv = await store.bucket("counters")
         total = int((await kv.get("c.0")).value) + int((await kv.get("c.1")).value)
     assert total == successes
+    # Linearizability of each CAS register: the successful updates of a key form one chain in which
+    # every update read the value the previous one wrote (its `last` is the previous update's new
+    # revision) and wrote that value plus one. A lost update or a double success would break the chain.
+    for key, start in (("c.0", 1), ("c.1", 2)):
+        chain = sorted((int(f[3]), int(f[2]), int(f[4])) for f in lines if f[0] == "op" and f[1] == key)
+        previous_revision, previous_value = start, 0
+        for new, last, value in chain:
+            assert (last, value) == (previous_revision, previous_value + 1), (key, new, last, value)
+            previous_revision, previous_value = new, value

@@ -1,0 +1,187 @@
+"""Model-based tests: random programs against sqlkv and a reference model (and against nats-server)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from model import Model, Result
+
+import sqlkv
+
+KEYS = st.sampled_from(["a", "b", "c.d", "c.e"])
+VALUES = st.binary(max_size=8)
+
+
+def observe(call: Any) -> Result:
+    """Run a sync sqlkv call and describe its outcome the way the model does."""
+    try:
+        result = call()
+    except sqlkv.KeyDeletedError as exc:
+        return ("deleted", exc.revision)
+    except sqlkv.KeyNotFoundError:
+        return ("not_found",)
+    except sqlkv.KeyExistsError as exc:
+        return ("key_exists", exc.actual)
+    except sqlkv.WrongLastRevisionError as exc:
+        return ("wrong_last", exc.actual)
+    if isinstance(result, int):
+        return ("ok", result)
+    if isinstance(result, sqlkv.Entry):
+        return ("ok", result.revision, result.value)
+    if isinstance(result, list) and result and isinstance(result[0], sqlkv.Entry):
+        return ("ok", [(e.revision, e.operation.name, e.value) for e in result])
+    return ("ok", result)
+
+
+class KVMachine(RuleBasedStateMachine):
+    """Every operation, with history depth, markers, CAS right and wrong, against the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: sqlkv.Store | None = None
+
+    @initialize(history=st.integers(1, 4))
+    def open_store(self, history: int) -> None:
+        import tempfile
+
+        self.folder = tempfile.TemporaryDirectory()
+        self.store = sqlkv.Store(Path(self.folder.name) / "m.db").open()
+        self.kv = self.store.create_bucket("m", history=history)
+        self.model = Model(history)
+
+    def teardown(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.folder.cleanup()
+
+    def check(self, ours: Result, theirs: Result) -> None:
+        assert ours == theirs, (ours, theirs)
+
+    @rule(key=KEYS, value=VALUES)
+    def put(self, key: str, value: bytes) -> None:
+        self.check(observe(lambda: self.kv.put(key, value)), self.model.put(key, value))
+
+    @rule(key=KEYS, value=VALUES)
+    def create(self, key: str, value: bytes) -> None:
+        self.check(observe(lambda: self.kv.create(key, value)), self.model.create(key, value))
+
+    @rule(key=KEYS, value=VALUES, offset=st.sampled_from([0, 0, 1, -1, None]))
+    def update(self, key: str, value: bytes, offset: int | None) -> None:
+        latest = self.model._latest(key)
+        last = 0 if offset is None else max(0, (latest[0] if latest else 0) + offset)
+        self.check(observe(lambda: self.kv.update(key, value, last=last)), self.model.update(key, value, last))
+
+    @rule(key=KEYS, cas=st.booleans(), wrong=st.booleans())
+    def delete(self, key: str, cas: bool, wrong: bool) -> None:
+        latest = self.model._latest(key)
+        last = None if not cas else (latest[0] if latest else 0) + (7 if wrong else 0)
+        self.check(observe(lambda: self.kv.delete(key, last=last)), self.model.delete(key, last))
+
+    @rule(key=KEYS)
+    def purge(self, key: str) -> None:
+        self.check(observe(lambda: self.kv.purge(key)), self.model.purge(key))
+
+    @rule(key=KEYS, pick=st.integers(0, 100))
+    def get(self, key: str, pick: int) -> None:
+        revision = None if pick < 50 or self.model.revision == 0 else 1 + pick % self.model.revision
+        self.check(observe(lambda: self.kv.get(key, revision=revision)), self.model.get(key, revision))
+
+    @rule(key=KEYS)
+    def history(self, key: str) -> None:
+        self.check(observe(lambda: self.kv.history(key)), self.model.history_of(key))
+
+    @rule()
+    def keys(self) -> None:
+        self.check(observe(self.kv.keys), self.model.keys())
+
+    @precondition(lambda self: self.store is not None)
+    @invariant()
+    def counters_match_recount(self) -> None:
+        status = self.kv.status()
+        assert self.kv._recount() == (status.values, status.bytes, status.keys)
+        assert status.last_revision == self.model.revision
+
+
+TestKVModel = KVMachine.TestCase
+TestKVModel.settings = settings(
+    max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def random_programs(count: int, length: int, seed: int) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    """Random step lists in the parity harness's language (revisions chosen near the real ones)."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        steps: list[tuple[Any, ...]] = []
+        for index in range(length):
+            key = rng.choice(["a", "b", "c.d", "c.e"])
+            value = bytes([rng.randrange(256) for _ in range(rng.randrange(5))])
+            near = rng.choice([0, index, index + 1, max(1, index - 1)])
+            steps.append(
+                rng.choice(
+                    [
+                        ("put", key, value),
+                        ("create", key, value),
+                        ("update", key, value, near),
+                        ("delete", key),
+                        ("delete", key, near),
+                        ("purge", key),
+                        ("purge", key, near),
+                        ("get", key),
+                        ("get", key, max(1, near)),
+                        ("history", key),
+                        ("keys",),
+                        ("keys", "c.*"),
+                    ]
+                )
+            )
+        yield rng.randint(1, 4), steps
+
+
+async def _create_nats_bucket(js: Any, name: str, history: int) -> Any:
+    """nats-server 2.15 now and then answers 10049 "error creating store for stream" under load: try again."""
+    import anyio
+    from nats.js import errors
+
+    for attempt in range(5):
+        try:
+            return await js.create_key_value(bucket=name, history=history)
+        except errors.ServerError as exc:
+            if exc.err_code != 10049 or attempt == 4:
+                raise
+            await anyio.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.anyio
+@pytest.mark.nats
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_random_programs_match_nats(nats_server: Any, tmp_path: Path) -> None:
+    """The same random programs on sqlkv and on a real nats-server give the same results."""
+    import nats
+    from parity import NatsAdapter, SqlkvAdapter, run_steps
+
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    try:
+        async with sqlkv.AsyncStore(tmp_path / "r.db") as store:
+            for number, (history, steps) in enumerate(random_programs(20, 30, seed=20261122)):
+                name = f"R{number}"
+                theirs = NatsAdapter(js, await _create_nats_bucket(js, name, history), name)
+                ours = SqlkvAdapter(await store.create_bucket(name, history=history))
+                try:
+                    expected = await run_steps(theirs, steps)
+                    got = await run_steps(ours, steps)
+                finally:
+                    await js.delete_key_value(name)
+                for index, (step, want, have) in enumerate(zip(steps, expected, got, strict=True)):
+                    assert have == want, f"program {number} step {index} {step}: NATS {want!r}, sqlkv {have!r}"
+    finally:
+        await nc.close()
