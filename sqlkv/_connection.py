@@ -40,9 +40,11 @@ class Connection(sqlite3.Connection):
 class StoreOptions:
     """How a store opens its file: durability and lock waiting."""
 
-    __slots__ = ("busy_timeout", "durability", "path")
+    __slots__ = ("busy_timeout", "durability", "path", "read_only")
 
-    def __init__(self, path: str | os.PathLike[str], durability: str, busy_timeout: float) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], durability: str, busy_timeout: float, read_only: bool = False
+    ) -> None:
         if durability not in _SYNCHRONOUS:
             raise InvalidArgumentError(f"durability must be 'normal' or 'full', not {durability!r}")
         if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)) or busy_timeout < 0:
@@ -50,6 +52,7 @@ class StoreOptions:
         self.path = os.fspath(path)
         self.durability: Durability = durability  # type: ignore[assignment]
         self.busy_timeout = float(busy_timeout)
+        self.read_only = bool(read_only)
 
 
 def map_sqlite_error(exc: sqlite3.Error, path: str = "") -> StorageError:
@@ -82,21 +85,57 @@ def _create_private(path: str) -> None:
     os.close(fd)
 
 
+def _open_read_only(options: StoreOptions) -> sqlite3.Connection:
+    """A connection that never writes the database: ``query_only``, on an existing file.
+
+    SQLite still keeps its shared-memory index (``-shm``) beside a WAL file;
+    where even that cannot be written (a read-only directory), the file is
+    opened with ``mode=ro``.
+    """
+    if not os.path.exists(options.path):
+        raise StorageError(f"cannot open {options.path} read-only: no such file")
+    location = Path(options.path).absolute().as_posix()
+    last_error: sqlite3.Error | None = None
+    for mode in ("rw", "ro"):
+        try:
+            conn = sqlite3.connect(
+                f"file:{location}?mode={mode}",
+                uri=True,
+                timeout=options.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=512,
+                factory=Connection,
+            )
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.Error as exc:
+            last_error = exc
+    assert last_error is not None
+    raise last_error
+
+
 def open_connection(options: StoreOptions, *, reader: bool) -> sqlite3.Connection:
     """Open a connection in autocommit mode with WAL and the store's durability.
 
     The writer creates the file (mode 0600) if needed; a reader is set to
-    ``query_only`` so it can never write.
+    ``query_only`` so it can never write. A read-only store opens every
+    connection with SQLite's ``mode=ro``: the file is never created or written.
     """
+    if options.read_only:
+        return _open_read_only(options)
+    target, uri = options.path, False
     if not reader:
         _create_private(options.path)
     conn = sqlite3.connect(
-        options.path,
+        target,
         timeout=options.busy_timeout,
         isolation_level=None,
         check_same_thread=False,
         cached_statements=512,
         factory=Connection,
+        uri=uri,
     )
     try:
         if not reader:

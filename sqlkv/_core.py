@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from ._checkpoint import Checkpointer
 from ._config import BucketConfig, to_seconds
 from ._connection import Connection, StoreOptions, open_connection
-from ._errors import InvalidArgumentError, StoreClosedError
+from ._errors import InvalidArgumentError, StorageError, StoreClosedError
 from ._expiry import DEFAULT_MARKER_AGE
 from ._fanout import Routers
 from ._feed import ChangeFeed, Posts
-from ._migrations import apply_migrations, load_migrations
+from ._migrations import apply_migrations, check_schema, load_migrations
 from ._sql import BucketSQL
 from ._sweeper import Sweeper
 from ._validate import check_key, check_revision, compile_filters
@@ -72,8 +72,9 @@ class StoreCore:
         poll_interval: float = 0.01,
         clock: Callable[[], int] | None = None,
         auto_sweep: bool = True,
+        read_only: bool = False,
     ) -> None:
-        self._options = StoreOptions(path, durability, busy_timeout)
+        self._options = StoreOptions(path, durability, busy_timeout, read_only)
         if clock is not None and not callable(clock):
             raise InvalidArgumentError("clock must be a callable returning nanoseconds since the epoch")
         if (
@@ -83,7 +84,7 @@ class StoreCore:
         ):
             raise InvalidArgumentError("poll_interval must be between 0.0005 and 10 seconds")
         self._clock: Callable[[], int] = clock or time.time_ns
-        self._auto_sweep = bool(auto_sweep)
+        self._auto_sweep = bool(auto_sweep) and not read_only
         self._poll_interval = float(poll_interval)
         self._state = State.UNOPENED
         self._feed: ChangeFeed | None = None
@@ -101,6 +102,11 @@ class StoreCore:
     def schema_version(self) -> int:
         """The schema version of the file (the number of migrations applied)."""
         return len(load_migrations())
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only (it never writes the file)."""
+        return self._options.read_only
 
     @property
     def durability(self) -> str:
@@ -122,6 +128,9 @@ class StoreCore:
         """The write connection: creates the file, applies migrations, leaves checkpoints to the checkpointer."""
         conn = open_connection(self._options, reader=False)
         try:
+            if self._options.read_only:
+                check_schema(conn)
+                return conn
             apply_migrations(conn)
             conn.execute("PRAGMA wal_autocheckpoint = 0")
         except BaseException:
@@ -132,8 +141,14 @@ class StoreCore:
     def _open_reader(self) -> sqlite3.Connection:
         return open_connection(self._options, reader=True)
 
+    def _check_writable(self) -> None:
+        if self._options.read_only:
+            raise StorageError(f"the store is open read-only ({self._options.path})")
+
     def _start_helpers(self, run_sweep: Callable[[], object]) -> None:
-        """Start the checkpointer and (unless ``auto_sweep=False``) the sweeper."""
+        """Start the checkpointer and (unless ``auto_sweep=False``) the sweeper; none for a read-only store."""
+        if self._options.read_only:
+            return
         path = self._options.path
         self._checkpointer = Checkpointer(self._open_reader, f"sqlkv-checkpoint:{path}")
         if self._auto_sweep:

@@ -21,7 +21,14 @@ from ._config import BucketConfig
 from ._errors import SchemaTooNewError
 from ._sql import bucket_table
 
-__all__ = ["Migration", "apply_migrations", "bucket_template", "config_statements", "load_migrations"]
+__all__ = [
+    "Migration",
+    "apply_migrations",
+    "bucket_template",
+    "check_schema",
+    "config_statements",
+    "load_migrations",
+]
 
 _PER_BUCKET_MARKER = "-- sqlkv:per-bucket"
 _FILE_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
@@ -178,3 +185,16 @@ def _check_version(conn: sqlite3.Connection, target: int) -> int:
             f"database schema version {current} is newer than this sqlkv knows ({target}); upgrade sqlkv to open it"
         )
     return current
+
+
+def check_schema(conn: sqlite3.Connection) -> None:
+    """For a read-only open: the file must already have exactly the schema of this sqlkv."""
+    target = len(load_migrations())
+    current = _check_version(conn, target)
+    if current != target:
+        from ._errors import StorageError
+
+        raise StorageError(
+            f"database schema version {current} is older than this sqlkv's ({target}): "
+            "open it once read-write to upgrade it"
+        )

@@ -60,6 +60,8 @@ class AsyncStore(StoreCore):
     ``time.time_ns``) stamps entries and decides expiry: tests can drive time.
     ``auto_sweep=False`` turns the background sweeper off (expired entries are
     still never returned; ``await store.sweep()`` removes them).
+    ``read_only=True`` opens an existing store without ever writing the file:
+    reads and watches work, every write raises StorageError.
     """
 
     _writer: DatabaseThread | None = None
@@ -73,8 +75,12 @@ class AsyncStore(StoreCore):
         path = self._options.path
         port = current_port()
         self._state = State.OPEN
-        self._writer = DatabaseThread(
-            f"sqlkv-writer:{path}", self._open_writer, writer=True, path=path, after_commit=self._after_commit
+        self._writer = DatabaseThread(  # a read-only store never sends it a write: no transactions to open
+            f"sqlkv-writer:{path}",
+            self._open_writer,
+            writer=not self.read_only,
+            path=path,
+            after_commit=self._after_commit,
         )
         try:
             await port.call(self._writer.submit, _noop, ())
@@ -123,6 +129,8 @@ class AsyncStore(StoreCore):
         writer = self._writer
         if writer is None:
             self._check_open()
+        if self._options.read_only:
+            self._check_writable()
         return await current_port().call(writer.submit, fn, args)  # type: ignore[union-attr]
 
     async def _read(self, fn: Operation, *args: Any) -> Any:

@@ -126,6 +126,8 @@ class Store(StoreCore):
     def _write(self, fn: Operation, *args: Any) -> Any:
         if self._fork_generation != _fork_generation or self._state is not State.OPEN:
             self._ready()
+        if self._options.read_only:
+            self._check_writable()
         request = Request(fn, args, None)
         with self._write_lock:
             conn = self._writer_conn
