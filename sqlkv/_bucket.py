@@ -131,19 +131,16 @@ class AsyncBucket(BucketCore):
         mark the end of the initial entries. ``ignore_deletes`` drops delete,
         purge and expiry markers; ``meta_only`` leaves values empty. Filters as for keys().
         """
-        plan = self._watch_filters(filters, from_revision)
         return AsyncWatcher(
-            self._store,
-            self._sql,
-            plan["matcher"],  # type: ignore[arg-type]
-            plan["prefix"],  # type: ignore[arg-type]
-            exact_keys=plan["exact_keys"],  # type: ignore[arg-type]
-            include_history=include_history,
-            ignore_deletes=ignore_deletes,
-            meta_only=meta_only,
-            updates_only=updates_only,
-            from_revision=from_revision,
-            buffer_size=buffer_size,
+            **self._watcher_options(
+                filters,
+                include_history=include_history,
+                ignore_deletes=ignore_deletes,
+                meta_only=meta_only,
+                updates_only=updates_only,
+                from_revision=from_revision,
+                buffer_size=buffer_size,
+            ),
         )
 
     def lock(

@@ -15,7 +15,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._checkpoint import Checkpointer
 from ._config import BucketConfig, to_seconds
@@ -284,3 +284,12 @@ class BucketCore:
             check_revision(from_revision, name="from_revision")
         literal = matcher is not None and not any("*" in f or ">" in f for f in filters)
         return {"matcher": matcher, "prefix": prefix, "exact_keys": tuple(filters) if literal else None}
+
+    def _watcher_options(self, filters: tuple[str, ...], **options: Any) -> dict[str, Any]:
+        """The arguments of a watcher of this bucket (WatcherCore's), validated."""
+        return {
+            "store": self._store,
+            "sql": self._sql,
+            **self._watch_filters(filters, options.get("from_revision")),
+            **options,
+        }

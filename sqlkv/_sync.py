@@ -318,19 +318,16 @@ class Bucket(BucketCore):
         entry came for that many seconds (None: wait for ever). For a GUI main
         loop, call ``watcher.poll()`` from a timer instead: it never blocks.
         """
-        plan = self._watch_filters(filters, from_revision)
         return Watcher(
-            self._store,
-            self._sql,
-            plan["matcher"],
-            plan["prefix"],
-            exact_keys=plan["exact_keys"],
-            include_history=include_history,
-            ignore_deletes=ignore_deletes,
-            meta_only=meta_only,
-            updates_only=updates_only,
-            from_revision=from_revision,
-            buffer_size=buffer_size,
+            **self._watcher_options(
+                filters,
+                include_history=include_history,
+                ignore_deletes=ignore_deletes,
+                meta_only=meta_only,
+                updates_only=updates_only,
+                from_revision=from_revision,
+                buffer_size=buffer_size,
+            ),
             timeout=timeout,
         )
 

@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,14 @@ async def timed_store(db_path: Path, clock: FakeClock) -> AsyncIterator[sqlkv.As
     """A store whose time is the ``clock`` fixture, swept only when a test says so."""
     async with sqlkv.AsyncStore(db_path, clock=clock, auto_sweep=False) as opened:
         yield opened
+
+
+@pytest.fixture
+async def nats_js(nats_server: NatsServer) -> AsyncIterator[Any]:
+    """A JetStream context of nats-py on the session's nats-server (asyncio tests only)."""
+    nats = pytest.importorskip("nats")
+    nc = await nats.connect(nats_server.url)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()

@@ -9,13 +9,11 @@ asserted where they occur.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from nats_server import NatsServer
 from parity import NatsAdapter, SqlkvAdapter, Step, run_steps
 
 import sqlkv
@@ -178,16 +176,6 @@ _counter = itertools.count()
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # nats-py runs on asyncio only
-
-
-@pytest.fixture
-async def nats_js(nats_server: NatsServer) -> AsyncIterator[Any]:
-    nats = pytest.importorskip("nats")
-    nc = await nats.connect(nats_server.url)
-    try:
-        yield nc.jetstream()
-    finally:
-        await nc.close()
 
 
 def test_at_least_forty_scenarios() -> None:

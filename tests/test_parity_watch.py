@@ -9,12 +9,10 @@ is an ordered JetStream consumer with the deliver policy nats.go uses (``new`` /
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
-from nats_server import NatsServer
 
 import sqlkv
 
@@ -27,16 +25,6 @@ _counter = itertools.count()
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-async def nats_js(nats_server: NatsServer) -> AsyncIterator[Any]:
-    nats = pytest.importorskip("nats")
-    nc = await nats.connect(nats_server.url)
-    try:
-        yield nc.jetstream()
-    finally:
-        await nc.close()
 
 
 async def prepare(kv: Any) -> None:
@@ -149,10 +137,14 @@ async def test_empty_bucket_end_of_initial_matches_nats(store: sqlkv.AsyncStore,
         assert ours.initial_done  # sqlkv: the state is set at once
 
 
-async def ordered_consumer_items(js: Any, bucket: str, count: int, **config: Any) -> list[Item]:
+async def subscribe_ordered(js: Any, bucket: str, **config: Any) -> Any:
+    """An ordered consumer on the bucket's subjects, as nats.go's watchers create them."""
     from nats.js.api import ConsumerConfig
 
-    sub = await js.subscribe(f"$KV.{bucket}.>", ordered_consumer=True, config=ConsumerConfig(**config))
+    return await js.subscribe(f"$KV.{bucket}.>", ordered_consumer=True, config=ConsumerConfig(**config))
+
+
+async def read_items(sub: Any, count: int) -> list[Item]:
     items: list[Item] = []
     for _ in range(count):
         msg = await sub.next_msg(timeout=5)
@@ -174,9 +166,10 @@ async def test_from_revision_matches_nats_start_sequence(start: int, store: sqlk
         await prepare(ours_kv)
         async with ours_kv.watch(from_revision=start) as watcher:
             ours = [our_item(e) for e in await watcher.initial()]
-        theirs = await ordered_consumer_items(
-            nats_js, name, len(ours), deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+        sub = await subscribe_ordered(
+            nats_js, name, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
         )
+        theirs = await read_items(sub, len(ours))
         # and nothing more is pending on the NATS side
         info = await nats_js.stream_info(f"KV_{name}")
         assert info.state.last_seq == 8
@@ -187,7 +180,7 @@ async def test_from_revision_matches_nats_start_sequence(start: int, store: sqlk
 
 
 async def test_updates_only_matches_nats_deliver_new(store: sqlkv.AsyncStore, nats_js: Any) -> None:
-    from nats.js.api import ConsumerConfig, DeliverPolicy
+    from nats.js.api import DeliverPolicy
 
     name = f"W{next(_counter)}"
     theirs_kv = await nats_js.create_key_value(bucket=name, history=5)
@@ -195,16 +188,9 @@ async def test_updates_only_matches_nats_deliver_new(store: sqlkv.AsyncStore, na
     try:
         await prepare(theirs_kv)
         await prepare(ours_kv)
-        sub = await nats_js.subscribe(
-            f"$KV.{name}.>", ordered_consumer=True, config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
-        )
+        sub = await subscribe_ordered(nats_js, name, deliver_policy=DeliverPolicy.NEW)
         await live_writes(theirs_kv)
-        theirs = []
-        for _ in range(4):
-            msg = await sub.next_msg(timeout=5)
-            op = (msg.headers or {}).get("KV-Operation", "PUT")
-            theirs.append((msg.subject.split(".", 2)[2], msg.data, msg.metadata.sequence.stream, op))
-        await sub.unsubscribe()
+        theirs = await read_items(sub, 4)
         async with ours_kv.watch(updates_only=True) as watcher:
             assert await watcher.initial() == []
             await live_writes(ours_kv)
