@@ -55,14 +55,25 @@ class KVMachine(RuleBasedStateMachine):
         self.store = sqlkv.Store(Path(self.folder.name) / "m.db").open()
         self.kv = self.store.create_bucket("m", history=history)
         self.model = Model(history)
+        self.watcher = self.kv.watch(updates_only=True, buffer_size=10_000).start()
+        self.expected_events: list[tuple[int, str, str]] = []
+        self.recorded = 0
 
     def teardown(self) -> None:
         if self.store is not None:
+            self.watcher.close()
             self.store.close()
             self.folder.cleanup()
 
     def check(self, ours: Result, theirs: Result) -> None:
         assert ours == theirs, (ours, theirs)
+        written = self.model.revision
+        if written == self.recorded:
+            return
+        self.recorded = written
+        for key, kept in self.model.rows.items():  # a write happened: note what the watcher must see
+            if kept and kept[-1][0] == written:
+                self.expected_events.append((written, key, kept[-1][1]))
 
     @rule(key=KEYS, value=VALUES)
     def put(self, key: str, value: bytes) -> None:
@@ -97,9 +108,22 @@ class KVMachine(RuleBasedStateMachine):
     def history(self, key: str) -> None:
         self.check(observe(lambda: self.kv.history(key)), self.model.history_of(key))
 
-    @rule()
-    def keys(self) -> None:
-        self.check(observe(self.kv.keys), self.model.keys())
+    @rule(pattern=st.sampled_from([None, "c.*", "c.>", "*", "a"]))
+    def keys(self, pattern: str | None) -> None:
+
+        ours = observe(lambda: self.kv.keys(*([pattern] if pattern else [])))
+        expected = self.model.keys()
+        if pattern is not None:  # the filters' token rules, for these patterns, as shell globs on one level
+            tokens = pattern.split(".")
+            expected = ("ok", [k for k in expected[1] if _matches(tokens, k.split("."))])  # type: ignore[attr-defined]
+        self.check(ours, expected)
+
+    @precondition(lambda self: self.store is not None)
+    @invariant()
+    def watcher_saw_every_write_in_order(self) -> None:
+        seen = [(e.revision, e.key, e.operation.name) for e in self.watcher.poll()]
+        expected, self.expected_events = self.expected_events, []
+        assert seen == expected
 
     @precondition(lambda self: self.store is not None)
     @invariant()
@@ -107,6 +131,13 @@ class KVMachine(RuleBasedStateMachine):
         status = self.kv.status()
         assert self.kv._recount() == (status.values, status.bytes, status.keys)
         assert status.last_revision == self.model.revision
+
+
+def _matches(pattern: list[str], key: list[str]) -> bool:
+    """NATS subject matching, written independently of sqlkv's: ``*`` one token, ``>`` the rest."""
+    if pattern and pattern[-1] == ">":
+        return len(key) >= len(pattern) and all(p in ("*", k) for p, k in zip(pattern[:-1], key))
+    return len(key) == len(pattern) and all(p in ("*", k) for p, k in zip(pattern, key))
 
 
 TestKVModel = KVMachine.TestCase
