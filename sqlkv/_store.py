@@ -68,6 +68,15 @@ class AsyncStore(StoreCore):
     _reader: DatabaseThread | None = None
     _finalizer: weakref.finalize[..., Any] | None = None
 
+    def __new__(cls, path: Any, *args: Any, **kwargs: Any) -> AsyncStore:
+        """``AsyncStore("nats://host:4222")`` gives the same API on a NATS server (see ``_nats.NatsStore``)."""
+        if cls is AsyncStore:
+            from ._nats import NatsStore, is_nats_url
+
+            if is_nats_url(path):
+                return object.__new__(NatsStore)
+        return object.__new__(cls)
+
     async def open(self) -> AsyncStore:
         """Start the database threads and apply migrations; return the store."""
         if self._state is not State.UNOPENED:

@@ -1,0 +1,117 @@
+"""The same API on a NATS server: ``AsyncStore("nats://...")`` against the SQLite store, scenario by scenario."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from nats_server import NatsServer
+from parity import SqlkvAdapter, run_steps
+from test_parity import SCENARIOS
+
+import sqlkv
+
+pytestmark = [pytest.mark.anyio, pytest.mark.nats]
+_counter = itertools.count()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # nats-py runs on asyncio only
+
+
+@pytest.fixture
+async def nats_store(nats_server: NatsServer) -> AsyncIterator[sqlkv.AsyncStore]:
+    async with sqlkv.AsyncStore(nats_server.url) as store:
+        yield store
+
+
+async def test_a_nats_url_gives_the_nats_store(nats_store: sqlkv.AsyncStore) -> None:
+    from sqlkv._nats import NatsStore
+
+    assert isinstance(nats_store, NatsStore) and isinstance(nats_store, sqlkv.AsyncStore)
+    assert nats_store.durability == "nats"
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_scenario_gives_the_same_log(name: str, nats_store: sqlkv.AsyncStore, tmp_path: Path) -> None:
+    history, steps = SCENARIOS[name]
+    bucket = f"N{next(_counter)}"
+    async with sqlkv.AsyncStore(tmp_path / "s.db") as sqlite_store:
+        expected = await run_steps(SqlkvAdapter(await sqlite_store.create_bucket(bucket, history=history)), steps)
+    try:
+        got = await run_steps(SqlkvAdapter(await nats_store.create_bucket(bucket, history=history)), steps)
+    finally:
+        await nats_store.delete_bucket(bucket)
+    assert got == expected
+
+
+async def test_buckets_on_nats(nats_store: sqlkv.AsyncStore) -> None:
+    name = f"N{next(_counter)}"
+    kv = await nats_store.create_bucket(name, history=3, max_value_size=100, description="on nats")
+    assert (await nats_store.create_bucket(name, history=3, max_value_size=100, description="on nats")).name == name
+    with pytest.raises(sqlkv.BucketExistsError):
+        await nats_store.create_bucket(name, history=4)
+    assert name in await nats_store.bucket_names()
+    same = await nats_store.bucket(name)
+    assert (same.config.history, same.config.max_value_size, same.config.description) == (3, 100, "on nats")
+    await kv.put("a", b"1")
+    await kv.put("a", b"2")
+    await kv.put("a", b"3")
+    with pytest.raises(sqlkv.ValueTooLargeError):
+        await kv.put("a", b"x" * 101)
+    status = await kv.status()
+    assert (status.values, status.keys, status.history, status.last_revision) == (3, 1, 3, 3)
+    await nats_store.update_bucket(name, history=1)
+    assert [e.value for e in await kv.history("a")] == [b"3"]
+    with pytest.raises(sqlkv.InvalidArgumentError, match="TTL"):
+        await kv.put("a", b"v", ttl=5)
+    await nats_store.delete_bucket(name)
+    with pytest.raises(sqlkv.BucketNotFoundError):
+        await nats_store.bucket(name)
+
+
+async def test_watch_on_nats(nats_store: sqlkv.AsyncStore) -> None:
+    name = f"N{next(_counter)}"
+    kv = await nats_store.create_bucket(name, history=5)
+    try:
+        await kv.put("x.1", b"1")
+        await kv.put("x.2", b"2")
+        await kv.delete("x.1")
+        async with kv.watch() as watcher:
+            assert [(e.key, e.operation.name, e.delta) for e in await watcher.initial()] == [
+                ("x.2", "PUT", 1),
+                ("x.1", "DEL", 0),
+            ]
+            assert watcher.initial_done
+            await kv.put("x.3", b"3")
+            with anyio.fail_after(5):
+                live = await watcher.__anext__()
+            assert (live.key, live.value, live.revision) == ("x.3", b"3", 4)
+        async with kv.watch("nothing.>") as empty:
+            assert empty.initial_done and await empty.initial() == []
+        async with kv.watch(from_revision=2) as resumed:
+            assert [e.revision for e in await resumed.initial()] == [2, 3, 4]
+        async with kv.watch("x.*", updates_only=True) as updates:
+            assert await updates.initial() == []
+            await kv.put("x.9", b"9")
+            with anyio.fail_after(5):
+                assert (await updates.__anext__()).key == "x.9"
+        assert await kv.keys("x.*") == ["x.2", "x.3", "x.9"]
+    finally:
+        await nats_store.delete_bucket(name)
+
+
+async def _quiet(error: Exception) -> None:
+    return None
+
+
+async def test_connection_failure_is_a_storage_error() -> None:
+    with pytest.raises(sqlkv.StorageError, match="cannot connect"):
+        async with sqlkv.AsyncStore(
+            "nats://127.0.0.1:1", max_reconnect_attempts=0, connect_timeout=1, allow_reconnect=False
+        ):
+            pass
