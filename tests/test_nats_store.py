@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -115,3 +116,66 @@ async def test_connection_failure_is_a_storage_error() -> None:
             "nats://127.0.0.1:1", max_reconnect_attempts=0, connect_timeout=1, allow_reconnect=False
         ):
             pass
+
+
+async def _fill(store: sqlkv.AsyncStore, name: str) -> None:
+    kv = await store.create_bucket(name, history=4, description="moved")
+    for i in range(30):
+        await kv.put(f"k.{i % 7}", f"v{i}".encode())
+    await kv.delete("k.3")
+    await kv.purge("k.4")
+    await kv.put("bin", bytes(range(256)))
+
+
+async def _contents(store: sqlkv.AsyncStore, name: str, history: bool) -> dict[str, Any]:
+    kv = await store.bucket(name)
+    if not history:
+        return {key: (await kv.get(key)).value for key in await kv.keys()}
+    return {
+        key: [(e.value, e.operation.name) for e in await kv.history(key)] for key in [*await kv.keys(), "k.3", "k.4"]
+    }
+
+
+@pytest.mark.parametrize("history", [False, True])
+async def test_migrate_round_trip_sqlite_nats_sqlite(
+    history: bool, nats_store: sqlkv.AsyncStore, tmp_path: Path
+) -> None:
+    from sqlkv.migrate import migrate
+
+    name = f"M{next(_counter)}"
+    async with sqlkv.AsyncStore(tmp_path / "a.db") as first, sqlkv.AsyncStore(tmp_path / "b.db") as back:
+        await _fill(first, name)
+        try:
+            there = await migrate(first, nats_store, [name], history=history)
+            again = await migrate(back, nats_store, [], history=history)  # nothing named: nothing to do
+            home = await migrate(nats_store, back, [name], history=history)
+            assert await _contents(back, name, history) == await _contents(first, name, history)
+            assert there[0].checksum == home[0].checksum and there[0].keys == 6 and again == []
+            assert (await back.bucket(name)).config.description == "moved"
+            if not history:  # a copy of latest values can run again: everything is already there
+                rerun = await migrate(first, nats_store, [name])
+                assert (rerun[0].copied, rerun[0].skipped) == (0, 6)
+        finally:
+            await nats_store.delete_bucket(name)
+
+
+def test_migrate_on_the_command_line(nats_server: NatsServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    source = tmp_path / "src.db"
+    with sqlkv.Store(source) as store:
+        kv = store.create_bucket("cli-moved")
+        kv.put("a", b"1")
+        kv.put("b", b"2")
+    command = [sys.executable, "-m", "sqlkv.cli", "migrate"]
+    result = subprocess.run([*command, str(source), nats_server.url], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("cli-moved: 2 copied, 0 already there; 2 keys, sha256 ")
+    back = tmp_path / "back.db"
+    result = subprocess.run(
+        [*command, nats_server.url, str(back), "--bucket", "cli-moved"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    with sqlkv.Store(back) as store:
+        assert store.bucket("cli-moved").get("b").value == b"2"

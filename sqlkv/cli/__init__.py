@@ -173,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE")
     p.set_defaults(command="export")
 
+    p = sub.add_parser("migrate", help="copy buckets between stores: files and nats:// servers, either way")
+    p.add_argument("source", help="a store file or a nats:// URL")
+    p.add_argument("destination", help="a store file or a nats:// URL")
+    p.add_argument("--bucket", action="append", help="only this bucket (repeatable; default: all)")
+    p.add_argument("--history", action="store_true", help="every retained revision, deletes included")
+    p.set_defaults(command="migrate")
+
     p = sub.add_parser("import", help="load JSON Lines written by export (FILE or standard input)")
     p.add_argument("file", nargs="?")
     p.add_argument("--renumber", action="store_true", help="write entries as new revisions")
@@ -209,9 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sqlkv
     from sqlkv._paths import default_store_path
 
-    from ._commands import COMMANDS
+    from ._commands import COMMANDS, migrate
 
     try:
+        if args.command == "migrate":
+            return migrate(args)
         path = args.db or os.environ.get("SQLKV_DB") or str(default_store_path())
         with sqlkv.Store(path, auto_sweep=args.command == "watch") as store:
             return COMMANDS[args.command](args, store)

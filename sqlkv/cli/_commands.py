@@ -340,6 +340,33 @@ def import_(args: argparse.Namespace, store: sqlkv.Store) -> int:
     return 0
 
 
+def migrate(args: argparse.Namespace) -> int:
+    """``sqlkv migrate SRC DST``: copy, verify, and print one line a bucket."""
+    import anyio
+
+    from sqlkv.migrate import migrate as copy
+
+    progress_stream = _transfer.progress_stream()
+
+    def progress(bucket: str, count: int) -> None:
+        if progress_stream is not None:
+            progress_stream.write(f"\r{bucket}: {count:,} entries")
+            progress_stream.flush()
+
+    async def run() -> int:
+        async with sqlkv.AsyncStore(args.source) as source, sqlkv.AsyncStore(args.destination) as destination:
+            reports = await copy(source, destination, args.bucket, history=args.history, progress=progress)
+        if progress_stream is not None:
+            progress_stream.write("\n")
+        for r in reports:
+            copied = f"{r.bucket}: {r.copied:,} copied, {r.skipped:,} already there"
+            _out(f"{copied}; {r.keys:,} keys, sha256 {r.checksum[:16]} on both sides")
+        return 0
+
+    result: int = anyio.run(run)
+    return result
+
+
 COMMANDS = {
     "add": add,
     "edit": edit,
