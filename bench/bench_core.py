@@ -106,6 +106,21 @@ async def bench_nats(url: str, ops: int, rows: Rows, rep: int) -> None:
     await nc.close()
 
 
+async def bench_nats_store(url: str, ops: int, rows: Rows, rep: int) -> None:
+    """sqlkv's own API on the NATS server (AsyncStore("nats://...")): what moving to a cluster costs."""
+    async with sqlkv.AsyncStore(url) as store:
+        name = f"store{rep}"
+        kv = await store.create_bucket(name)
+        await asyncio.gather(*(kv.put(k, VALUE) for k in KEYS))
+        put = lambda k: kv.put(k, VALUE)
+        r = rows.setdefault("sqlkv on NATS (AsyncStore nats://)", {})
+        r.setdefault("seq put", []).append(await time_sequential(put, random_keys(ops, 1)))
+        r.setdefault("100-task put", []).append(await time_concurrent(put, random_keys(ops * 5, 2)))
+        r.setdefault("seq get", []).append(await time_sequential(kv.get, random_keys(ops, 3)))
+        r.setdefault("100-task get", []).append(await time_concurrent(kv.get, random_keys(ops * 5, 4)))
+        await store.delete_bucket(name)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ops", type=int, default=3000, help="sequential ops per measurement (x5 concurrent)")
@@ -129,6 +144,7 @@ async def main() -> None:
                 await bench_aiosqlite(path, args.ops, rows)
                 if server is not None:
                     await bench_nats(server.url, args.ops, rows, rep)
+                    await bench_nats_store(server.url, args.ops, rows, rep)
     finally:
         if server is not None:
             server.stop()

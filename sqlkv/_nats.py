@@ -13,8 +13,9 @@ cannot do is refused with a clear error (see docs/semantics.md, "The NATS store"
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any
@@ -61,6 +62,17 @@ def _nats() -> Any:
     return nats, api, errors
 
 
+@contextlib.contextmanager
+def _server_errors(what: str) -> Iterator[None]:
+    """Anything else nats-py raises (timeouts, no responders, a lost connection) as a StorageError."""
+    import nats.errors
+
+    try:
+        yield
+    except nats.errors.Error as exc:
+        raise StorageError(f"NATS: {what}: {exc}") from None
+
+
 def _revision_of(exc: BaseException) -> int:
     match = _SEQ_RE.search(str(getattr(exc, "description", "") or exc))
     return int(match.group(1)) if match else 0
@@ -77,10 +89,12 @@ class NatsStore(AsyncStore):
 
     ``AsyncStore("nats://host:4222", **options)`` returns one; ``options`` other
     than sqlkv's go to ``nats.connect`` (credentials, TLS, several servers...);
-    ``open_timeout`` bounds how long opening waits for a server (default 10 s).
+    ``open_timeout`` bounds how long opening waits for a server (default 10 s);
+    ``replicas`` is how many servers keep each new bucket (a cluster: 3).
     """
 
-    def __init__(self, path: str | list[str], *, open_timeout: float = 10.0, **options: Any) -> None:
+    def __init__(self, path: str | list[str], *, open_timeout: float = 10.0, replicas: int = 1, **options: Any) -> None:
+        self._replicas = replicas
         for sqlkv_only in ("durability", "busy_timeout", "poll_interval", "clock", "auto_sweep", "read_only"):
             options.pop(sqlkv_only, None)
         self._open_timeout = open_timeout
@@ -165,46 +179,53 @@ class NatsStore(AsyncStore):
             raise InvalidArgumentError("bucket metadata is not supported on a nats:// store (nats-py lacks it)")
         _, _, errors = _nats()
         js = self._js_open()
-        try:
-            kv = await js.create_key_value(
-                bucket=name,
-                history=config.history,
-                ttl=config.ttl,
-                max_value_size=config.max_value_size if config.max_value_size is not None else -1,
-                max_bytes=config.max_bytes if config.max_bytes is not None else -1,
-                description=config.description,
-                direct=True,
-            )
-        except errors.BadRequestError as exc:
-            if exc.err_code == 10058:
-                raise BucketExistsError(f"bucket name already in use with a different configuration: {name}") from None
-            raise StorageError(str(exc)) from None
+        with _server_errors(f"create bucket {name}"):
+            try:
+                kv = await js.create_key_value(
+                    bucket=name,
+                    history=config.history,
+                    ttl=config.ttl,
+                    max_value_size=config.max_value_size if config.max_value_size is not None else -1,
+                    max_bytes=config.max_bytes if config.max_bytes is not None else -1,
+                    description=config.description,
+                    direct=True,
+                    replicas=self._replicas,
+                )
+            except errors.BadRequestError as exc:
+                if exc.err_code == 10058:
+                    raise BucketExistsError(
+                        f"bucket name already in use with a different configuration: {name}"
+                    ) from None
+                raise StorageError(str(exc)) from None
         return NatsBucket(self, name, kv, config)
 
     async def bucket(self, name: str) -> NatsBucket:  # type: ignore[override]
         """The existing bucket ``name``; BucketNotFoundError if there is none."""
         check_bucket_name(name)
         _, _, errors = _nats()
-        try:
-            kv = await self._js_open().key_value(name)
-        except (errors.BucketNotFoundError, errors.NotFoundError):
-            raise BucketNotFoundError(f"bucket not found: {name}") from None
-        status = await kv.status()
+        with _server_errors(f"bucket {name}"):
+            try:
+                kv = await self._js_open().key_value(name)
+            except (errors.BucketNotFoundError, errors.NotFoundError):
+                raise BucketNotFoundError(f"bucket not found: {name}") from None
+            status = await kv.status()
         return NatsBucket(self, name, kv, _config_of(status.stream_info))
 
     async def bucket_names(self) -> list[str]:
         """Names of every bucket (every KV_ stream), sorted."""
-        infos = await self._js_open().streams_info()
+        with _server_errors("list buckets"):
+            infos = await self._js_open().streams_info()
         return sorted(i.config.name[3:] for i in infos if i.config.name and i.config.name.startswith("KV_"))
 
     async def delete_bucket(self, name: str) -> None:
         """Delete bucket ``name`` and all its data; BucketNotFoundError if there is none."""
         check_bucket_name(name)
         _, _, errors = _nats()
-        try:
-            await self._js_open().delete_key_value(name)
-        except errors.NotFoundError:
-            raise BucketNotFoundError(f"bucket not found: {name}") from None
+        with _server_errors(f"delete bucket {name}"):
+            try:
+                await self._js_open().delete_key_value(name)
+            except errors.NotFoundError:
+                raise BucketNotFoundError(f"bucket not found: {name}") from None
 
     async def update_bucket(  # type: ignore[override]
         self,
@@ -232,7 +253,8 @@ class NatsStore(AsyncStore):
         if new.metadata:
             raise InvalidArgumentError("bucket metadata is not supported on a nats:// store (nats-py lacks it)")
         js = self._js_open()
-        info = await js.stream_info(f"KV_{name}")
+        with _server_errors(f"update bucket {name}"):
+            info = await js.stream_info(f"KV_{name}")
         config = info.config
         config.max_msgs_per_subject = new.history
         config.max_age = new.ttl or 0
@@ -241,7 +263,8 @@ class NatsStore(AsyncStore):
         config.description = new.description
         if new.ttl and (config.duplicate_window or 120) > new.ttl:
             config.duplicate_window = new.ttl
-        await js.update_stream(config)
+        with _server_errors(f"update bucket {name}"):
+            await js.update_stream(config)
         return await self.bucket(name)
 
     async def sweep(self) -> int:
@@ -278,6 +301,8 @@ class NatsBucket:
         return make_entry(self.name, key, value or b"", revision, _ns(created), delta, int(op))
 
     async def _call(self, coroutine: Any) -> Any:
+        import nats.errors as nats_errors
+
         _, _, errors = _nats()
         self._store._check_open()
         try:
@@ -298,6 +323,10 @@ class NatsBucket:
             if isinstance(exc, (errors.KeyNotFoundError,)):
                 raise
             raise BucketNotFoundError(f"bucket not found: {self.name}") from None
+        except nats_errors.Error as exc:  # timeouts, no responders, a connection gone: the server's trouble
+            if isinstance(exc, (errors.KeyNotFoundError, errors.NoKeysError)):
+                raise
+            raise StorageError(f"NATS: {exc}") from None
 
     @staticmethod
     def _no_ttl(ttl: object, operation: str) -> None:

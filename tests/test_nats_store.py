@@ -179,3 +179,40 @@ def test_migrate_on_the_command_line(nats_server: NatsServer, tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     with sqlkv.Store(back) as store:
         assert store.bucket("cli-moved").get("b").value == b"2"
+
+
+@pytest.mark.slow
+async def test_three_node_cluster_survives_a_node_stopped_during_writes() -> None:
+    from nats_server import NatsCluster
+
+    with NatsCluster(3) as cluster:
+        async with sqlkv.AsyncStore(cluster.urls, replicas=3, open_timeout=20) as store:
+            kv = await _with_retries(lambda: store.create_bucket("replicated", history=2))
+            written = {}
+            for i in range(60):
+                if i == 30:
+                    cluster.servers[2].stop()  # one node of three goes away mid-way
+                written[f"k.{i}"] = await _with_retries(lambda i=i: kv.put(f"k.{i}", f"v{i}"))
+            assert sorted(written.values()) == list(range(1, 61))
+            assert await _with_retries(kv.keys) == sorted(written)
+            for key, revision in written.items():
+                entry = await _with_retries(lambda key=key: kv.get(key))
+                assert (entry.revision, entry.value) == (revision, f"v{key[2:]}".encode())
+            rev = await _with_retries(lambda: kv.create("lock", b"me"))
+            with pytest.raises(sqlkv.KeyExistsError):
+                await kv.create("lock", b"you")
+            assert await kv.update("lock", b"me again", last=rev) > rev
+
+
+async def _with_retries(call: Any, attempts: int = 40) -> Any:
+    """A cluster electing a leader answers 'no responders' or times out for a moment: try again."""
+    import nats.errors
+
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except (sqlkv.StorageError, nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            if attempt == attempts - 1:
+                raise
+            await anyio.sleep(0.25)
+    raise AssertionError("unreachable")
