@@ -6,6 +6,7 @@ writer's transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 
@@ -67,16 +68,7 @@ def update_bucket(conn: sqlite3.Connection, name: str, changes: dict[str, object
     until enough is removed.
     """
     bucket_id, _, old, created = find_bucket(conn, name)
-    merged = {
-        "history": old.history,
-        "ttl": old.ttl,
-        "max_value_size": old.max_value_size,
-        "max_bytes": old.max_bytes,
-        "description": old.description,
-        "metadata": old.metadata,
-        **changes,
-    }
-    new = BucketConfig(**merged)  # type: ignore[arg-type]
+    new = dataclasses.replace(old, **changes)  # type: ignore[arg-type]  # validates like BucketConfig(...)
     conn.execute(CatalogSQL.update, (new.history, new.to_json(), new.ttl_ns, bucket_id))
     for statement in _migrations.config_statements(bucket_id, new.template_values()):
         conn.execute(statement)

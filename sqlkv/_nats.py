@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -71,6 +72,19 @@ def _server_errors(what: str) -> Iterator[None]:
         yield
     except nats.errors.Error as exc:
         raise StorageError(f"NATS: {what}: {exc}") from None
+
+
+async def _retry_transient(call: Any, attempts: int = 5) -> Any:
+    """Creating a stream: retry the server's transient 10049 "error creating store for stream" (idempotent)."""
+    _, _, errors = _nats()
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except errors.ServerError as exc:
+            if exc.err_code != 10049 or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _revision_of(exc: BaseException) -> int:
@@ -181,15 +195,17 @@ class NatsStore(AsyncStore):
         js = self._js_open()
         with _server_errors(f"create bucket {name}"):
             try:
-                kv = await js.create_key_value(
-                    bucket=name,
-                    history=config.history,
-                    ttl=config.ttl,
-                    max_value_size=config.max_value_size if config.max_value_size is not None else -1,
-                    max_bytes=config.max_bytes if config.max_bytes is not None else -1,
-                    description=config.description,
-                    direct=True,
-                    replicas=self._replicas,
+                kv = await _retry_transient(
+                    lambda: js.create_key_value(
+                        bucket=name,
+                        history=config.history,
+                        ttl=config.ttl,
+                        max_value_size=config.max_value_size if config.max_value_size is not None else -1,
+                        max_bytes=config.max_bytes if config.max_bytes is not None else -1,
+                        description=config.description,
+                        direct=True,
+                        replicas=self._replicas,
+                    )
                 )
             except errors.BadRequestError as exc:
                 if exc.err_code == 10058:
@@ -244,12 +260,7 @@ class NatsStore(AsyncStore):
             history=history, ttl=ttl, max_value_size=max_value_size, max_bytes=max_bytes,
             description=description, metadata=metadata,
         )  # fmt: skip
-        merged = {
-            "history": current.config.history, "ttl": current.config.ttl,
-            "max_value_size": current.config.max_value_size, "max_bytes": current.config.max_bytes,
-            "description": current.config.description, **changes,
-        }  # fmt: skip
-        new = BucketConfig(**merged)  # type: ignore[arg-type]
+        new = dataclasses.replace(current.config, **changes)  # type: ignore[arg-type]
         if new.metadata:
             raise InvalidArgumentError("bucket metadata is not supported on a nats:// store (nats-py lacks it)")
         js = self._js_open()

@@ -87,12 +87,39 @@ async def timed_store(db_path: Path, clock: FakeClock) -> AsyncIterator[sqlkv.As
         yield opened
 
 
+class RetryingJetStream:
+    """nats-py's JetStream context, retrying the server's transient 10049 "error creating store for stream".
+
+    nats-server 2.15 now and then gives that answer when buckets are created and
+    deleted in quick succession (seen a few times in a thousand creations here).
+    """
+
+    def __init__(self, js: Any) -> None:
+        self._js = js
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._js, name)
+
+    async def create_key_value(self, *args: Any, **kwargs: Any) -> Any:
+        import anyio
+        from nats.js import errors
+
+        for attempt in range(5):
+            try:
+                return await self._js.create_key_value(*args, **kwargs)
+            except errors.ServerError as exc:
+                if exc.err_code != 10049 or attempt == 4:
+                    raise
+                await anyio.sleep(0.2)
+        raise AssertionError("unreachable")
+
+
 @pytest.fixture
 async def nats_js(nats_server: NatsServer) -> AsyncIterator[Any]:
     """A JetStream context of nats-py on the session's nats-server (asyncio tests only)."""
     nats = pytest.importorskip("nats")
     nc = await nats.connect(nats_server.url)
     try:
-        yield nc.jetstream()
+        yield RetryingJetStream(nc.jetstream())
     finally:
         await nc.close()

@@ -176,36 +176,22 @@ def random_programs(count: int, length: int, seed: int) -> Iterator[tuple[int, l
         yield rng.randint(1, 4), steps
 
 
-async def _create_nats_bucket(js: Any, name: str, history: int) -> Any:
-    """nats-server 2.15 now and then answers 10049 "error creating store for stream" under load: try again."""
-    import anyio
-    from nats.js import errors
-
-    for attempt in range(5):
-        try:
-            return await js.create_key_value(bucket=name, history=history)
-        except errors.ServerError as exc:
-            if exc.err_code != 10049 or attempt == 4:
-                raise
-            await anyio.sleep(0.2)
-    raise AssertionError("unreachable")
-
-
 @pytest.mark.anyio
 @pytest.mark.nats
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_random_programs_match_nats(nats_server: Any, tmp_path: Path) -> None:
     """The same random programs on sqlkv and on a real nats-server give the same results."""
     import nats
+    from conftest import RetryingJetStream
     from parity import NatsAdapter, SqlkvAdapter, run_steps
 
     nc = await nats.connect(nats_server.url)
-    js = nc.jetstream()
+    js = RetryingJetStream(nc.jetstream())
     try:
         async with sqlkv.AsyncStore(tmp_path / "r.db") as store:
             for number, (history, steps) in enumerate(random_programs(20, 30, seed=20261122)):
                 name = f"R{number}"
-                theirs = NatsAdapter(js, await _create_nats_bucket(js, name, history), name)
+                theirs = NatsAdapter(js, await js.create_key_value(bucket=name, history=history), name)
                 ours = SqlkvAdapter(await store.create_bucket(name, history=history))
                 try:
                     expected = await run_steps(theirs, steps)

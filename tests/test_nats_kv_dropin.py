@@ -28,9 +28,10 @@ async def kv(request: pytest.FixtureRequest, nats_server: NatsServer, store: sql
         yield NatsKeyValue(await store.create_bucket("dropin", history=5))
         return
     import nats
+    from conftest import RetryingJetStream
 
     nc = await nats.connect(nats_server.url)
-    js = nc.jetstream()
+    js = RetryingJetStream(nc.jetstream())
     name = f"D{next(_counter)}"
     try:
         yield await js.create_key_value(bucket=name, history=5)
