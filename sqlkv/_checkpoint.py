@@ -25,6 +25,8 @@ class Checkpointer:
         self._stopping = False
         self.completed = 0
         """How many checkpoints ran (for tests and the writer's fallback)."""
+        self.idle = threading.Event()
+        """Set while the thread waits for a nudge (it is not inside SQLite then)."""
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -45,7 +47,9 @@ class Checkpointer:
             return  # the writer reports open errors; without us, SQLite checkpoints on close
         try:
             while True:
+                self.idle.set()
                 self._wanted.wait()
+                self.idle.clear()
                 self._wanted.clear()
                 if self._stopping:
                     break
