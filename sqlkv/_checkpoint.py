@@ -13,6 +13,8 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
+from ._forkgate import GATE
+
 __all__ = ["Checkpointer"]
 
 
@@ -42,7 +44,8 @@ class Checkpointer:
 
     def _main(self) -> None:
         try:
-            conn = self._opener()
+            with GATE:
+                conn = self._opener()
         except sqlite3.Error:
             return  # the writer reports open errors; without us, SQLite checkpoints on close
         try:
@@ -54,9 +57,11 @@ class Checkpointer:
                 if self._stopping:
                     break
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    with GATE:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.completed += 1
                 except sqlite3.Error:
                     pass  # busy or read-only: the next nudge tries again
         finally:
-            conn.close()
+            with GATE:
+                conn.close()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _ops
 from ._errors import SqlkvError
+from ._forkgate import GATE
 from ._sql import BucketSQL
 
 if TYPE_CHECKING:
@@ -193,21 +194,24 @@ class ChangeFeed:
 
     def _poll(self) -> None:
         try:
-            conn = self._opener()
+            with GATE:
+                conn = self._opener()
         except sqlite3.Error:
             return
         try:
             last_version = None
             while not self._stop.wait(self._poll_interval):
-                try:
-                    version = conn.execute("PRAGMA data_version").fetchone()[0]
-                except sqlite3.Error:
-                    continue
-                if version != last_version:
-                    last_version = version
-                    self._dispatch_changed(conn)
+                with GATE:
+                    try:
+                        version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    except sqlite3.Error:
+                        continue
+                    if version != last_version:
+                        last_version = version
+                        self._dispatch_changed(conn)
         finally:
-            conn.close()
+            with GATE:
+                conn.close()
 
     def _dispatch_changed(self, conn: sqlite3.Connection) -> None:
         """Poller: dispatch the watched buckets whose newest revision moved past the cursor.

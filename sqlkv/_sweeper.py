@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 from ._expiry import SweepResult, next_deadline
+from ._forkgate import GATE
 
 __all__ = ["Sweeper"]
 
@@ -57,13 +58,15 @@ class Sweeper:
 
     def _main(self) -> None:
         try:
-            conn = self._opener()
+            with GATE:
+                conn = self._opener()
         except sqlite3.Error:
             return
         try:
             while not self._stopping:
                 try:
-                    deadline = next_deadline(conn)
+                    with GATE:
+                        deadline = next_deadline(conn)
                 except sqlite3.Error:
                     deadline = None
                 now = self._clock()
@@ -84,4 +87,5 @@ class Sweeper:
                 self._wake.wait(max(timeout, 0.0005))
                 self._wake.clear()
         finally:
-            conn.close()
+            with GATE:
+                conn.close()

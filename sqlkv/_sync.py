@@ -27,6 +27,7 @@ from ._core import OPEN_STORES, SWEEP_BATCH, UNSET, BucketCore, State, StoreCore
 from ._entry import BucketStatus, Entry
 from ._entry import Operation as Op
 from ._errors import BucketNotFoundError, KeyExistsError, LockNotAcquiredError, StoreClosedError, WrongLastRevisionError
+from ._forkgate import GATE
 from ._validate import check_bucket_name, check_key, check_revision
 from ._watch import WatcherCore
 from ._worker import run_writes
@@ -76,7 +77,8 @@ class Store(StoreCore):
         self._pid = os.getpid()
         self._fork_generation = _fork_generation
         try:
-            self._writer_conn = self._open_writer()  # type: ignore[assignment]
+            with GATE:
+                self._writer_conn = self._open_writer()  # type: ignore[assignment]
         except sqlite3.Error as exc:
             raise map_sqlite_error(exc, self.path) from None
         self._start_helpers(self._sweep_batch)
@@ -101,11 +103,11 @@ class Store(StoreCore):
         if self._pid != os.getpid():
             return  # a forked child never opened anything of its own
         self._stop_helpers()
-        with self._write_lock:
+        with self._write_lock, GATE:
             if self._writer_conn is not None:
                 self._writer_conn.close()
                 self._writer_conn = None
-        with self._readers_lock:
+        with self._readers_lock, GATE:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
@@ -129,7 +131,7 @@ class Store(StoreCore):
         if self._options.read_only:
             self._check_writable()
         request = Request(fn, args, None)
-        with self._write_lock:
+        with self._write_lock, GATE:
             conn = self._writer_conn
             if conn is None:
                 raise StoreClosedError("the store is closed")
@@ -144,12 +146,13 @@ class Store(StoreCore):
     def _read(self, fn: Operation, *args: Any) -> Any:
         if self._fork_generation != _fork_generation or self._state is not State.OPEN:
             self._ready()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._open_reader()
-            with self._readers_lock:
-                self._readers.append(conn)
-        return call_direct(conn, fn, args, self._options.path)
+        with GATE:
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = self._open_reader()
+                with self._readers_lock:
+                    self._readers.append(conn)
+            return call_direct(conn, fn, args, self._options.path)
 
     def _sweep_batch(self) -> _expiry.SweepResult:
         result: _expiry.SweepResult = self._write(_expiry.sweep, self._clock(), SWEEP_BATCH)

@@ -21,6 +21,7 @@ from typing import Any
 from ._bridge import Port, Request
 from ._connection import map_sqlite_error
 from ._errors import StoreClosedError
+from ._forkgate import GATE
 
 __all__ = ["DatabaseThread", "deliver", "run_reads", "run_writes"]
 
@@ -174,7 +175,8 @@ class DatabaseThread:
     def _main(self) -> None:
         conn: sqlite3.Connection | None = None
         try:
-            conn = self._opener()
+            with GATE:
+                conn = self._opener()
         except sqlite3.Error as exc:
             self._open_error = map_sqlite_error(exc, self._path)
         except BaseException as exc:
@@ -199,13 +201,15 @@ class DatabaseThread:
                     request.error = self._open_error
             else:
                 live = batch if not any(r.cancelled for r in batch) else [r for r in batch if not r.cancelled]
-                run(conn, live)
-                if self._after_commit is not None and live:
-                    calls = self._after_commit(conn, live)
+                with GATE:
+                    run(conn, live)
+                    if self._after_commit is not None and live:
+                        calls = self._after_commit(conn, live)
             deliver(batch, calls)
         if conn is not None:
-            _rollback(conn)
-            conn.close()
+            with GATE:
+                _rollback(conn)
+                conn.close()
         if self._final is not None:
             deliver([self._final])
 

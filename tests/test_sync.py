@@ -223,3 +223,96 @@ def test_a_forked_child_reopens_its_connections(db_path: Path) -> None:
     kv.put("parent", b"3")  # the parent's connections still work
     assert kv.get("parent").value == b"3"
     store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_forks_while_sqlkv_threads_are_busy_do_not_deadlock(db_path: Path) -> None:
+    """Children forked while an AsyncStore writes flat out, and a Store's helpers run, all open the file and read it."""
+    import select
+    import signal
+    import warnings
+
+    import anyio
+
+    stop = threading.Event()
+    started = threading.Event()
+
+    async def write_flat_out() -> None:
+        async with sqlkv.AsyncStore(db_path) as astore:
+            kv = await astore.create_bucket("busy")
+            started.set()
+            i = 0
+            while not stop.is_set():
+                await kv.put(f"k.{i % 100}", b"v" * 100)
+                i += 1
+
+    writer = threading.Thread(target=anyio.run, args=(write_flat_out,))
+    writer.start()
+    assert started.wait(30)
+    outcomes = []
+    try:
+        with sqlkv.Store(db_path) as store:
+            sync_kv = store.bucket("busy")
+            for _ in range(20):
+                sync_kv.keys()
+                read, write = os.pipe()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    pid = os.fork()
+                if pid == 0:  # child: a store of its own, on the same file
+                    code = 1
+                    try:
+                        os.close(read)
+                        with sqlkv.Store(db_path, auto_sweep=False) as child:
+                            child.bucket("busy").keys()
+                        code = 0
+                    finally:
+                        os.write(write, bytes([code]))
+                        os._exit(code)
+                os.close(write)
+                ready, _, _ = select.select([read], [], [], 30)
+                if not ready:
+                    os.kill(pid, signal.SIGKILL)
+                outcomes.append(os.read(read, 1) if ready else b"stuck")
+                os.close(read)
+                os.waitpid(pid, 0)
+    finally:
+        stop.set()
+        writer.join(30)
+    assert outcomes == [b"\x00"] * 20
+
+
+def test_the_fork_gate_waits_for_sqlite_work_and_holds_new_work_back() -> None:
+    from sqlkv._forkgate import ForkGate
+
+    gate = ForkGate(wait=10)
+    inside, release, closed, entered_late = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+
+    def busy() -> None:
+        with gate:
+            inside.set()
+            release.wait(10)
+
+    def late() -> None:
+        closed.wait(10)
+        with gate:
+            entered_late.set()
+
+    def forker() -> None:
+        gate.before_fork()
+        closed.set()
+
+    threads = [threading.Thread(target=busy), threading.Thread(target=late), threading.Thread(target=forker)]
+    threads[0].start()
+    assert inside.wait(10)
+    threads[2].start()
+    threads[1].start()
+    assert not closed.wait(0.2)  # the "fork" waits while a thread is inside SQLite
+    release.set()
+    assert closed.wait(10)  # ... and proceeds once it left
+    threads[2].join(10)
+    assert not entered_late.wait(0.2)  # new work waits while the gate is closed
+    gate.after_fork_in_parent()
+    assert entered_late.wait(10)
+    for thread in threads:
+        thread.join(10)
