@@ -6,6 +6,7 @@ first SQLite call. Every sqlkv thread (database threads, checkpointer,
 sweeper, change-feed poller, and sync Store calls) runs its SQLite work inside
 :data:`GATE`; ``os.register_at_fork`` closes the gate before a fork — waiting
 (a bounded time) for the threads inside to leave — and opens it again after.
+Entering and leaving cost two uncontended lock operations.
 """
 
 from __future__ import annotations
@@ -21,41 +22,42 @@ class ForkGate:
     """Counts threads inside SQLite; a fork waits for them to leave and keeps new ones out meanwhile."""
 
     def __init__(self, wait: float = 5.0) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._inside = 0
-        self._closed = False
         self._wait = wait
+        self._start()
+
+    def _start(self) -> None:
+        self._lock = threading.Lock()  # held by the forking thread from before_fork to after_fork
+        self._count = threading.Lock()
+        self._inside = 0
+        self._drained = threading.Event()
 
     def __enter__(self) -> None:
-        with self._cond:
-            while self._closed:
-                self._cond.wait()
+        with self._lock, self._count:  # the first blocks while a fork is being prepared
             self._inside += 1
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        with self._cond:
+        with self._count:
             self._inside -= 1
             if self._inside == 0:
-                self._cond.notify_all()
+                self._drained.set()
 
     def before_fork(self) -> None:
         """Close the gate and wait (at most ``wait`` seconds) until no sqlkv thread is inside SQLite."""
-        self._cond.acquire()
-        self._closed = True
-        self._cond.wait_for(lambda: self._inside == 0, timeout=self._wait)
+        self._lock.acquire()
+        with self._count:
+            if self._inside == 0:
+                return
+            self._drained.clear()
+        self._drained.wait(self._wait)
 
     def after_fork_in_parent(self) -> None:
-        self._closed = False
-        self._cond.notify_all()
-        self._cond.release()
+        self._lock.release()
 
     def after_fork_in_child(self) -> None:
         """The child has only the forking thread: start afresh."""
-        self._cond = threading.Condition(threading.Lock())
-        self._inside = 0
-        self._closed = False
+        self._start()
 
 
 GATE = ForkGate()

@@ -146,13 +146,15 @@ class Store(StoreCore):
     def _read(self, fn: Operation, *args: Any) -> Any:
         if self._fork_generation != _fork_generation or self._state is not State.OPEN:
             self._ready()
-        with GATE:
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            with GATE:
                 conn = self._local.conn = self._open_reader()
-                with self._readers_lock:
-                    self._readers.append(conn)
-            return call_direct(conn, fn, args, self._options.path)
+            with self._readers_lock:
+                self._readers.append(conn)
+        # Reads run outside the fork gate: it would cost more than a point read. A fork from one of your threads
+        # while another of yours is inside a read is the general hazard of fork with threads.
+        return call_direct(conn, fn, args, self._options.path)
 
     def _sweep_batch(self) -> _expiry.SweepResult:
         result: _expiry.SweepResult = self._write(_expiry.sweep, self._clock(), SWEEP_BATCH)
