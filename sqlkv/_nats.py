@@ -419,13 +419,16 @@ class NatsBucket:
         return self._entry(key, msg.data, msg.seq, msg.time, 0, op)
 
     async def history(self, key: str) -> list[Entry]:
-        """Every retained revision of the key, oldest first; KeyNotFoundError if none."""
-        _, _, errors = _nats()
-        try:
-            found = await self._call(self._kv.history(check_key(key)))
-        except errors.NoKeysError:
-            raise KeyNotFoundError(key) from None
-        return [self._entry(key, e.value, e.revision, e.created, e.delta or 0, _OPS[e.operation]) for e in found]
+        """Every retained revision of the key, oldest first; KeyNotFoundError if none.
+
+        Read with this store's own watcher rather than nats-py's ``history()``,
+        whose end-of-initial signal can come too early (nats.py#842).
+        """
+        async with self.watch(check_key(key), include_history=True) as watcher:
+            entries = await watcher.initial()
+        if not entries:
+            raise KeyNotFoundError(key)
+        return entries
 
     async def keys(self, *filters: str) -> list[str]:
         """Live keys, sorted, matching any of ``filters`` (server-side subject filters); [] if none."""

@@ -181,8 +181,22 @@ class NatsAdapter:
         return sorted(found)
 
     async def history(self, key: str) -> list[EntryTuple]:
-        entries = await self.call(self.kv.history, key)
-        return [(e.key, e.value or b"", e.revision, e.operation or "PUT") for e in entries]
+        """nats-py's history, retried when it wrongly says there are no keys (nats.py#842: its watcher
+        signals the end of the initial entries before delivering them)."""
+        from nats.js import errors
+
+        for attempt in range(5):
+            try:
+                entries = await self.call(self.kv.history, key)
+                return [(e.key, e.value or b"", e.revision, e.operation or "PUT") for e in entries]
+            except Outcome as outcome:
+                if outcome.kind != "not_found" or attempt == 4:
+                    raise
+                try:
+                    await self.js.get_msg(f"KV_{self.bucket}", subject=f"$KV.{self.bucket}.{key}")
+                except errors.NotFoundError:
+                    raise outcome from None  # really none
+        raise AssertionError("unreachable")
 
 
 def sqlkv_key_ok(key: str) -> bool:
