@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
-from ._forkgate import GATE
+from ._forkgate import GATE, helper_connection
 
 __all__ = ["Checkpointer"]
 
@@ -43,12 +43,9 @@ class Checkpointer:
         self._thread.join()
 
     def _main(self) -> None:
-        try:
-            with GATE:
-                conn = self._opener()
-        except sqlite3.Error:
-            return  # the writer reports open errors; without us, SQLite checkpoints on close
-        try:
+        with helper_connection(self._opener) as conn:
+            if conn is None:
+                return  # the writer reports open errors; without us, SQLite checkpoints on close
             while True:
                 self.idle.set()
                 self._wanted.wait()
@@ -62,6 +59,3 @@ class Checkpointer:
                     self.completed += 1
                 except sqlite3.Error:
                     pass  # busy or read-only: the next nudge tries again
-        finally:
-            with GATE:
-                conn.close()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _ops
 from ._errors import SqlkvError
-from ._forkgate import GATE
+from ._forkgate import GATE, helper_connection
 from ._sql import BucketSQL
 
 if TYPE_CHECKING:
@@ -193,12 +193,9 @@ class ChangeFeed:
                 out.setdefault(key, (port, []))[1].append((fn, (subscribers, *args)))
 
     def _poll(self) -> None:
-        try:
-            with GATE:
-                conn = self._opener()
-        except sqlite3.Error:
-            return
-        try:
+        with helper_connection(self._opener) as conn:
+            if conn is None:
+                return
             last_version = None
             while not self._stop.wait(self._poll_interval):
                 with GATE:
@@ -209,9 +206,6 @@ class ChangeFeed:
                     if version != last_version:
                         last_version = version
                         self._dispatch_changed(conn)
-        finally:
-            with GATE:
-                conn.close()
 
     def _dispatch_changed(self, conn: sqlite3.Connection) -> None:
         """Poller: dispatch the watched buckets whose newest revision moved past the cursor.

@@ -11,11 +11,14 @@ Entering and leaving cost two uncontended lock operations.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
-__all__ = ["GATE", "ForkGate"]
+__all__ = ["GATE", "ForkGate", "helper_connection"]
 
 
 class ForkGate:
@@ -68,3 +71,19 @@ if hasattr(os, "register_at_fork"):
         after_in_parent=GATE.after_fork_in_parent,
         after_in_child=GATE.after_fork_in_child,
     )
+
+
+@contextlib.contextmanager
+def helper_connection(opener: Callable[[], sqlite3.Connection]) -> Iterator[sqlite3.Connection | None]:
+    """A helper thread's own connection, opened and closed inside the gate; None if it cannot be opened."""
+    try:
+        with GATE:
+            conn = opener()
+    except sqlite3.Error:
+        yield None
+        return
+    try:
+        yield conn
+    finally:
+        with GATE:
+            conn.close()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 
 from ._expiry import SweepResult, next_deadline
-from ._forkgate import GATE
+from ._forkgate import GATE, helper_connection
 
 __all__ = ["Sweeper"]
 
@@ -57,12 +57,9 @@ class Sweeper:
         self._thread.join()
 
     def _main(self) -> None:
-        try:
-            with GATE:
-                conn = self._opener()
-        except sqlite3.Error:
-            return
-        try:
+        with helper_connection(self._opener) as conn:
+            if conn is None:
+                return
             while not self._stopping:
                 try:
                     with GATE:
@@ -86,6 +83,3 @@ class Sweeper:
                 timeout = self._max_idle if deadline is None else min((deadline - now) / 1e9, self._max_idle)
                 self._wake.wait(max(timeout, 0.0005))
                 self._wake.clear()
-        finally:
-            with GATE:
-                conn.close()
