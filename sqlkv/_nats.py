@@ -546,11 +546,22 @@ class NatsWatcher:
             return
         await asyncio.sleep(0)
         info = await self._sub.consumer_info()
-        if info.num_pending == 0 and self._sub.delivered == 0:
+        if info.num_pending == 0 and self._sub.delivered == 0 and not await self._stream_has_matches():
             return  # nothing to deliver initially
         self._initial_left = 1
         while self._initial_left:  # the initial entries, until one says nothing more is pending
             self._collect(await self._sub.next_msg(timeout=30), initial=True)
+
+    async def _stream_has_matches(self) -> bool:
+        """Whether the stream holds messages on the watched subjects (latest/all modes).
+
+        A consumer's first info can report 0 pending before it has counted them;
+        the stream's per-subject counts settle the question.
+        """
+        if self._options["from_revision"] is not None:
+            return False
+        info = await self._bucket._store._js.stream_info(self._bucket._stream, subjects_filter=self._subject)
+        return bool(info.state.subjects)
 
     def _collect(self, msg: Any, *, initial: bool) -> None:
         meta = msg.metadata
