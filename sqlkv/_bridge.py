@@ -11,6 +11,7 @@ backends with one thread hop per operation.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 import threading
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 from ._errors import BucketNotFoundError, SqlkvError
 from ._sql import BucketSQL
+from ._wakeup import Inbox, open_inbox
 
 __all__ = ["THREAD_PORT", "Port", "Request", "ThreadPort", "call_direct", "current_port"]
 
@@ -113,12 +115,37 @@ def _resolve_futures(requests: list[Request]) -> None:
 
 
 class AsyncioPort:
-    """Results for an asyncio loop: one ``call_soon_threadsafe`` per batch."""
+    """Results for an asyncio loop: one wake-up per batch.
 
-    __slots__ = ("loop",)
+    On Linux with a loop that can watch a file descriptor (the default selector
+    loop, uvloop) the wake-up is the port's own eventfd (see ``_wakeup``);
+    elsewhere ``call_soon_threadsafe``. The port holds its loop weakly, so a
+    finished loop (and the eventfd with it) is released.
+    """
+
+    __slots__ = ("__weakref__", "_inbox", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = weakref.ref(loop)
+        self._inbox: Inbox | None = None
+        inbox = open_inbox(self._report)
+        if inbox is not None:
+            try:
+                loop.add_reader(inbox.fd, inbox.drain)
+            except (NotImplementedError, RuntimeError, OSError, ValueError):
+                pass  # e.g. the proactor loop on Windows: call_soon_threadsafe it is
+            else:
+                self._inbox = inbox
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop, or None once it was garbage-collected."""
+        return self._loop()
+
+    def _report(self, exc: BaseException) -> None:
+        loop = self._loop()
+        if loop is not None:
+            loop.call_exception_handler({"message": "exception in a sqlkv callback", "exception": exc})
 
     def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
         if calls:
@@ -127,14 +154,21 @@ class AsyncioPort:
             self.post(_resolve_futures, requests)
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
+        inbox = self._inbox
+        if inbox is not None:
+            inbox.post(fn, args)
+            return
+        loop = self._loop()
+        if loop is None:
+            return
         try:
-            self.loop.call_soon_threadsafe(fn, *args)
+            loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting any more
 
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
         request = Request(fn, args, self)
-        future = request.waiter = self.loop.create_future()
+        future = request.waiter = self._loop().create_future()  # type: ignore[union-attr]  # it is running
         submit(request)
         try:
             return await future
@@ -228,6 +262,17 @@ _last_asyncio_port: AsyncioPort | None = None
 _last_trio_port: TrioPort | None = None
 
 
+def _forget_ports() -> None:
+    """In a forked child: ports (and their eventfds) belong to the parent's loops."""
+    global _asyncio_ports, _last_asyncio_port, _last_trio_port
+    _asyncio_ports = weakref.WeakKeyDictionary()
+    _last_asyncio_port = _last_trio_port = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_ports)
+
+
 def current_port() -> Port:
     """The port of the running event loop (asyncio or trio)."""
     global _last_asyncio_port, _last_trio_port
@@ -237,7 +282,7 @@ def current_port() -> Port:
         pass
     else:
         port = _last_asyncio_port
-        if port is not None and port.loop is loop:
+        if port is not None and port._loop() is loop:
             return port
         port = _asyncio_ports.get(loop)
         if port is None:

@@ -27,7 +27,7 @@ from ._feed import ChangeFeed, Posts
 from ._migrations import apply_migrations, check_schema, load_migrations
 from ._sql import BucketSQL
 from ._sweeper import Sweeper
-from ._validate import check_key, check_revision, compile_filters
+from ._validate import check_key, check_revision, coerce_value, compile_filters
 
 if TYPE_CHECKING:
     from ._bridge import Request
@@ -250,8 +250,6 @@ class BucketCore:
         self, key: str, value: bytes | str, ttl: float | timedelta | None
     ) -> tuple[str, bytes, int, int | None]:
         """Validated (key, value bytes, now, per-key deadline) of a value write."""
-        from ._validate import coerce_value
-
         key, data, now = check_key(key), coerce_value(value), self._store._clock()
         expires = None if ttl is None else now + round(to_seconds(ttl, "ttl") * 1e9)
         return key, data, now, expires

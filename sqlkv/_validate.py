@@ -31,7 +31,7 @@ MAX_BUCKET_NAME_LENGTH = 252
 """Longest bucket name: NATS's stream name ``KV_<bucket>`` is limited to 255."""
 
 _BUCKET_RE = re.compile(r"[A-Za-z0-9_-]+")
-_KEY_RE = re.compile(r"[-/_=.a-zA-Z0-9]+")
+_KEY_RE = re.compile(r"[-/_=a-zA-Z0-9]+(?:\.[-/_=a-zA-Z0-9]+)*")  # dot-separated, non-empty tokens
 _FILTER_TOKEN_RE = re.compile(r"[-/_=a-zA-Z0-9]+|\*")
 
 KeyMatcher = Callable[[str], bool]
@@ -54,7 +54,7 @@ def check_key(key: object) -> str:
         raise InvalidKeyError(f"key must be a str, not {type(key).__name__}")
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidKeyError(f"invalid key: longer than {MAX_KEY_LENGTH} characters")
-    if not _KEY_RE.fullmatch(key) or key[0] == "." or key[-1] == "." or ".." in key:
+    if not _KEY_RE.fullmatch(key):
         raise InvalidKeyError(f"invalid key: {key!r}")
     return key
 

@@ -182,7 +182,7 @@ class DatabaseThread:
         except BaseException as exc:
             self._open_error = exc
         get, get_nowait, empty = self._queue.get, self._queue.get_nowait, self._queue.empty
-        run = self._run_writes if self._writer else self._run_reads
+        run, path = (run_writes if self._writer else run_reads), self._path
         stopping = False
         while not stopping:
             first = get()
@@ -200,9 +200,9 @@ class DatabaseThread:
                 for request in batch:
                     request.error = self._open_error
             else:
-                live = batch if not any(r.cancelled for r in batch) else [r for r in batch if not r.cancelled]
+                live = [r for r in batch if not r.cancelled] if len(batch) > 1 else [] if batch[0].cancelled else batch
                 with GATE:
-                    run(conn, live)
+                    run(conn, live, path)
                     if self._after_commit is not None and live:
                         calls = self._after_commit(conn, live)
             deliver(batch, calls)
@@ -212,9 +212,3 @@ class DatabaseThread:
                 conn.close()
         if self._final is not None:
             deliver([self._final])
-
-    def _run_writes(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
-        run_writes(conn, batch, self._path)
-
-    def _run_reads(self, conn: sqlite3.Connection, batch: list[Request]) -> None:
-        run_reads(conn, batch, self._path)
