@@ -39,17 +39,19 @@ class Inbox:
     def post(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
         """Any thread: queue ``fn(*args)`` and wake the loop unless a wake-up is already pending."""
         self._pending.append((fn, args))
-        if not self._signalled:  # set before a write, cleared by the loop before it drains: no lost wake-up
+        if not self._signalled:  # set before the write; cleared by the loop after it read, before it drains
             self._signalled = True
             os.eventfd_write(self.fd, 1)
 
     def drain(self) -> None:
         """Loop thread (``fd`` readable): run every queued callback, oldest first."""
-        self._signalled = False
+        # Consume the wake-up *before* clearing the flag: a thread that sees the
+        # flag cleared writes again, and that write is consumed by a later drain.
         try:
             os.eventfd_read(self.fd)
         except BlockingIOError:
             pass  # a wake-up already consumed by an earlier drain
+        self._signalled = False
         pending = self._pending
         while pending:
             fn, args = pending.popleft()
