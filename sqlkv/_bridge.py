@@ -11,6 +11,7 @@ backends with one thread hop per operation.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import sys
@@ -177,18 +178,42 @@ class AsyncioPort:
             raise
 
 
+async def _pump_inbox(inbox: Inbox) -> None:
+    """A trio system task: run the inbox's callbacks whenever its eventfd fires, until the run ends."""
+    import trio
+
+    while True:
+        await trio.lowlevel.wait_readable(inbox.fd)
+        inbox.drain()
+
+
+def _log_callback_error(exc: BaseException) -> None:
+    logging.getLogger("sqlkv").error("exception in a sqlkv callback", exc_info=exc)
+
+
 def _set_events(requests: list[Request]) -> None:
     for request in requests:
         request.waiter.set()
 
 
 class TrioPort:
-    """Results for a trio run: one ``run_sync_soon`` per batch."""
+    """Results for a trio run: one wake-up per batch.
 
-    __slots__ = ("token",)
+    On Linux a system task of the run waits on the port's eventfd and drains
+    its inbox (see ``_wakeup``); elsewhere ``TrioToken.run_sync_soon``.
+    """
+
+    __slots__ = ("_inbox", "token")
 
     def __init__(self, token: Any) -> None:
+        import trio
+
         self.token = token
+        self._inbox: Inbox | None = None
+        inbox = open_inbox(_log_callback_error)
+        if inbox is not None:
+            trio.lowlevel.spawn_system_task(_pump_inbox, inbox, name="sqlkv wake-ups")
+            self._inbox = inbox
 
     def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
         if calls:
@@ -197,6 +222,10 @@ class TrioPort:
             self.post(_set_events, requests)
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
+        inbox = self._inbox
+        if inbox is not None:
+            inbox.post(fn, args)
+            return
         import trio
 
         try:
