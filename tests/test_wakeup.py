@@ -131,3 +131,24 @@ def test_a_finished_loop_releases_its_port_and_eventfd() -> None:
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) <= before + 2  # the last loop's port may still be cached
     del ref
+
+
+def test_trio_runs_release_their_eventfds() -> None:
+    import gc
+
+    trio = pytest.importorskip("trio")
+    from sqlkv._bridge import TrioPort
+
+    async def main() -> None:
+        port = current_port()
+        assert isinstance(port, TrioPort) and port._inbox is not None
+        done = trio.Event()
+        threading.Thread(target=port.post, args=(done.set,)).start()
+        with trio.fail_after(10):
+            await done.wait()
+
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(30):
+        trio.run(main)
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before + 2  # the last run's port may still be cached
