@@ -3,7 +3,7 @@
 SQLite's automatic checkpoint runs inside the commit that crosses 1000 WAL
 pages and stalls that writer for milliseconds. sqlkv turns it off on the
 writer connection and runs PASSIVE checkpoints (which never block writers or
-readers) on a thread of its own, nudged by the writer every few hundred
+readers) on a thread of its own, nudged by the writer every thousand or so
 writes.
 """
 
