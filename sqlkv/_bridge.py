@@ -24,25 +24,20 @@ from ._errors import BucketNotFoundError, SqlkvError
 from ._sql import BucketSQL
 from ._wakeup import Inbox, open_inbox
 
-__all__ = ["THREAD_PORT", "Port", "Request", "ThreadPort", "call_direct", "current_port"]
+__all__ = ["THREAD_PORT", "Port", "Request", "ThreadPort", "current_port", "direct_call_error"]
 
 Operation = Callable[..., Any]
 
 
-def call_direct(conn: sqlite3.Connection, fn: Operation, args: tuple[Any, ...], path: str) -> Any:
-    """Run ``fn(conn, *args)`` on the calling thread with the error mapping of ``Request.run`` (sync API)."""
-    try:
-        return fn(conn, *args)
-    except SqlkvError:
-        raise
-    except sqlite3.Error as exc:
-        sql = args[0] if args else None
-        missing_table = isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table")
-        if missing_table and isinstance(sql, BucketSQL):
-            raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
-        from ._connection import map_sqlite_error
+def direct_call_error(exc: sqlite3.Error, args: tuple[Any, ...], path: str) -> SqlkvError:
+    """The sqlkv error for an sqlite3 error raised by ``fn(conn, *args)`` called directly."""
+    sql = args[0] if args else None
+    missing_table = isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table")
+    if missing_table and isinstance(sql, BucketSQL):
+        return BucketNotFoundError(f"bucket not found: {sql.bucket}")
+    from ._connection import map_sqlite_error
 
-        raise map_sqlite_error(exc, path) from None
+    return map_sqlite_error(exc, path)
 
 
 class Request:

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from . import _catalog, _expiry, _ops
-from ._bridge import THREAD_PORT, Operation, Request, call_direct
+from ._bridge import THREAD_PORT, Operation, Request, direct_call_error
 from ._config import to_seconds
 from ._connection import Connection
 from ._core import OPEN_STORES, SWEEP_BATCH, UNSET, BucketCore, State, StoreCore, Unset
@@ -154,7 +154,10 @@ class Store(StoreCore):
                 self._readers.append(conn)
         # Reads run outside the fork gate: it would cost more than a point read. A fork from one of your threads
         # while another of yours is inside a read is the general hazard of fork with threads.
-        return call_direct(conn, fn, args, self._options.path)
+        try:
+            return fn(conn, *args)
+        except sqlite3.Error as exc:
+            raise direct_call_error(exc, args, self._options.path) from None
 
     def _sweep_batch(self) -> _expiry.SweepResult:
         result: _expiry.SweepResult = self._write(_expiry.sweep, self._clock(), SWEEP_BATCH)
