@@ -11,6 +11,7 @@ backends with one thread hop per operation.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sqlite3
@@ -124,7 +125,7 @@ class AsyncioPort:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = weakref.ref(loop)
         self._inbox: Inbox | None = None
-        inbox = open_inbox(self._report)
+        inbox = open_inbox(functools.partial(_report_to_loop, self._loop))  # no reference back to the port
         if inbox is not None:
             try:
                 loop.add_reader(inbox.fd, inbox.drain)
@@ -138,11 +139,6 @@ class AsyncioPort:
         """The loop, or None once it was garbage-collected."""
         return self._loop()
 
-    def _report(self, exc: BaseException) -> None:
-        loop = self._loop()
-        if loop is not None:
-            loop.call_exception_handler({"message": "exception in a sqlkv callback", "exception": exc})
-
     def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
         if calls:
             self.post(_call_then, calls, _resolve_futures, requests)
@@ -150,11 +146,14 @@ class AsyncioPort:
             self.post(_resolve_futures, requests)
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop()
         inbox = self._inbox
         if inbox is not None:
-            inbox.post(fn, args)
+            if loop is None or loop.is_closed():
+                inbox.close()  # nobody is waiting any more: drop this and what is queued
+            else:
+                inbox.post(fn, args)
             return
-        loop = self._loop()
         if loop is None:
             return
         try:
@@ -177,13 +176,24 @@ async def _pump_inbox(inbox: Inbox) -> None:
     """A trio system task: run the inbox's callbacks whenever its eventfd fires, until the run ends."""
     import trio
 
-    while True:
-        await trio.lowlevel.wait_readable(inbox.fd)
-        inbox.drain()
+    try:
+        while True:
+            await trio.lowlevel.wait_readable(inbox.fd)
+            inbox.drain()
+    finally:
+        inbox.close()  # the run is ending: later posts are dropped
 
 
 def _log_callback_error(exc: BaseException) -> None:
     logging.getLogger("sqlkv").error("exception in a sqlkv callback", exc_info=exc)
+
+
+def _report_to_loop(loop_ref: weakref.ref[asyncio.AbstractEventLoop], exc: BaseException) -> None:
+    loop = loop_ref()
+    if loop is None or loop.is_closed():
+        _log_callback_error(exc)
+    else:
+        loop.call_exception_handler({"message": "exception in a sqlkv callback", "exception": exc})
 
 
 def _set_events(requests: list[Request]) -> None:
@@ -286,6 +296,24 @@ _last_asyncio_port: AsyncioPort | None = None
 _last_trio_port: TrioPort | None = None
 
 
+_trio_ports: Any = None
+"""A ``trio.lowlevel.RunVar`` holding each run's port, made on first use (trio is optional)."""
+
+
+def _trio_port(trio: Any, token: Any) -> TrioPort:
+    """The port of the current trio run: one per run, whichever thread asked last."""
+    global _trio_ports, _last_trio_port
+    ports = _trio_ports
+    if ports is None:
+        ports = _trio_ports = trio.lowlevel.RunVar("sqlkv_port")
+    port: TrioPort | None = ports.get(None)
+    if port is None:
+        port = TrioPort(token)
+        ports.set(port)
+    _last_trio_port = port
+    return port
+
+
 def _forget_ports() -> None:
     """In a forked child: ports (and their eventfds) belong to the parent's loops."""
     global _asyncio_ports, _last_asyncio_port, _last_trio_port
@@ -299,7 +327,7 @@ if hasattr(os, "register_at_fork"):
 
 def current_port() -> Port:
     """The port of the running event loop (asyncio or trio)."""
-    global _last_asyncio_port, _last_trio_port
+    global _last_asyncio_port
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -320,7 +348,8 @@ def current_port() -> Port:
         except RuntimeError:
             pass
         else:
-            if _last_trio_port is None or _last_trio_port.token is not token:
-                _last_trio_port = TrioPort(token)
-            return _last_trio_port
+            last = _last_trio_port
+            if last is not None and last.token is token:
+                return last
+            return _trio_port(trio, token)
     raise RuntimeError("sqlkv's async API must be called from a running asyncio or trio event loop")

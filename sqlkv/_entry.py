@@ -108,7 +108,6 @@ def make_entry(bucket: str, key: str, value: bytes, revision: int, created_ns: i
     The fields are stored on a layout-identical mutable twin whose class is then
     switched to Entry; the result is an ordinary, equal, frozen Entry.
     """
-    created = _fromtimestamp(created_ns / 1e9, _UTC) if 0 <= created_ns < 2**53 else ns_to_datetime(created_ns)
-    entry = _EntryBuilder(bucket, key, value, revision, created, delta, _OPERATIONS[op])
+    entry = _EntryBuilder(bucket, key, value, revision, ns_to_datetime(created_ns), delta, _OPERATIONS[op])
     entry.__class__ = Entry  # type: ignore[assignment]
     return entry  # type: ignore[return-value]

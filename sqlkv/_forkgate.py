@@ -45,7 +45,10 @@ class ForkGate:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._inside.pop()
+        try:
+            self._inside.pop()
+        except IndexError:
+            pass  # entered before a fork, left in the child (whose gate started afresh)
 
     def before_fork(self) -> None:
         """Close the gate and wait (at most ``wait`` seconds) until no sqlkv thread is inside SQLite."""

@@ -27,24 +27,37 @@ ErrorHandler = Callable[[BaseException], None]
 class Inbox:
     """Callbacks posted from any thread, run on one loop thread by :meth:`drain` when ``fd`` is readable."""
 
-    __slots__ = ("__weakref__", "_on_error", "_pending", "_signalled", "fd")
+    __slots__ = ("__weakref__", "_close_fd", "_closed", "_on_error", "_pending", "_signalled", "fd")
 
     def __init__(self, fd: int, on_error: ErrorHandler) -> None:
         self.fd = fd
         self._pending: deque[Callback] = deque()
         self._signalled = False
+        self._closed = False
         self._on_error = on_error
-        weakref.finalize(self, os.close, fd)  # only once nothing can post to it any more
+        self._close_fd = weakref.finalize(self, os.close, fd)  # once nothing can post to it any more
+        _INBOXES.add(self)
+
+    @property
+    def closed(self) -> bool:
+        """True once the loop stopped draining: posts are dropped."""
+        return self._closed
 
     def post(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
         """Any thread: queue ``fn(*args)`` and wake the loop unless a wake-up is already pending."""
+        if self._closed:
+            return  # nobody drains any more (the loop or run ended)
         self._pending.append((fn, args))
         if not self._signalled:  # set before the write; cleared by the loop after it read, before it drains
             self._signalled = True
             os.eventfd_write(self.fd, 1)
 
     def drain(self) -> None:
-        """Loop thread (``fd`` readable): run every queued callback, oldest first."""
+        """Loop thread (``fd`` readable): run the queued callbacks, oldest first.
+
+        Runs at most what was queued when it started, so a steady stream of
+        posts cannot keep the loop inside one drain; the rest comes next turn.
+        """
         # Consume the wake-up *before* clearing the flag: a thread that sees the
         # flag cleared writes again, and that write is consumed by a later drain.
         try:
@@ -53,17 +66,43 @@ class Inbox:
             pass  # a wake-up already consumed by an earlier drain
         self._signalled = False
         pending = self._pending
-        while pending:
-            fn, args = pending.popleft()
-            try:
-                fn(*args)
-            except (SystemExit, KeyboardInterrupt):
-                if pending:  # the rest still run, after the exception has left the loop
-                    self._signalled = True
-                    os.eventfd_write(self.fd, 1)
-                raise
-            except BaseException as exc:
-                self._on_error(exc)
+        try:
+            for _ in range(len(pending)):
+                fn, args = pending.popleft()
+                try:
+                    fn(*args)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    self._on_error(exc)
+        finally:
+            if pending and not self._signalled:  # more to run: come back after the loop's other work
+                self._signalled = True
+                os.eventfd_write(self.fd, 1)
+
+    def close(self) -> None:
+        """The loop will not drain any more (loop closed, run ended): drop what is queued and later posts."""
+        self._closed = True
+        self._pending.clear()
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: this eventfd belongs to the parent's loop; close the child's copy now."""
+        self._closed = True
+        self._pending.clear()
+        if self._close_fd.detach() is not None:
+            os.close(self.fd)
+
+
+_INBOXES: weakref.WeakSet[Inbox] = weakref.WeakSet()
+
+
+def _forget_inboxes_after_fork() -> None:
+    for inbox in list(_INBOXES):
+        inbox._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inboxes_after_fork)
 
 
 def open_inbox(on_error: ErrorHandler) -> Inbox | None:

@@ -152,3 +152,97 @@ def test_trio_runs_release_their_eventfds() -> None:
         trio.run(main)
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) <= before + 2  # the last run's port may still be cached
+
+
+def test_posts_to_a_finished_asyncio_loop_are_dropped() -> None:
+    async def main() -> AsyncioPort:
+        port = current_port()
+        assert isinstance(port, AsyncioPort)
+        return port
+
+    port = asyncio.run(main())
+    inbox = port._inbox
+    assert inbox is not None
+    for n in range(100):
+        port.post(print, n)  # the loop is closed: nothing may pile up
+    assert inbox.closed and not inbox._pending
+
+
+def test_posts_to_a_finished_trio_run_are_dropped() -> None:
+    trio = pytest.importorskip("trio")
+    from sqlkv._bridge import TrioPort
+
+    async def main() -> TrioPort:
+        port = current_port()
+        assert isinstance(port, TrioPort)
+        return port
+
+    port = trio.run(main)
+    inbox = port._inbox
+    assert inbox is not None
+    for n in range(100):
+        port.post(print, n)
+    assert inbox.closed and not inbox._pending
+
+
+def test_one_trio_port_per_run_when_runs_in_two_threads_take_turns() -> None:
+    trio = pytest.importorskip("trio")
+    turns = [threading.Semaphore(1), threading.Semaphore(0)]
+    seen: list[set[int]] = [set(), set()]
+
+    def run(me: int) -> None:
+        async def main() -> None:
+            for _ in range(200):
+                turns[me].acquire()
+                seen[me].add(id(current_port()))
+                turns[1 - me].release()
+
+        trio.run(main)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [len(ids) for ids in seen] == [1, 1]
+    assert seen[0] != seen[1]
+
+
+def test_a_drain_runs_only_what_was_queued_when_it_started() -> None:
+    inbox = open_inbox(lambda exc: None)
+    assert inbox is not None
+    ran: list[int] = []
+
+    def again(n: int) -> None:
+        ran.append(n)
+        inbox.post(again, (n + 1,))  # a callback that always posts another one
+
+    inbox.post(again, (0,))
+    inbox.drain()
+    assert ran == [0]  # the drain returned; the next callback waits for the next turn
+    assert len(inbox._pending) == 1 and inbox._signalled  # ... and the loop is woken for it
+    inbox.drain()
+    assert ran == [0, 1]
+    inbox.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_closes_its_copy_of_the_parents_eventfds() -> None:
+    async def main() -> AsyncioPort:
+        port = current_port()
+        assert isinstance(port, AsyncioPort)
+        return port
+
+    port = asyncio.run(main())
+    inbox = port._inbox
+    assert inbox is not None
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's eventfd must be closed here, and posts dropped
+        try:
+            os.fstat(inbox.fd)
+        except OSError:
+            os._exit(0 if inbox.closed else 2)
+        os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    os.fstat(inbox.fd)  # still open in the parent
+    assert os.waitstatus_to_exitcode(status) == 0
