@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +247,36 @@ def test_a_forked_child_closes_its_copy_of_the_parents_eventfds() -> None:
     _, status = os.waitpid(pid, 0)
     os.fstat(inbox.fd)  # still open in the parent
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_without_an_eventfd_the_ports_fall_back_to_the_loops_own_wake_up(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where there is no eventfd (macOS, Windows) results travel by call_soon_threadsafe / run_sync_soon."""
+    import anyio
+
+    import sqlkv
+    from sqlkv import _bridge
+
+    if backend == "trio":
+        pytest.importorskip("trio")
+    monkeypatch.setattr(_bridge, "open_inbox", lambda on_error: None)
+
+    async def main() -> None:
+        port = current_port()
+        assert getattr(port, "_inbox", "missing") is None  # a fresh port, on the fallback path
+        async with sqlkv.AsyncStore(tmp_path / "fallback.db") as store:
+            kv = await store.create_bucket("b")
+            async with kv.watch() as watcher:
+                async with anyio.create_task_group() as tasks:
+                    for n in range(100):
+                        tasks.start_soon(kv.put, f"k{n}", b"v")
+                assert len(await kv.keys()) == 100
+                seen = set()
+                async for entry in watcher:
+                    seen.add(entry.key)
+                    if len(seen) == 100:
+                        break
+
+    anyio.run(main, backend=backend)
