@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sqlkv._bridge import AsyncioPort, current_port
-from sqlkv._wakeup import open_inbox
+from sqlkv._wakeup import Inbox, open_inbox
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "eventfd"), reason="the inbox needs Linux's eventfd")
 
@@ -155,15 +155,19 @@ def test_trio_runs_release_their_eventfds() -> None:
     assert len(os.listdir("/proc/self/fd")) <= before + 2  # the last run's port may still be cached
 
 
-def test_posts_to_a_finished_asyncio_loop_are_dropped() -> None:
+def _port_of_a_finished_loop() -> tuple[AsyncioPort, Inbox]:
     async def main() -> AsyncioPort:
         port = current_port()
         assert isinstance(port, AsyncioPort)
         return port
 
     port = asyncio.run(main())
-    inbox = port._inbox
-    assert inbox is not None
+    assert port._inbox is not None
+    return port, port._inbox
+
+
+def test_posts_to_a_finished_asyncio_loop_are_dropped() -> None:
+    port, inbox = _port_of_a_finished_loop()
     for n in range(100):
         port.post(print, n)  # the loop is closed: nothing may pile up
     assert inbox.closed and not inbox._pending
@@ -229,14 +233,7 @@ def test_a_drain_runs_only_what_was_queued_when_it_started() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_closes_its_copy_of_the_parents_eventfds() -> None:
-    async def main() -> AsyncioPort:
-        port = current_port()
-        assert isinstance(port, AsyncioPort)
-        return port
-
-    port = asyncio.run(main())
-    inbox = port._inbox
-    assert inbox is not None
+    _port, inbox = _port_of_a_finished_loop()  # the port stays referenced: its inbox stays open
     pid = os.fork()
     if pid == 0:  # the child: the parent's eventfd must be closed here, and posts dropped
         try:
