@@ -3,9 +3,10 @@
 A :class:`Request` carries one operation (a function of the thread's
 connection) and a *port*: the way back to the caller. A database thread runs
 a whole batch of requests, then wakes each event loop **once** for the batch
-with :meth:`Port.deliver`. Ports exist for asyncio (``call_soon_threadsafe``)
-and trio (``TrioToken.run_sync_soon``), so the async API runs on both anyio
-backends with one thread hop per operation.
+with :meth:`Port.deliver`. Ports exist for asyncio and trio, so the async API
+runs on both anyio backends with one thread hop per operation; both wake
+their loop through an eventfd inbox (``_wakeup``) where Linux has one, else
+through ``call_soon_threadsafe`` / ``TrioToken.run_sync_soon``.
 """
 
 from __future__ import annotations
