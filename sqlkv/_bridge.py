@@ -112,7 +112,24 @@ def _resolve_futures(requests: list[Request]) -> None:
             future.set_result(request.result)
 
 
-class AsyncioPort:
+class _LoopPort:
+    """What both loop ports share: a batch's callbacks, then its results, in one post (one wake-up)."""
+
+    __slots__ = ()
+
+    _resolve: Callable[[list[Request]], None]
+
+    def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
+        if calls:
+            self.post(_call_then, calls, self._resolve, requests)
+        else:
+            self.post(self._resolve, requests)
+
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
+        raise NotImplementedError
+
+
+class AsyncioPort(_LoopPort):
     """Results for an asyncio loop: one wake-up per batch.
 
     On Linux with a loop that can watch a file descriptor (the default selector
@@ -140,11 +157,7 @@ class AsyncioPort:
         """The loop, or None once it was garbage-collected."""
         return self._loop()
 
-    def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
-        if calls:
-            self.post(_call_then, calls, _resolve_futures, requests)
-        else:
-            self.post(_resolve_futures, requests)
+    _resolve = staticmethod(_resolve_futures)
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop()
@@ -202,7 +215,7 @@ def _set_events(requests: list[Request]) -> None:
         request.waiter.set()
 
 
-class TrioPort:
+class TrioPort(_LoopPort):
     """Results for a trio run: one wake-up per batch.
 
     On Linux a system task of the run waits on the port's eventfd and drains
@@ -221,11 +234,7 @@ class TrioPort:
             trio.lowlevel.spawn_system_task(_pump_inbox, inbox, name="sqlkv wake-ups")
             self._inbox = inbox
 
-    def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
-        if calls:
-            self.post(_call_then, calls, _set_events, requests)
-        else:
-            self.post(_set_events, requests)
+    _resolve = staticmethod(_set_events)
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
         inbox = self._inbox
@@ -255,11 +264,6 @@ class TrioPort:
         return request.result
 
 
-def _set_thread_events(requests: list[Request]) -> None:
-    for request in requests:
-        request.waiter.set()
-
-
 class ThreadPort:
     """Results for a plain thread that blocks until its request is done (sweeper, sync callers)."""
 
@@ -268,7 +272,7 @@ class ThreadPort:
     def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
         for fn, args in calls:
             fn(*args)
-        _set_thread_events(requests)
+        _set_events(requests)
 
     def post(self, fn: Callable[..., None], *args: Any) -> None:
         fn(*args)
