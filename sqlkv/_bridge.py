@@ -20,11 +20,14 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BucketNotFoundError, SqlkvError
 from ._sql import BucketSQL
 from ._wakeup import Inbox, open_inbox
+
+if TYPE_CHECKING:
+    from ._feed import Posts
 
 __all__ = ["THREAD_PORT", "Port", "Request", "ThreadPort", "current_port", "direct_call_error"]
 
@@ -88,8 +91,19 @@ Submit = Callable[[Request], None]
 """Hands a request to a database thread (``DatabaseThread.submit`` or ``.stop``)."""
 
 
+class Borrowable(Protocol):
+    """A database thread whose connection a loop may use while the thread is idle (``DatabaseThread``)."""
+
+    def submit(self, request: Request) -> None: ...
+
+    def run_here(self, request: Request) -> tuple[bool, Posts | None]: ...
+
+
 class Port(Protocol):
     """The way results travel back to one event loop."""
+
+    active: int
+    """Operations of this loop under way (submitted, or about to run here)."""
 
     def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
         """On a database thread: run ``calls``, then resolve ``requests``, on the loop, in one wake-up."""
@@ -99,6 +113,9 @@ class Port(Protocol):
 
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
         """Hand ``fn(conn, *args)`` to ``submit`` and wait for its result."""
+
+    async def call_here(self, thread: Borrowable, fn: Operation, args: tuple[Any, ...]) -> Any:
+        """Run ``fn(conn, *args)`` on the calling thread when that is cheaper than a hop, else as ``call``."""
 
 
 def _resolve_futures(requests: list[Request]) -> None:
@@ -113,10 +130,16 @@ def _resolve_futures(requests: list[Request]) -> None:
 
 
 class _LoopPort:
-    """What both loop ports share: a batch's callbacks, then its results, in one post (one wake-up)."""
+    """What both loop ports share: a batch's callbacks, then its results, in one post (one wake-up).
 
-    __slots__ = ()
+    And the loop's side of running a lone operation itself (:meth:`call_here`).
+    """
 
+    __slots__ = ("_inbox", "active")
+
+    active: int
+    """Operations of this loop under way (submitted, or about to run here): zero means "alone"."""
+    _inbox: Inbox | None
     _resolve: Callable[[list[Request]], None]
 
     def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
@@ -128,6 +151,59 @@ class _LoopPort:
     def post(self, fn: Callable[..., None], *args: Any) -> None:
         raise NotImplementedError
 
+    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        raise NotImplementedError
+
+    async def _yield(self) -> None:
+        raise NotImplementedError
+
+    def _report(self, exc: BaseException) -> None:
+        raise NotImplementedError
+
+    async def call_here(self, thread: Borrowable, fn: Operation, args: tuple[Any, ...]) -> Any:
+        """Run ``fn(conn, *args)`` on this loop's thread if it is alone and ``thread`` is idle; else submit it.
+
+        With no other operation of this loop under way, the task first lets
+        every other ready task run (any operation they start meanwhile goes
+        to the thread). If the database thread then has nothing to do, the
+        operation runs right here, on the thread's connection: no thread hop,
+        no wake-ups. Otherwise (operations under way, the thread busy, the
+        database locked by another process) it goes to the thread as usual,
+        where concurrent writes share one commit. A cancellation reaches the
+        task before the operation started or not at all.
+        """
+        if self.active:
+            return await self.call(thread.submit, fn, args)
+        self.active += 1
+        try:
+            await self._yield()
+            request = Request(fn, args, None)
+            ran, posts = thread.run_here(request)
+        finally:
+            self.active -= 1
+        if not ran:
+            return await self.call(thread.submit, fn, args)
+        if posts:
+            self._deliver_posts(posts)
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _deliver_posts(self, posts: Posts) -> None:
+        """Watchers' callbacks of a commit made on this loop: ours run now unless earlier ones are queued."""
+        for port, calls in posts.values():
+            inbox = self._inbox
+            if port is not self or inbox is None or inbox.pending:
+                port.deliver([], calls)  # after what is queued: watchers see commits in order
+                continue
+            for fn, args in calls:
+                try:
+                    fn(*args)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    self._report(exc)
+
 
 class AsyncioPort(_LoopPort):
     """Results for an asyncio loop: one wake-up per batch.
@@ -138,10 +214,11 @@ class AsyncioPort(_LoopPort):
     finished loop (and the eventfd with it) is released.
     """
 
-    __slots__ = ("__weakref__", "_inbox", "_loop")
+    __slots__ = ("__weakref__", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = weakref.ref(loop)
+        self.active = 0
         self._inbox: Inbox | None = None
         inbox = open_inbox(functools.partial(_report_to_loop, self._loop))  # no reference back to the port
         if inbox is not None:
@@ -175,15 +252,24 @@ class AsyncioPort(_LoopPort):
         except RuntimeError:
             pass  # the loop is closed: nobody is waiting any more
 
+    async def _yield(self) -> None:
+        await asyncio.sleep(0)
+
+    def _report(self, exc: BaseException) -> None:
+        _report_to_loop(self._loop, exc)
+
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
         request = Request(fn, args, self)
         future = request.waiter = self._loop().create_future()  # type: ignore[union-attr]  # it is running
         submit(request)
+        self.active += 1
         try:
             return await future
         except asyncio.CancelledError:
             request.cancelled = True
             raise
+        finally:
+            self.active -= 1
 
 
 async def _pump_inbox(inbox: Inbox) -> None:
@@ -222,12 +308,13 @@ class TrioPort(_LoopPort):
     its inbox (see ``_wakeup``); elsewhere ``TrioToken.run_sync_soon``.
     """
 
-    __slots__ = ("_inbox", "token")
+    __slots__ = ("token",)
 
     def __init__(self, token: Any) -> None:
         import trio
 
         self.token = token
+        self.active = 0
         self._inbox: Inbox | None = None
         inbox = open_inbox(_log_callback_error)
         if inbox is not None:
@@ -248,17 +335,28 @@ class TrioPort(_LoopPort):
         except trio.RunFinishedError:
             pass  # the run ended: nobody is waiting any more
 
+    async def _yield(self) -> None:
+        import trio
+
+        await trio.lowlevel.checkpoint()
+
+    def _report(self, exc: BaseException) -> None:
+        _log_callback_error(exc)
+
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
         import trio
 
         request = Request(fn, args, self)
         request.waiter = trio.Event()
         submit(request)
+        self.active += 1
         try:
             await request.waiter.wait()
         except BaseException:
             request.cancelled = True
             raise
+        finally:
+            self.active -= 1
         if request.error is not None:
             raise request.error
         return request.result
@@ -269,6 +367,8 @@ class ThreadPort:
 
     __slots__ = ()
 
+    active = 0
+
     def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
         for fn, args in calls:
             fn(*args)
@@ -278,6 +378,9 @@ class ThreadPort:
         fn(*args)
 
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        raise RuntimeError("ThreadPort is for blocking callers: use call_blocking()")
+
+    async def call_here(self, thread: Borrowable, fn: Operation, args: tuple[Any, ...]) -> Any:
         raise RuntimeError("ThreadPort is for blocking callers: use call_blocking()")
 
     def call_blocking(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:

@@ -125,7 +125,12 @@ class StoreCore:
     # -- connections and helper threads ------------------------------------------------------------
 
     def _open_writer(self) -> sqlite3.Connection:
-        """The write connection: creates the file, applies migrations, leaves checkpoints to the checkpointer."""
+        """The write connection: creates the file, applies migrations, leaves checkpoints to the checkpointer.
+
+        Its SQLite busy timeout is then turned off: ``run_writes`` waits for
+        another process's write lock itself, so that an event loop can try a
+        write without ever blocking on that lock.
+        """
         conn = open_connection(self._options, reader=False)
         try:
             if self._options.read_only:
@@ -133,6 +138,7 @@ class StoreCore:
                 return conn
             apply_migrations(conn)
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+            conn.execute("PRAGMA busy_timeout = 0")
         except BaseException:
             conn.close()
             raise

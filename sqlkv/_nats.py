@@ -109,7 +109,7 @@ class NatsStore(AsyncStore):
 
     def __init__(self, path: str | list[str], *, open_timeout: float = 10.0, replicas: int = 1, **options: Any) -> None:
         self._replicas = replicas
-        for sqlkv_only in ("durability", "busy_timeout", "poll_interval", "clock", "auto_sweep", "read_only"):
+        for sqlkv_only in ("durability", "busy_timeout", "poll_interval", "clock", "auto_sweep", "read_only", "inline"):
             options.pop(sqlkv_only, None)
         self._open_timeout = open_timeout
         self._servers = list(path) if isinstance(path, (list, tuple)) else [path]

@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 
-from . import _catalog, _expiry
+from . import _catalog, _expiry, _ops
 from ._bridge import THREAD_PORT, Operation, Port, current_port
 from ._bucket import AsyncBucket
 from ._checkpoint import Checkpointer
@@ -27,6 +27,20 @@ __all__ = ["AsyncStore"]
 
 def _noop(conn: sqlite3.Connection) -> None:
     return None
+
+
+INLINE_WRITES: frozenset[Operation] = frozenset({_ops.put, _ops.create, _ops.update, _ops.write_marker})
+"""Writes of one key: one short transaction."""
+
+INLINE_READS: frozenset[Operation] = frozenset({_ops.get, _ops.status})
+"""Point reads: an index seek or two."""
+
+INLINE_MAX_VALUE = 16 * 1024
+"""Larger values always go to the writer thread: copying and writing them would hold the loop longer."""
+
+
+def _small(args: tuple[Any, ...]) -> bool:
+    return not any(arg.__class__ is bytes and len(arg) > INLINE_MAX_VALUE for arg in args)
 
 
 def _stop_threads(
@@ -68,6 +82,18 @@ class AsyncStore(StoreCore):
     _reader: DatabaseThread | None = None
     _finalizer: weakref.finalize[..., Any] | None = None
 
+    def __init__(self, path: Any, *, inline: bool = True, **options: Any) -> None:
+        super().__init__(path, **options)
+        self._inline = bool(inline)
+        durable = self._options.durability == "full"  # a commit syncs the disk: never on the loop
+        self._inline_writes = INLINE_WRITES if inline and not durable and not self.read_only else frozenset()
+        self._inline_reads = INLINE_READS if inline else frozenset()
+
+    @property
+    def inline(self) -> bool:
+        """Whether lone small operations may run on the event loop's thread (see the class docstring)."""
+        return self._inline
+
     def __new__(cls, path: Any, *args: Any, **kwargs: Any) -> AsyncStore:
         """``AsyncStore("nats://host:4222")`` gives the same API on a NATS server (see ``_nats.NatsStore``)."""
         if cls is AsyncStore:
@@ -89,6 +115,7 @@ class AsyncStore(StoreCore):
             self._open_writer,
             writer=not self.read_only,
             path=path,
+            busy_timeout=self._options.busy_timeout,
             after_commit=self._after_commit,
         )
         try:
@@ -140,13 +167,19 @@ class AsyncStore(StoreCore):
             self._check_open()
         if self._options.read_only:
             self._check_writable()
-        return await current_port().call(writer.submit, fn, args)  # type: ignore[union-attr]
+        port = current_port()
+        if not port.active and fn in self._inline_writes and _small(args):
+            return await port.call_here(writer, fn, args)  # type: ignore[arg-type]
+        return await port.call(writer.submit, fn, args)  # type: ignore[union-attr]
 
     async def _read(self, fn: Operation, *args: Any) -> Any:
         reader = self._reader
         if reader is None:
             self._check_open()
-        return await current_port().call(reader.submit, fn, args)  # type: ignore[union-attr]
+        port = current_port()
+        if not port.active and fn in self._inline_reads:
+            return await port.call_here(reader, fn, args)  # type: ignore[arg-type]
+        return await port.call(reader.submit, fn, args)  # type: ignore[union-attr]
 
     def _sweep_batch(self) -> _expiry.SweepResult:
         """Sweeper thread: one bounded sweep through the writer."""

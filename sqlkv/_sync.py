@@ -135,7 +135,7 @@ class Store(StoreCore):
             conn = self._writer_conn
             if conn is None:
                 raise StoreClosedError("the store is closed")
-            run_writes(conn, [request], self.path)
+            run_writes(conn, [request], self.path, self._options.busy_timeout)
             posts = self._after_commit(conn, [request])
         for port, calls in (posts or {}).values():
             port.deliver([], calls)

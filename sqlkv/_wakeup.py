@@ -43,6 +43,11 @@ class Inbox:
         """True once the loop stopped draining: posts are dropped."""
         return self._closed
 
+    @property
+    def pending(self) -> bool:
+        """Whether callbacks are queued, not yet run."""
+        return bool(self._pending)
+
     def post(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
         """Any thread: queue ``fn(*args)`` and wake the loop unless a wake-up is already pending."""
         if self._closed:

@@ -15,17 +15,20 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ._bridge import Port, Request
 from ._connection import map_sqlite_error
-from ._errors import StoreClosedError
+from ._errors import StoreBusyError, StoreClosedError
+from ._feed import Posts
 from ._forkgate import GATE
 
-__all__ = ["DatabaseThread", "deliver", "run_reads", "run_writes"]
+__all__ = ["DatabaseThread", "deliver", "is_busy", "run_reads", "run_writes"]
 
 MAX_BATCH = 1024
+_SQLITE_BUSY = 5
 _STOP = object()
 
 
@@ -44,13 +47,46 @@ def fail(batch: list[Request], exc: Exception, path: str) -> None:
         request.result, request.error = None, error
 
 
-def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str) -> None:
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked": another connection holds the write lock."""
+    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
+
+
+def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str, busy_timeout: float | None) -> bool:
     """Run a batch of writes in one transaction (group commit), isolating failures.
 
-    Used by the writer thread and, with a batch of one, by the synchronous store.
+    Used by the writer thread, by the synchronous store (a batch of one) and
+    by an event loop running a lone write itself. The writer connection has
+    SQLite's busy timeout off: while another process holds the write lock this
+    waits here, up to ``busy_timeout`` seconds, then fails the batch with
+    StoreBusyError. With ``busy_timeout=None`` it does not wait: it returns
+    False and leaves the batch untouched (run it elsewhere).
     """
+    deadline: float | None = None
+    attempt = 0
+    while not _run_writes_once(conn, batch, path, busy_timeout):
+        if busy_timeout is None:
+            return False
+        now = time.monotonic()
+        if deadline is None:
+            deadline = now + busy_timeout
+        if now >= deadline:
+            error = StoreBusyError(f"database is locked by another connection ({path}) for over {busy_timeout:g} s")
+            fail(batch, error, path)
+            break
+        time.sleep(min(_BUSY_PAUSES[min(attempt, len(_BUSY_PAUSES) - 1)], deadline - now))
+        attempt += 1
+    return True
+
+
+_BUSY_PAUSES = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)
+"""Seconds between two attempts to take the write lock: SQLite's own busy-handler schedule."""
+
+
+def _run_writes_once(conn: sqlite3.Connection, batch: list[Request], path: str, busy_timeout: float | None) -> bool:
+    """One attempt; False (nothing written, batch untouched) if the write lock was taken."""
     if not batch:
-        return
+        return True
     journal = getattr(conn, "journal", None)
     mark = len(journal) if journal is not None else 0
     if len(batch) == 1 and getattr(batch[0].fn, "single_statement", False):
@@ -58,13 +94,17 @@ def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str) -> Non
         try:
             batch[0].run(conn)
         except Exception as exc:
+            if is_busy(exc):
+                return False
             fail(batch, exc, path)
-        return
+        return True
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
+        if is_busy(exc):
+            return False
         fail(batch, exc, path)
-        return
+        return True
     try:
         for request in batch:
             request.run(conn)
@@ -78,7 +118,8 @@ def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str) -> Non
         else:
             for request in batch:
                 request.result, request.error = None, None
-                run_writes(conn, [request], path)
+                run_writes(conn, [request], path, busy_timeout or 0.0)
+    return True
 
 
 def run_reads(conn: sqlite3.Connection, batch: list[Request], path: str) -> None:
@@ -106,7 +147,7 @@ def run_reads(conn: sqlite3.Connection, batch: list[Request], path: str) -> None
         _rollback(conn)
 
 
-def deliver(batch: list[Request], calls: dict[int, tuple[Port, list[Any]]] | None = None) -> None:
+def deliver(batch: list[Request], calls: Posts | None = None) -> None:
     """Wake each loop once: its callbacks (``calls``, keyed by id of port) first, then its results."""
     port = batch[0].port
     if not calls and (len(batch) == 1 or all(r.port is port for r in batch)):
@@ -124,7 +165,12 @@ def deliver(batch: list[Request], calls: dict[int, tuple[Port, list[Any]]] | Non
 
 
 class DatabaseThread:
-    """A thread that owns one SQLite connection and runs queued requests on it."""
+    """A thread that owns one SQLite connection and runs queued requests on it.
+
+    While the thread is idle an event loop may borrow its connection to run a
+    lone, small request itself (:meth:`run_here`): that saves the two thread
+    wake-ups a hop costs, which are most of a point operation's time.
+    """
 
     def __init__(
         self,
@@ -133,15 +179,20 @@ class DatabaseThread:
         *,
         writer: bool,
         path: str,
-        after_commit: Callable[[Any, list[Request]], dict[int, tuple[Port, list[Any]]] | None] | None = None,
+        busy_timeout: float = 0.0,
+        after_commit: Callable[[Any, list[Request]], Posts | None] | None = None,
     ) -> None:
         self._opener = opener
         self._after_commit = after_commit
         self._writer = writer
         self._path = path
+        self._busy_timeout = busy_timeout
         self._queue: queue.SimpleQueue[Request | object] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._running = threading.Lock()
+        """Held while the connection is in use: by the thread for a batch, or by a loop in run_here()."""
         self._open_error: BaseException | None = None
         self._final: Request | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
@@ -153,6 +204,32 @@ class DatabaseThread:
             if self._closed:
                 raise StoreClosedError("the store is closed")
             self._queue.put(request)
+
+    def run_here(self, request: Request) -> tuple[bool, Posts | None]:
+        """Run ``request`` on the calling thread if this thread is idle, with nothing queued.
+
+        Returns whether it ran (if not, the thread is busy or, for a write,
+        another connection holds the write lock: submit it instead), and the
+        watchers' callbacks of the commit, for the caller to deliver.
+        ``request`` holds its result or error.
+        """
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        if not self._queue.empty() or not self._running.acquire(blocking=False):
+            return False, None
+        try:
+            conn = self._conn
+            if conn is None:
+                return False, None
+            with GATE:
+                if not self._writer:
+                    run_reads(conn, [request], self._path)
+                    return True, None
+                if not run_writes(conn, [request], self._path, None):
+                    return False, None
+                return True, self._after_commit(conn, [request]) if self._after_commit is not None else None
+        finally:
+            self._running.release()
 
     def stop(self, final: Request | None = None) -> None:
         """Finish every request already queued, close the connection, end, then deliver ``final``."""
@@ -176,13 +253,13 @@ class DatabaseThread:
         conn: sqlite3.Connection | None = None
         try:
             with GATE:
-                conn = self._opener()
+                conn = self._conn = self._opener()
         except sqlite3.Error as exc:
             self._open_error = map_sqlite_error(exc, self._path)
         except BaseException as exc:
             self._open_error = exc
         get, get_nowait, empty = self._queue.get, self._queue.get_nowait, self._queue.empty
-        run, path = (run_writes if self._writer else run_reads), self._path
+        path, busy_timeout, running = self._path, self._busy_timeout, self._running
         stopping = False
         while not stopping:
             first = get()
@@ -195,19 +272,25 @@ class DatabaseThread:
                     stopping = True
                     break
                 batch.append(item)  # type: ignore[arg-type]
-            calls = None
             if conn is None:
                 for request in batch:
                     request.error = self._open_error
-            else:
-                live = [r for r in batch if not r.cancelled] if len(batch) > 1 else [] if batch[0].cancelled else batch
+                deliver(batch)
+                continue
+            live = [r for r in batch if not r.cancelled] if len(batch) > 1 else [] if batch[0].cancelled else batch
+            calls = None
+            with running:  # delivered before a loop may run a write of its own: watchers get commit order
                 with GATE:
-                    run(conn, live, path)
-                    if self._after_commit is not None and live:
-                        calls = self._after_commit(conn, live)
-            deliver(batch, calls)
+                    if self._writer:
+                        run_writes(conn, live, path, busy_timeout)
+                        if self._after_commit is not None and live:
+                            calls = self._after_commit(conn, live)
+                    else:
+                        run_reads(conn, live, path)
+                deliver(batch, calls)
         if conn is not None:
-            with GATE:
+            with running, GATE:
+                self._conn = None
                 _rollback(conn)
                 conn.close()
         if self._final is not None:
