@@ -76,6 +76,12 @@ class AsyncStore(StoreCore):
     still never returned; ``await store.sweep()`` removes them).
     ``read_only=True`` opens an existing store without ever writing the file:
     reads and watches work, every write raises StorageError.
+    ``inline=True`` (the default) lets a lone small operation (a get, or a
+    write of one key with a value up to 16 KiB) run on the event loop's
+    thread while the database thread is idle, instead of paying a thread hop:
+    it holds the loop for the operation's SQL (tens of microseconds) and
+    never waits there on another process's lock. ``inline=False`` sends every
+    operation to the database threads.
     """
 
     _writer: DatabaseThread | None = None
