@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 __all__ = ["BucketStatus", "Entry", "Operation", "make_entry", "ns_to_datetime"]
 
@@ -24,15 +25,12 @@ class Operation(enum.IntEnum):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_UTC = timezone.utc
-_fromtimestamp = datetime.fromtimestamp
+_timedelta = timedelta
 
 
 def ns_to_datetime(ns: int) -> datetime:
-    """An aware UTC datetime from integer nanoseconds since the epoch (microsecond precision)."""
-    if 0 <= ns < 2**53:  # exact enough in a float to round to the microsecond
-        return _fromtimestamp(ns / 1e9, _UTC)
-    return _EPOCH + timedelta(microseconds=ns // 1000)
+    """An aware UTC datetime from integer nanoseconds since the epoch, truncated to the microsecond."""
+    return _EPOCH + _timedelta(0, 0, ns // 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +100,43 @@ class _EntryBuilder:
 assert Entry.__slots__ == _ENTRY_SLOTS  # the layouts must match for the class switch below
 
 
+class _CreatedOnFirstUse:
+    """``Entry.created``: a stored row's nanoseconds become a datetime when first read, not when the entry is built.
+
+    Building the datetime is a third of an entry's cost and most callers never
+    look at it. The slot holds the nanoseconds (an int) until the first read
+    replaces them with the datetime; equality, hashing, repr, pickling and
+    ``dataclasses`` all read through here, so they only ever see a datetime.
+    """
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot  # the dataclass's own member descriptor of the ``created`` slot
+
+    def __get__(self, entry: Entry | None, owner: type | None = None) -> Any:
+        if entry is None:
+            return self
+        created = self._slot.__get__(entry, owner)
+        if created.__class__ is int:
+            created = ns_to_datetime(created)
+            self._slot.__set__(entry, created)
+        return created
+
+    def __set__(self, entry: Entry, value: datetime) -> None:
+        self._slot.__set__(entry, value)  # only through object.__setattr__: Entry is frozen
+
+
+Entry.created = _CreatedOnFirstUse(Entry.__dict__["created"])  # type: ignore[assignment, misc]
+
+
 def make_entry(bucket: str, key: str, value: bytes, revision: int, created_ns: int, delta: int, op: int) -> Entry:
     """Build an Entry from a stored row, several times faster than the frozen dataclass's ``__init__``.
 
     The fields are stored on a layout-identical mutable twin whose class is then
-    switched to Entry; the result is an ordinary, equal, frozen Entry.
+    switched to Entry; the result is an ordinary, equal, frozen Entry. Its
+    ``created`` datetime is made on first read (see ``_CreatedOnFirstUse``).
     """
-    entry = _EntryBuilder(bucket, key, value, revision, ns_to_datetime(created_ns), delta, _OPERATIONS[op])
+    entry = _EntryBuilder(bucket, key, value, revision, created_ns, delta, _OPERATIONS[op])  # type: ignore[arg-type]
     entry.__class__ = Entry  # type: ignore[assignment]
     return entry  # type: ignore[return-value]

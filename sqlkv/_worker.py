@@ -279,15 +279,16 @@ class DatabaseThread:
                 continue
             live = [r for r in batch if not r.cancelled] if len(batch) > 1 else [] if batch[0].cancelled else batch
             calls = None
-            with running:  # delivered before a loop may run a write of its own: watchers get commit order
-                with GATE:
-                    if self._writer:
-                        run_writes(conn, live, path, busy_timeout)
-                        if self._after_commit is not None and live:
-                            calls = self._after_commit(conn, live)
-                    else:
-                        run_reads(conn, live, path)
-                deliver(batch, calls)
+            with running, GATE:
+                if self._writer:
+                    run_writes(conn, live, path, busy_timeout)
+                    if self._after_commit is not None and live:
+                        calls = self._after_commit(conn, live)
+                else:
+                    run_reads(conn, live, path)
+            # Delivered once the connection is free, so a loop woken by it finds the thread idle. A loop may
+            # commit in between and reach its watchers first: they notice the gap and read it from the table.
+            deliver(batch, calls)
         if conn is not None:
             with running, GATE:
                 self._conn = None
