@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._errors import BucketNotFoundError, SqlkvError
+from ._errors import BucketNotFoundError, RunOnThread, SqlkvError
 from ._sql import BucketSQL
 from ._wakeup import Inbox, open_inbox
 
@@ -96,7 +96,7 @@ class Borrowable(Protocol):
 
     def submit(self, request: Request) -> None: ...
 
-    def run_here(self, request: Request) -> tuple[bool, Posts | None]: ...
+    def run_here(self, request: Request, on_commit: Callable[[Posts], None]) -> bool: ...
 
 
 class Port(Protocol):
@@ -114,8 +114,10 @@ class Port(Protocol):
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
         """Hand ``fn(conn, *args)`` to ``submit`` and wait for its result."""
 
-    async def call_here(self, thread: Borrowable, fn: Operation, args: tuple[Any, ...]) -> Any:
-        """Run ``fn(conn, *args)`` on the calling thread when that is cheaper than a hop, else as ``call``."""
+    async def call_here(
+        self, thread: Borrowable, fn: Operation, args: tuple[Any, ...], here: Operation | None = None
+    ) -> Any:
+        """Run ``fn(conn, *args)`` (or its variant ``here``) on the calling thread when cheaper, else as ``call``."""
 
 
 def _resolve_futures(requests: list[Request]) -> None:
@@ -160,8 +162,14 @@ class _LoopPort:
     def _report(self, exc: BaseException) -> None:
         raise NotImplementedError
 
-    async def call_here(self, thread: Borrowable, fn: Operation, args: tuple[Any, ...]) -> Any:
+    async def call_here(
+        self, thread: Borrowable, fn: Operation, args: tuple[Any, ...], here: Operation | None = None
+    ) -> Any:
         """Run ``fn(conn, *args)`` on this loop's thread if it is alone and ``thread`` is idle; else submit it.
+
+        ``here``, if given, is the variant of ``fn`` to run on the loop: it may
+        raise RunOnThread (e.g. a value too large to read here), and then ``fn``
+        goes to the thread.
 
         With no other operation of this loop under way, the task first lets
         every other ready task run (any operation they start meanwhile goes
@@ -177,20 +185,18 @@ class _LoopPort:
         self.active += 1
         try:
             await self._yield()
-            request = Request(fn, args, None)
-            ran, posts = thread.run_here(request)
+            request = Request(here or fn, args, None)
+            ran = thread.run_here(request, self._deliver_posts)
         finally:
             self.active -= 1
-        if not ran:
+        if not ran or request.error.__class__ is RunOnThread:
             return await self.call(thread.submit, fn, args)
-        if posts:
-            self._deliver_posts(posts)
         if request.error is not None:
             raise request.error
         return request.result
 
     def _deliver_posts(self, posts: Posts) -> None:
-        """Watchers' callbacks of a commit made on this loop: ours run now unless earlier ones are queued."""
+        """Watchers' callbacks of a commit made on this loop: this loop's run now unless earlier ones are queued."""
         for port, calls in posts.values():
             inbox = self._inbox
             if port is not self or inbox is None or inbox.pending:
@@ -380,7 +386,9 @@ class ThreadPort:
     async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
         raise RuntimeError("ThreadPort is for blocking callers: use call_blocking()")
 
-    async def call_here(self, thread: Borrowable, fn: Operation, args: tuple[Any, ...]) -> Any:
+    async def call_here(
+        self, thread: Borrowable, fn: Operation, args: tuple[Any, ...], here: Operation | None = None
+    ) -> Any:
         raise RuntimeError("ThreadPort is for blocking callers: use call_blocking()")
 
     def call_blocking(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:

@@ -55,9 +55,29 @@ class StoreOptions:
         self.read_only = bool(read_only)
 
 
+_CODES_BY_MESSAGE = {
+    "database is locked": _SQLITE_BUSY,
+    "database table is locked": _SQLITE_LOCKED,
+    "database or disk is full": _SQLITE_FULL,
+    "database disk image is malformed": _SQLITE_CORRUPT,
+    "file is not a database": _SQLITE_NOTADB,
+    "attempt to write a readonly database": _SQLITE_READONLY,
+    "unable to open database file": _SQLITE_CANTOPEN,
+}
+
+
+def sqlite_code(exc: sqlite3.Error) -> int:
+    """The primary SQLite result code of ``exc`` (from its message on Python 3.10, which does not carry it)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF
+    message = str(exc)
+    return next((c for text, c in _CODES_BY_MESSAGE.items() if message.startswith(text)), 0)
+
+
 def map_sqlite_error(exc: sqlite3.Error, path: str = "") -> StorageError:
     """The sqlkv error for an ``sqlite3`` error that reached the storage layer."""
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    code = sqlite_code(exc)
     where = f" ({path})" if path else ""
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
         return StoreBusyError(f"database is locked by another connection{where}: {exc}")

@@ -134,3 +134,7 @@ class StorageFullError(StorageError):
 
 class SchemaTooNewError(StorageError):
     """The file was written by a newer sqlkv whose schema this version does not know."""
+
+
+class RunOnThread(Exception):
+    """Internal: an operation tried on an event loop's thread found it must run on its database thread instead."""

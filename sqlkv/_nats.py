@@ -109,6 +109,7 @@ class NatsStore(AsyncStore):
 
     def __init__(self, path: str | list[str], *, open_timeout: float = 10.0, replicas: int = 1, **options: Any) -> None:
         self._replicas = replicas
+        self._inline = False  # nothing runs on the loop: every call is a network round trip
         for sqlkv_only in ("durability", "busy_timeout", "poll_interval", "clock", "auto_sweep", "read_only", "inline"):
             options.pop(sqlkv_only, None)
         self._open_timeout = open_timeout

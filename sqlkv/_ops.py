@@ -28,6 +28,7 @@ from ._errors import (
     KeyDeletedError,
     KeyExistsError,
     KeyNotFoundError,
+    RunOnThread,
     ValueTooLargeError,
     WrongLastRevisionError,
 )
@@ -186,7 +187,18 @@ def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None
     if revision is not None:
         with snapshot(conn):
             return _get_revision(conn, sql, key, revision, now)
-    latest = conn.execute(sql.get_latest, (key,)).fetchone()
+    return _get_latest(conn, sql, key, now, sql.get_latest)
+
+
+def get_small(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None, now: int) -> Entry:
+    """``get`` for an event loop's thread: RunOnThread for a value over SMALL_VALUE bytes (never loaded here)."""
+    if revision is not None:
+        raise RunOnThread
+    return _get_latest(conn, sql, key, now, sql.get_latest_small)
+
+
+def _get_latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int, statement: str) -> Entry:
+    latest = conn.execute(statement, (key,)).fetchone()
     if latest is None:
         raise KeyNotFoundError(key)
     newest, op, value, created, expires, ttl = latest
@@ -197,6 +209,8 @@ def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None
             raise KeyDeletedError(key, newest, Operation(op))
     if (ttl and created <= now - ttl) or (expires is not None and expires <= now):
         raise KeyNotFoundError(key)
+    if value is None:
+        raise RunOnThread  # get_latest_small left a large value unread
     return make_entry(sql.bucket, key, value, newest, created, 0, op)
 
 

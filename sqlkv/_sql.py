@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 __all__ = ["BucketSQL", "CatalogSQL", "bucket_table"]
 
+SMALL_VALUE = 16 * 1024
+"""Values up to this size (bytes) may be written or read on an event loop's thread (``AsyncStore(inline=True)``)."""
+
 
 def bucket_table(bucket_id: int) -> str:
     """The (unquoted) table name of bucket ``bucket_id``."""
@@ -43,6 +46,7 @@ class BucketSQL:
     insert_with_revision: str
     latest: str
     get_latest: str
+    get_latest_small: str
     get_revision: str
     history: str
     ttl: str
@@ -90,6 +94,10 @@ class BucketSQL:
             get_latest=(
                 f"SELECT revision, op, value, created, expires, {ttl} FROM {t} "
                 "WHERE key = ? ORDER BY revision DESC LIMIT 1"
+            ),
+            get_latest_small=(  # length() reads the record header only: a large value is never loaded
+                f"SELECT revision, op, CASE WHEN length(value) <= {SMALL_VALUE} THEN value END, created, expires, "
+                f"{ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),
             get_revision=f"SELECT key, op, value, created FROM {t} WHERE revision = ?",
             history=f"SELECT revision, op, value, created, expires FROM {t} WHERE key = ? ORDER BY revision",

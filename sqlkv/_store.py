@@ -18,6 +18,7 @@ from ._bucket import AsyncBucket
 from ._checkpoint import Checkpointer
 from ._core import OPEN_STORES, SWEEP_BATCH, UNSET, State, StoreCore, Unset
 from ._errors import StoreClosedError
+from ._sql import SMALL_VALUE
 from ._sweeper import Sweeper
 from ._validate import check_bucket_name
 from ._worker import DatabaseThread
@@ -32,15 +33,13 @@ def _noop(conn: sqlite3.Connection) -> None:
 INLINE_WRITES: frozenset[Operation] = frozenset({_ops.put, _ops.create, _ops.update, _ops.write_marker})
 """Writes of one key: one short transaction."""
 
-INLINE_READS: frozenset[Operation] = frozenset({_ops.get, _ops.status})
-"""Point reads: an index seek or two."""
-
-INLINE_MAX_VALUE = 16 * 1024
-"""Larger values always go to the writer thread: copying and writing them would hold the loop longer."""
+INLINE_READS: dict[Operation, Operation] = {_ops.get: _ops.get_small, _ops.status: _ops.status}
+"""Point reads, and the variant each runs on a loop: a value over SMALL_VALUE is read on the reader thread."""
 
 
 def _small(args: tuple[Any, ...]) -> bool:
-    return not any(arg.__class__ is bytes and len(arg) > INLINE_MAX_VALUE for arg in args)
+    """Whether no value among ``args`` is over SMALL_VALUE (larger ones are written on the writer thread)."""
+    return not any(arg.__class__ is bytes and len(arg) > SMALL_VALUE for arg in args)
 
 
 def _stop_threads(
@@ -93,7 +92,7 @@ class AsyncStore(StoreCore):
         self._inline = bool(inline)
         durable = self._options.durability == "full"  # a commit syncs the disk: never on the loop
         self._inline_writes = INLINE_WRITES if inline and not durable and not self.read_only else frozenset()
-        self._inline_reads = INLINE_READS if inline else frozenset()
+        self._inline_reads = INLINE_READS if inline else {}
 
     @property
     def inline(self) -> bool:
@@ -183,8 +182,10 @@ class AsyncStore(StoreCore):
         if reader is None:
             self._check_open()
         port = current_port()
-        if not port.active and fn in self._inline_reads:
-            return await port.call_here(reader, fn, args)  # type: ignore[arg-type]
+        if not port.active:
+            here = self._inline_reads.get(fn)
+            if here is not None:
+                return await port.call_here(reader, fn, args, here)  # type: ignore[arg-type]
         return await port.call(reader.submit, fn, args)  # type: ignore[union-attr]
 
     def _sweep_batch(self) -> _expiry.SweepResult:

@@ -12,15 +12,17 @@ sees a snapshot taken after all writes acknowledged before it was queued.
 
 from __future__ import annotations
 
+import os
 import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from ._bridge import Port, Request
-from ._connection import map_sqlite_error
+from ._connection import map_sqlite_error, sqlite_code
 from ._errors import StoreBusyError, StoreClosedError
 from ._feed import Posts
 from ._forkgate import GATE
@@ -49,7 +51,7 @@ def fail(batch: list[Request], exc: Exception, path: str) -> None:
 
 def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` is SQLite's "database is locked": another connection holds the write lock."""
-    return isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY
+    return isinstance(exc, sqlite3.OperationalError) and sqlite_code(exc) == _SQLITE_BUSY
 
 
 def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str, busy_timeout: float | None) -> bool:
@@ -62,20 +64,31 @@ def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str, busy_t
     StoreBusyError. With ``busy_timeout=None`` it does not wait: it returns
     False and leaves the batch untouched (run it elsewhere).
     """
+    journal = getattr(conn, "journal", None)
+    mark = len(journal) if journal is not None else 0
     deadline: float | None = None
     attempt = 0
-    while not _run_writes_once(conn, batch, path, busy_timeout):
-        if busy_timeout is None:
-            return False
-        now = time.monotonic()
-        if deadline is None:
-            deadline = now + busy_timeout
-        if now >= deadline:
-            error = StoreBusyError(f"database is locked by another connection ({path}) for over {busy_timeout:g} s")
-            fail(batch, error, path)
-            break
-        time.sleep(min(_BUSY_PAUSES[min(attempt, len(_BUSY_PAUSES) - 1)], deadline - now))
-        attempt += 1
+    try:
+        while not _run_writes_once(conn, batch, path, busy_timeout):
+            if busy_timeout is None:
+                return False
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + busy_timeout
+            if now >= deadline:
+                error = StoreBusyError(f"database is locked by another connection ({path}) for over {busy_timeout:g} s")
+                fail(batch, error, path)
+                break
+            time.sleep(min(_BUSY_PAUSES[min(attempt, len(_BUSY_PAUSES) - 1)], deadline - now))
+            attempt += 1
+    except BaseException:
+        # KeyboardInterrupt or a signal handler's exception on the caller's thread (a loop or a sync caller):
+        # nothing of the batch was acknowledged; leave no transaction open and no rolled-back row journaled.
+        if conn.in_transaction:
+            _rollback(conn)
+            if journal is not None:
+                del journal[mark:]
+        raise
     return True
 
 
@@ -189,7 +202,10 @@ class DatabaseThread:
         self._busy_timeout = busy_timeout
         self._queue: queue.SimpleQueue[Request | object] = queue.SimpleQueue()
         self._closed = False
+        self._forked = False
         self._lock = threading.Lock()
+        self._pending = 0
+        """Requests submitted and not yet done: the thread is idle only at zero (the queue may be empty before)."""
         self._conn: sqlite3.Connection | None = None
         self._running = threading.Lock()
         """Held while the connection is in use: by the thread for a batch, or by a loop in run_here()."""
@@ -197,37 +213,53 @@ class DatabaseThread:
         self._final: Request | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
+        _THREADS.add(self)
+
+    def _closed_error(self) -> StoreClosedError:
+        if self._forked:
+            return StoreClosedError("this store was opened before fork(): open a new store in the child process")
+        return StoreClosedError("the store is closed")
 
     def submit(self, request: Request) -> None:
         """Queue ``request``; StoreClosedError once the thread was asked to stop."""
         with self._lock:
             if self._closed:
-                raise StoreClosedError("the store is closed")
+                raise self._closed_error()
+            self._pending += 1
             self._queue.put(request)
 
-    def run_here(self, request: Request) -> tuple[bool, Posts | None]:
-        """Run ``request`` on the calling thread if this thread is idle, with nothing queued.
+    def run_here(self, request: Request, on_commit: Callable[[Posts], None]) -> bool:
+        """Run ``request`` on the calling thread if this thread is idle (nothing submitted is still to do).
 
-        Returns whether it ran (if not, the thread is busy or, for a write,
-        another connection holds the write lock: submit it instead), and the
-        watchers' callbacks of the commit, for the caller to deliver.
-        ``request`` holds its result or error.
+        Returns whether it ran; if not (the thread is busy or, for a write,
+        another connection holds the write lock) submit it instead. After a
+        commit, ``on_commit`` gets the watchers' callbacks while the connection
+        is still held, so they leave in commit order. ``request`` holds its
+        result or error.
         """
         if self._closed:
-            raise StoreClosedError("the store is closed")
-        if not self._queue.empty() or not self._running.acquire(blocking=False):
-            return False, None
+            raise self._closed_error()
+        if self._pending or not self._running.acquire(blocking=False):
+            return False
         try:
             conn = self._conn
             if conn is None:
-                return False, None
+                return False
             with GATE:
-                if not self._writer:
-                    run_reads(conn, [request], self._path)
-                    return True, None
-                if not run_writes(conn, [request], self._path, None):
-                    return False, None
-                return True, self._after_commit(conn, [request]) if self._after_commit is not None else None
+                try:
+                    if not self._writer:
+                        run_reads(conn, [request], self._path)
+                        return True
+                    if not run_writes(conn, [request], self._path, None):
+                        return False
+                    if self._after_commit is not None:
+                        posts = self._after_commit(conn, [request])
+                        if posts:
+                            on_commit(posts)
+                    return True
+                finally:
+                    if conn.in_transaction:  # only after an interrupt: never leave a snapshot or a write open
+                        _rollback(conn)
         finally:
             self._running.release()
 
@@ -235,7 +267,7 @@ class DatabaseThread:
         """Finish every request already queued, close the connection, end, then deliver ``final``."""
         with self._lock:
             if self._closed:
-                raise StoreClosedError("the store is closed")
+                raise self._closed_error()
             self._closed = True
             self._final = final
             self._queue.put(_STOP)
@@ -275,6 +307,7 @@ class DatabaseThread:
             if conn is None:
                 for request in batch:
                     request.error = self._open_error
+                self._done(len(batch))
                 deliver(batch)
                 continue
             live = [r for r in batch if not r.cancelled] if len(batch) > 1 else [] if batch[0].cancelled else batch
@@ -286,9 +319,11 @@ class DatabaseThread:
                         calls = self._after_commit(conn, live)
                 else:
                     run_reads(conn, live, path)
-            # Delivered once the connection is free, so a loop woken by it finds the thread idle. A loop may
-            # commit in between and reach its watchers first: they notice the gap and read it from the table.
-            deliver(batch, calls)
+                self._done(len(batch))
+                if calls:  # watchers' callbacks leave before a loop may commit on this connection: commit order
+                    deliver(batch, calls)
+            if not calls:  # once the connection is free, so that the loop it wakes finds the thread idle
+                deliver(batch)
         if conn is not None:
             with running, GATE:
                 self._conn = None
@@ -296,3 +331,25 @@ class DatabaseThread:
                 conn.close()
         if self._final is not None:
             deliver([self._final])
+
+    def _done(self, count: int) -> None:
+        with self._lock:
+            self._pending -= count
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the thread and its connection are the parent's; refuse any further use."""
+        self._lock = threading.Lock()
+        self._running = threading.Lock()
+        self._closed = self._forked = True
+
+
+_THREADS: weakref.WeakSet[DatabaseThread] = weakref.WeakSet()
+
+
+def _forget_threads_after_fork() -> None:
+    for thread in list(_THREADS):
+        thread._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads_after_fork)

@@ -9,8 +9,11 @@ connection's lock, and what cancellation does.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,9 @@ from parity import SqlkvAdapter, run_steps
 from test_parity import SCENARIOS
 
 import sqlkv
-from sqlkv import _worker
+from sqlkv import _ops, _worker
+from sqlkv._bridge import Request
+from sqlkv._connection import map_sqlite_error
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +37,7 @@ def borrowed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, bool]]:
     attempts: list[tuple[str, bool, bool]] = []
     original = _worker.DatabaseThread.run_here
 
-    def spy(self: _worker.DatabaseThread, request: Any) -> Any:
+    def spy(self: _worker.DatabaseThread, request: Any, on_commit: Any) -> bool:
         caller = threading.get_ident()
         ident: list[int] = []
         fn = request.fn
@@ -42,10 +47,10 @@ def borrowed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, bool]]:
             return fn(conn, *args)
 
         request.fn = traced
-        outcome = original(self, request)
+        ran = original(self, request, on_commit)
         request.fn = fn
-        attempts.append((fn.__name__, outcome[0], ident == [caller]))
-        return outcome
+        attempts.append((fn.__name__, ran, ident == [caller]))
+        return ran
 
     monkeypatch.setattr(_worker.DatabaseThread, "run_here", spy)
     return attempts
@@ -93,12 +98,12 @@ async def test_lone_operations_run_on_the_loop_thread(
     assert [e.revision for e in await kv.history("a")] == [first, second]  # not a point read: the reader thread
     assert [name for name, _, _ in borrowed] == [
         "put",
-        "get",
+        "get_small",
         "update",
         "update",
         "create",
         "write_marker",
-        "get",
+        "get_small",
         "write_marker",
         "status",
     ]
@@ -119,16 +124,33 @@ async def test_full_durability_never_commits_on_the_loop(db_path: Path, borrowed
         kv = await store.create_bucket("b")
         await kv.put("a", b"1")  # a commit that syncs the disk: the writer thread's job
         assert (await kv.get("a")).value == b"1"
-    assert [name for name, _, _ in borrowed] == ["get"]
+    assert [name for name, _, _ in borrowed] == ["get_small"]
 
 
-async def test_large_values_go_to_the_writer_thread(
-    kv: sqlkv.AsyncBucket, borrowed: list[tuple[str, bool, bool]]
+@pytest.fixture
+def submitted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the operations handed to a database thread."""
+    names: list[str] = []
+    original = _worker.DatabaseThread.submit
+
+    def spy(self: _worker.DatabaseThread, request: Any) -> None:
+        names.append(request.fn.__name__)
+        original(self, request)
+
+    monkeypatch.setattr(_worker.DatabaseThread, "submit", spy)
+    return names
+
+
+async def test_large_values_are_written_and_read_on_the_threads(
+    kv: sqlkv.AsyncBucket, borrowed: list[tuple[str, bool, bool]], submitted: list[str]
 ) -> None:
     await kv.put("small", b"x" * 16384)
     await kv.put("large", b"x" * 16385)
-    assert (await kv.get("large")).value == b"x" * 16385
-    assert [name for name, _, _ in borrowed] == ["put", "get"]
+    assert (await kv.get("small")).value == b"x" * 16384
+    assert (await kv.get("large")).value == b"x" * 16385  # tried here: the value's length alone sent it on
+    assert (await kv.get("small", revision=1)).value == b"x" * 16384  # a revision lookup: on the reader
+    assert [name for name, _, _ in borrowed] == ["put", "get_small", "get_small", "get_small"]
+    assert submitted == ["put", "get", "get"]
 
 
 async def test_concurrent_writes_still_share_commits(
@@ -267,3 +289,125 @@ async def test_watchers_see_every_commit_once_in_order_whatever_path_it_took(
                 if len(seen) == len(written):
                     break
     assert seen == sorted(written) == list(range(1, len(written) + 1))
+
+
+class Interrupt(BaseException):
+    """Stands for KeyboardInterrupt or a signal handler's exception, raised on the loop or the caller's thread."""
+
+
+def interrupt_second_insert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next update's insert raises Interrupt: after its BEGIN IMMEDIATE and its check, before COMMIT."""
+    original = _ops.insert_row
+
+    def insert_row(*args: Any) -> int:
+        monkeypatch.setattr(_ops, "insert_row", original)
+        raise Interrupt
+
+    monkeypatch.setattr(_ops, "insert_row", insert_row)
+
+
+async def test_an_interrupt_inside_an_inline_write_leaves_nothing_behind(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sqlkv.AsyncStore(db_path) as store:
+        kv = await store.create_bucket("b")
+        first = await kv.put("a", b"1")
+        async with kv.watch(updates_only=True) as watcher:
+            await watcher.initial()
+            interrupt_second_insert(monkeypatch)
+            with pytest.raises(Interrupt):
+                await kv.update("a", b"lost", first)
+            assert await kv.put("b", b"2") == 2  # not inside a transaction left open
+            entry = await watcher.__anext__()
+            assert (entry.key, entry.revision) == ("b", 2)  # the interrupted row was never announced
+    async with sqlkv.AsyncStore(db_path) as store:
+        kv = await store.bucket("b")
+        assert (await kv.get("a")).value == b"1"
+        assert (await kv.get("b")).revision == 2
+
+
+def test_an_interrupt_inside_a_sync_write_leaves_nothing_behind(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with sqlkv.Store(db_path) as store:
+        kv = store.create_bucket("b")
+        first = kv.put("a", b"1")
+        interrupt_second_insert(monkeypatch)
+        with pytest.raises(Interrupt):
+            kv.update("a", b"lost", first)
+        assert kv.put("b", b"2") == 2
+    with sqlkv.Store(db_path) as store:
+        assert store.bucket("b").get("a").value == b"1"
+        assert [e.revision for e in store.bucket("b").history("b")] == [2]
+
+
+async def test_a_loop_never_overtakes_a_request_the_thread_has_taken(store: sqlkv.AsyncStore) -> None:
+    kv = await store.create_bucket("b")
+    writer = store._writer
+    assert writer is not None
+    done = anyio.Event()
+
+    async def old() -> None:
+        await kv.put("k", b"old")
+        done.set()
+
+    writer._running.acquire()  # the writer will take the request from its queue, then wait here
+    released = False
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(old)
+            with anyio.fail_after(10):
+                while not (writer._queue.empty() and writer._pending == 1):  # noqa: ASYNC110  (no event to wait on)
+                    await anyio.sleep(0.001)
+            # Released and tried at once, holding the GIL: without the pending count the loop would win the lock.
+            writer._running.release()
+            released = True
+            newer = Request(_ops.put, (kv._sql, "k", b"new", time.time_ns(), None), None)
+            assert writer.run_here(newer, lambda posts: None) is False
+            with anyio.fail_after(10):
+                await done.wait()
+    finally:
+        if not released:
+            writer._running.release()
+    assert writer._pending == 0
+    assert [e.value for e in await kv.history("k")] == [b"old"]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_forked_child_is_told_to_open_its_own_store(kv: sqlkv.AsyncBucket) -> None:
+    await kv.put("a", b"1")
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of the store must refuse, not use the parent's connection
+        code = 3
+        try:
+
+            def child() -> None:
+                nonlocal code
+
+                async def main() -> int:
+                    try:
+                        await kv.put("b", b"from the child")
+                    except sqlkv.StoreClosedError as exc:
+                        return 0 if "fork" in str(exc) else 1
+                    return 2
+
+                code = asyncio.run(main())
+
+            thread = threading.Thread(target=child)
+            thread.start()
+            thread.join(20)
+        finally:
+            os._exit(code)
+    _, status = await anyio.to_thread.run_sync(os.waitpid, pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with pytest.raises(sqlkv.KeyNotFoundError):
+        await kv.get("b")
+    assert await kv.put("b", b"from the parent") == 2
+
+
+def test_sqlite_codes_without_sqlite_errorcode() -> None:
+    """Python 3.10's sqlite3 errors carry no code: the busy wait and the error mapping read the message."""
+    locked = sqlite3.OperationalError("database is locked")
+    assert not hasattr(locked, "sqlite_errorcode")
+    assert _worker.is_busy(locked)
+    assert isinstance(map_sqlite_error(locked), sqlkv.StoreBusyError)
+    assert isinstance(map_sqlite_error(sqlite3.OperationalError("database or disk is full")), sqlkv.StorageFullError)
+    assert not _worker.is_busy(sqlite3.OperationalError("no such table: kv_1"))
