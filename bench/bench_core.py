@@ -39,11 +39,12 @@ def table_of(path: Path) -> str:
     return f'"kv_{bucket_id}"'
 
 
-async def bench_sqlkv(path: Path, ops: int, rows: Rows) -> None:
-    async with sqlkv.AsyncStore(path) as store:
+async def bench_sqlkv(path: Path, ops: int, rows: Rows, inline: bool = True) -> None:
+    """sqlkv as shipped; with ``inline=False`` every operation takes the thread hop (no lone op on the loop)."""
+    async with sqlkv.AsyncStore(path, inline=inline) as store:
         kv = await store.bucket("bench")
         put = lambda k: kv.put(k, VALUE)
-        r = rows.setdefault("sqlkv", {})
+        r = rows.setdefault("sqlkv" if inline else "sqlkv, inline=False (every op through a thread)", {})
         r.setdefault("seq put", []).append(await time_sequential(put, random_keys(ops, 1)))
         r.setdefault("100-task put", []).append(await time_concurrent(put, random_keys(ops * 5, 2)))
         r.setdefault("seq get", []).append(await time_sequential(kv.get, random_keys(ops, 3)))
@@ -140,6 +141,7 @@ async def main() -> None:
                 path = Path(folder) / f"rep{rep}.db"
                 await prepare_store(path)
                 await bench_sqlkv(path, args.ops, rows)
+                await bench_sqlkv(path, args.ops, rows, inline=False)
                 bench_raw(path, args.ops, rows)
                 await bench_aiosqlite(path, args.ops, rows)
                 if server is not None:

@@ -1,10 +1,15 @@
 """The synchronous twin against raw sqlite3 (the same statements), diskcache and sqlitedict, in one run.
 
-Workload as bench_core: 10k keys, 100-byte values, buckets pre-filled with one row per key; sequential calls
-on one thread. "raw sqlite3" runs sqlkv's own insert (with its triggers) and latest-row get on a plain
-connection: what the sync API costs on top of SQLite itself.
+Workload as bench_core: 10k keys, 100-byte values, sqlkv's bucket pre-filled with one row per key (diskcache
+too); sequential calls on one thread. "raw sqlite3" runs sqlkv's own insert (with its triggers) and latest-row
+get on a plain connection: what the sync API costs on top of SQLite itself.
 
-    python bench/bench_sync.py [--ops 5000] [--reps 5]
+The machine drifts by tens of percent within seconds, so the systems take turns: each repetition runs
+``--rounds`` rounds, and in each round every system does a chunk of the operations, in a rotating order.
+A system's figure for the repetition is its total operations over its total time, so every system is
+measured across the same stretch of time. Figures are medians of ``--reps`` repetitions.
+
+    python bench/bench_sync.py [--ops 5000] [--rounds 10] [--reps 5]
 """
 
 from __future__ import annotations
@@ -13,62 +18,92 @@ import argparse
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
-from common import KEYS, VALUE, check, print_table, random_keys, time_sync
+from common import KEYS, VALUE, check, print_table, random_keys
 
 import sqlkv
 from sqlkv._sql import BucketSQL
 
 Rows = dict[str, dict[str, list[float]]]
+Ops = dict[str, Callable[[str], Any]]
+"""One system's operations: "seq put" and "seq get", each called with a key."""
+
+SQLKV, RAW, DISKCACHE, SQLITEDICT = (
+    "sqlkv Store (sync)",
+    "raw sqlite3 (same SQL)",
+    "diskcache.Cache",
+    "sqlitedict (autocommit)",
+)
 
 
-def bench_sqlkv(path: Path, ops: int, rows: Rows) -> None:
+@contextmanager
+def sqlkv_ops(path: Path) -> Iterator[Ops]:
     with sqlkv.Store(path) as store:
         kv = store.bucket("bench")
-        r = rows.setdefault("sqlkv Store (sync)", {})
-        r.setdefault("seq put", []).append(time_sync(lambda k: kv.put(k, VALUE), random_keys(ops, 1)))
-        r.setdefault("seq get", []).append(time_sync(kv.get, random_keys(ops, 3)))
+        yield {"seq put": lambda k: kv.put(k, VALUE), "seq get": kv.get}
 
 
-def bench_raw(path: Path, ops: int, rows: Rows) -> None:
+@contextmanager
+def raw_ops(path: Path) -> Iterator[Ops]:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous = NORMAL")
     sql = BucketSQL.for_bucket("bench", 1)
     now = time.time_ns
-    r = rows.setdefault("raw sqlite3 (same SQL)", {})
-    r.setdefault("seq put", []).append(
-        time_sync(lambda k: conn.execute(sql.insert, (k, 1, VALUE, now(), None)), random_keys(ops, 1))
-    )
-    r.setdefault("seq get", []).append(
-        time_sync(lambda k: conn.execute(sql.get_latest, (k,)).fetchone(), random_keys(ops, 3))
-    )
-    conn.close()
+    try:
+        yield {
+            "seq put": lambda k: conn.execute(sql.insert, (k, 1, VALUE, now(), None)),
+            "seq get": lambda k: conn.execute(sql.get_latest, (k,)).fetchone(),
+        }
+    finally:
+        conn.close()
 
 
-def bench_diskcache(folder: Path, ops: int, rows: Rows) -> None:
+@contextmanager
+def diskcache_ops(folder: Path) -> Iterator[Ops]:
     import diskcache
 
     with diskcache.Cache(str(folder)) as cache:
         for key in KEYS:
             cache.set(key, VALUE)
-        r = rows.setdefault("diskcache.Cache", {})
-        r.setdefault("seq put", []).append(time_sync(lambda k: cache.set(k, VALUE), random_keys(ops, 1)))
-        r.setdefault("seq get", []).append(time_sync(cache.get, random_keys(ops, 3)))
+        yield {"seq put": lambda k: cache.set(k, VALUE), "seq get": cache.get}
 
 
-def bench_sqlitedict(path: Path, ops: int, rows: Rows) -> None:
+@contextmanager
+def sqlitedict_ops(path: Path) -> Iterator[Ops]:
     from sqlitedict import SqliteDict
 
     with SqliteDict(str(path), autocommit=True, outer_stack=False) as db:
-        r = rows.setdefault("sqlitedict (autocommit)", {})
-        r.setdefault("seq put", []).append(time_sync(lambda k: db.__setitem__(k, VALUE), random_keys(ops // 5, 1)))
-        r.setdefault("seq get", []).append(time_sync(db.__getitem__, random_keys(ops // 5, 1)))
+        db.update((key, VALUE) for key in KEYS)  # one transaction
+        yield {"seq put": lambda k: db.__setitem__(k, VALUE), "seq get": db.__getitem__}
+
+
+def take_turns(systems: dict[str, Ops], measure: str, keys: list[str], rounds: int) -> dict[str, float]:
+    """Ops/s of each system for ``measure``, the systems taking turns over ``rounds`` chunks of ``keys``."""
+    names = list(systems)
+    spent = dict.fromkeys(names, 0.0)
+    done = dict.fromkeys(names, 0)
+    step = max(1, len(keys) // rounds)
+    for turn in range(rounds):
+        chunk = keys[turn * step : (turn + 1) * step]
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:
+            op = systems[name][measure]
+            count = len(chunk) if name != SQLITEDICT else max(1, len(chunk) // 5)  # its commits are slow
+            start = time.perf_counter()
+            for key in chunk[:count]:
+                op(key)
+            spent[name] += time.perf_counter() - start
+            done[name] += count
+    return {name: done[name] / spent[name] for name in names}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ops", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     rows: Rows = {}
@@ -79,18 +114,25 @@ def main() -> None:
                 kv = store.create_bucket("bench")
                 for key in KEYS:
                     kv.put(key, VALUE)
-            bench_sqlkv(path, args.ops, rows)
-            bench_raw(path, args.ops, rows)
-            bench_diskcache(Path(folder) / f"dc{rep}", args.ops, rows)
-            bench_sqlitedict(Path(folder) / f"sd{rep}.sqlite", args.ops, rows)
-    m = print_table(f"Synchronous calls, ops/s (median of {args.reps})", rows)
-    ours, raw, dc = m["sqlkv Store (sync)"], m["raw sqlite3 (same SQL)"], m["diskcache.Cache"]
+            with ExitStack() as stack:
+                systems = {
+                    SQLKV: stack.enter_context(sqlkv_ops(path)),
+                    RAW: stack.enter_context(raw_ops(path)),
+                    DISKCACHE: stack.enter_context(diskcache_ops(Path(folder) / f"dc{rep}")),
+                    SQLITEDICT: stack.enter_context(sqlitedict_ops(Path(folder) / f"sd{rep}.sqlite")),
+                }
+                for measure, seed in (("seq put", 1), ("seq get", 3)):
+                    rates = take_turns(systems, measure, random_keys(args.ops, seed + rep), args.rounds)
+                    for name, rate in rates.items():
+                        rows.setdefault(name, {}).setdefault(measure, []).append(rate)
+    m = print_table(f"Synchronous calls, ops/s (median of {args.reps}; systems taking turns)", rows)
+    ours, raw, dc = m[SQLKV], m[RAW], m[DISKCACHE]
     print("\n## Ratios\n")
     check("sync put vs raw sqlite3", ours["seq put"] / raw["seq put"], 0.8)
     check("sync get vs raw sqlite3", ours["seq get"] / raw["seq get"], 0.6)
     check("sync put vs diskcache set", ours["seq put"] / dc["seq put"], 1.5)
     check("sync get vs diskcache get", ours["seq get"] / dc["seq get"], 0.8)
-    sd = m["sqlitedict (autocommit)"]
+    sd = m[SQLITEDICT]
     print(
         f"- sync put vs sqlitedict: {ours['seq put'] / sd['seq put']:.1f}x; get: {ours['seq get'] / sd['seq get']:.1f}x"
     )

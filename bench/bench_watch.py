@@ -57,11 +57,11 @@ async def latency_in_process(path: Path, puts: int) -> list[float]:
     return samples
 
 
-async def latency_in_process_watcher_task(path: Path, puts: int) -> list[float]:
+async def latency_in_process_watcher_task(path: Path, puts: int, inline: bool = True) -> list[float]:
     """The watcher in its own task (as an application would have it), the writer in another."""
     import anyio
 
-    async with sqlkv.AsyncStore(path) as store:
+    async with sqlkv.AsyncStore(path, inline=inline) as store:
         kv = await store.create_bucket("w")
         samples: list[float] = []
         arrived = anyio.Event()
@@ -162,6 +162,9 @@ async def main() -> None:
                 )
                 latency.setdefault("sqlkv in-process (watcher in its own task)", []).append(
                     percentiles(await latency_in_process_watcher_task(path, args.puts))
+                )
+                latency.setdefault("sqlkv in-process, inline=False (the put through the writer thread)", []).append(
+                    percentiles(await latency_in_process_watcher_task(path, args.puts, inline=False))
                 )
                 latency.setdefault(f"sqlkv across processes (poll {args.poll_interval * 1000:g} ms)", []).append(
                     percentiles(await latency_cross_process(path, args.puts, args.poll_interval))

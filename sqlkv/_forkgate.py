@@ -50,6 +50,15 @@ class ForkGate:
         except IndexError:
             pass  # entered before a fork, left in the child (whose gate started afresh)
 
+    @contextlib.contextmanager
+    def stepped_out(self) -> Iterator[None]:
+        """From inside the gate, step out for a while (e.g. to sleep while waiting for a lock), then back in."""
+        self.__exit__(None, None, None)
+        try:
+            yield
+        finally:
+            self.__enter__()
+
     def before_fork(self) -> None:
         """Close the gate and wait (at most ``wait`` seconds) until no sqlkv thread is inside SQLite."""
         self._lock.acquire()

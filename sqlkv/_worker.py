@@ -57,12 +57,13 @@ def is_busy(exc: BaseException) -> bool:
 def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str, busy_timeout: float | None) -> bool:
     """Run a batch of writes in one transaction (group commit), isolating failures.
 
-    Used by the writer thread, by the synchronous store (a batch of one) and
-    by an event loop running a lone write itself. The writer connection has
-    SQLite's busy timeout off: while another process holds the write lock this
-    waits here, up to ``busy_timeout`` seconds, then fails the batch with
-    StoreBusyError. With ``busy_timeout=None`` it does not wait: it returns
-    False and leaves the batch untouched (run it elsewhere).
+    Used, inside the fork gate, by the writer thread, by the synchronous
+    store (a batch of one) and by an event loop running a lone write itself.
+    The writer connection has SQLite's busy timeout off: while another
+    process holds the write lock this waits here (outside the fork gate), up
+    to ``busy_timeout`` seconds, then fails the batch with StoreBusyError.
+    With ``busy_timeout=None`` it does not wait: it returns False and leaves
+    the batch untouched (run it elsewhere).
     """
     journal = getattr(conn, "journal", None)
     mark = len(journal) if journal is not None else 0
@@ -79,7 +80,8 @@ def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str, busy_t
                 error = StoreBusyError(f"database is locked by another connection ({path}) for over {busy_timeout:g} s")
                 fail(batch, error, path)
                 break
-            time.sleep(min(_BUSY_PAUSES[min(attempt, len(_BUSY_PAUSES) - 1)], deadline - now))
+            with GATE.stepped_out():  # holding no SQLite lock: a fork need not wait for this sleep
+                time.sleep(min(_BUSY_PAUSES[min(attempt, len(_BUSY_PAUSES) - 1)], deadline - now))
             attempt += 1
     except BaseException:
         # KeyboardInterrupt or a signal handler's exception on the caller's thread (a loop or a sync caller):

@@ -411,3 +411,34 @@ def test_sqlite_codes_without_sqlite_errorcode() -> None:
     assert isinstance(map_sqlite_error(locked), sqlkv.StoreBusyError)
     assert isinstance(map_sqlite_error(sqlite3.OperationalError("database or disk is full")), sqlkv.StorageFullError)
     assert not _worker.is_busy(sqlite3.OperationalError("no such table: kv_1"))
+
+
+def test_a_write_waiting_for_a_lock_does_not_hold_up_a_fork(
+    db_path: Path, lock_holder: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlkv._forkgate import GATE
+
+    waiting = threading.Event()
+    original = GATE.stepped_out
+
+    def stepped_out() -> Any:
+        waiting.set()
+        return original()
+
+    monkeypatch.setattr(GATE, "stepped_out", stepped_out)
+    with sqlkv.Store(db_path) as store:
+        kv = store.create_bucket("b")
+        lock_holder.execute("BEGIN IMMEDIATE")
+        writer = threading.Thread(target=kv.put, args=("a", b"1"))
+        writer.start()
+        assert waiting.wait(10)  # the put is waiting for the lock
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        forked_after = time.monotonic() - start
+        os.waitpid(pid, 0)
+        lock_holder.execute("COMMIT")
+        writer.join(10)
+        assert forked_after < 2.5, f"the fork waited {forked_after:.1f} s for a sleeping writer (gate wait: 5 s)"
+        assert kv.get("a").value == b"1"
