@@ -174,10 +174,13 @@ class NatsAdapter:
                 return []
         found: set[str] = set()
         for pattern in filters:
-            watcher = await self.kv.watch(pattern, ignore_deletes=True, meta_only=True)
-            while (entry := await watcher.updates(timeout=5)) is not None:
-                found.add(entry.key)
-            await watcher.stop()
+            for _ in range(4):  # nats.py#842: its watcher may say "no more" before the initial entries: ask again
+                watcher = await self.kv.watch(pattern, ignore_deletes=True, meta_only=True)
+                while (entry := await watcher.updates(timeout=5)) is not None:
+                    found.add(entry.key)
+                await watcher.stop()
+                if found:
+                    break
         return sorted(found)
 
     async def history(self, key: str) -> list[EntryTuple]:

@@ -338,3 +338,30 @@ def test_cross_process_poll_interval_is_validated(tmp_path: Path) -> None:
     with pytest.raises(sqlkv.InvalidArgumentError):
         sqlkv.AsyncStore(tmp_path / "x.db", poll_interval=0)
     assert subprocess is not None
+
+
+async def test_several_tasks_can_iterate_one_watcher(kv: sqlkv.AsyncBucket) -> None:
+    """Each entry goes to exactly one of them; none is stranded, also when another consumer was cancelled."""
+    got: dict[str, list[int]] = {"a": [], "b": [], "cancelled": []}
+    async with kv.watch(updates_only=True, buffer_size=10) as watcher:
+        await watcher.initial()
+
+        async def consume(name: str) -> None:
+            async for entry in watcher:
+                got[name].append(entry.revision)
+
+        with anyio.fail_after(20):  # a stranded consumer would keep the task group open
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(consume, "a")
+                tg.start_soon(consume, "b")
+                async with anyio.create_task_group() as short:  # a third consumer, cancelled while it waits
+                    short.start_soon(consume, "cancelled")
+                    await anyio.wait_all_tasks_blocked()
+                    short.cancel_scope.cancel()
+                for i in range(200):
+                    await kv.put(f"k.{i % 7}", b"v")
+                while len(got["a"]) + len(got["b"]) < 200:  # noqa: ASYNC110  (the consumers' progress)
+                    await anyio.sleep(0.001)
+                watcher.close()  # ends both consumers
+    assert sorted(got["a"] + got["b"]) == list(range(1, 201))
+    assert got["cancelled"] == []
