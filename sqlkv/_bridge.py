@@ -197,18 +197,20 @@ class _LoopPort:
 
     def _deliver_posts(self, posts: Posts) -> None:
         """Watchers' callbacks of a commit made on this loop: this loop's run now unless earlier ones are queued."""
-        for port, calls in posts.values():
+        own: Calls = ()
+        for port, calls in posts.values():  # other loops' first: an error in one of ours cannot hold them back
             inbox = self._inbox
             if port is not self or inbox is None or inbox.pending:
                 port.deliver([], calls)  # after what is queued: watchers see commits in order
-                continue
-            for fn, args in calls:
-                try:
-                    fn(*args)
-                except (SystemExit, KeyboardInterrupt):
-                    raise
-                except BaseException as exc:
-                    self._report(exc)
+            else:
+                own = calls
+        for fn, args in own:
+            try:
+                fn(*args)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._report(exc)
 
 
 class AsyncioPort(_LoopPort):

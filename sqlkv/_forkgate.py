@@ -57,7 +57,11 @@ class ForkGate:
         try:
             yield
         finally:
-            self.__enter__()
+            try:
+                self.__enter__()  # waits while a fork is being prepared
+            except BaseException:
+                self._inside.append(None)  # interrupted while waiting: keep the count right for the outer exit
+                raise
 
     def before_fork(self) -> None:
         """Close the gate and wait (at most ``wait`` seconds) until no sqlkv thread is inside SQLite."""

@@ -17,8 +17,10 @@ the bucket TTL are never returned, whether or not the sweeper removed them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ._config import BucketConfig
 from ._entry import BucketStatus, Entry, Operation, make_entry, ns_to_datetime
@@ -191,10 +193,32 @@ def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None
 
 
 def get_small(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None, now: int) -> Entry:
-    """``get`` for an event loop's thread: RunOnThread for a value over SMALL_VALUE bytes (never loaded here)."""
+    """``get`` for an event loop's thread: RunOnThread unless the latest value is at most SMALL_VALUE bytes.
+
+    Its statement reads the value (and the columns stored after it) only when
+    the value's length, from the row's header, is small: reading a large one
+    would walk all its overflow pages.
+    """
     if revision is not None:
         raise RunOnThread
     return _get_latest(conn, sql, key, now, sql.get_latest_small)
+
+
+def _small_rows_only(fn: Callable[..., int]) -> Callable[..., int]:
+    """The variant of a one-key write ``fn`` for an event loop's thread.
+
+    RunOnThread if the key keeps a value over SMALL_VALUE bytes: checking the
+    key's latest row or trimming an old one would walk that value's pages.
+    """
+
+    @functools.wraps(fn)
+    def on_loop(conn: sqlite3.Connection, sql: BucketSQL, key: str, *args: Any) -> int:
+        if conn.execute(sql.large_row_of_key, (key,)).fetchone() is not None:
+            raise RunOnThread
+        return fn(conn, sql, key, *args)
+
+    on_loop.__name__ = on_loop.__qualname__ = f"{fn.__name__}_small"
+    return on_loop
 
 
 def _get_latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int, statement: str) -> Entry:
@@ -202,6 +226,8 @@ def _get_latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int, st
     if latest is None:
         raise KeyNotFoundError(key)
     newest, op, value, created, expires, ttl = latest
+    if value is None:
+        raise RunOnThread  # get_latest_small left a large value unread
     if op != _PUT:
         if op == _EXPIRE:
             raise KeyNotFoundError(key)
@@ -209,8 +235,6 @@ def _get_latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int, st
             raise KeyDeletedError(key, newest, Operation(op))
     if (ttl and created <= now - ttl) or (expires is not None and expires <= now):
         raise KeyNotFoundError(key)
-    if value is None:
-        raise RunOnThread  # get_latest_small left a large value unread
     return make_entry(sql.bucket, key, value, newest, created, 0, op)
 
 
@@ -330,3 +354,10 @@ def rows_after(conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int)
         if len(rows) == limit:
             return rows, rows[-1][0]
         return rows, max(sequence(conn, sql), rows[-1][0] if rows else after)
+
+
+# The one-key writes an event loop may run itself (AsyncStore(inline=True)), each refusing keys with a large value.
+put_small = _small_rows_only(put)
+create_small = _small_rows_only(create)
+update_small = _small_rows_only(update)
+write_marker_small = _small_rows_only(write_marker)

@@ -47,6 +47,7 @@ class BucketSQL:
     latest: str
     get_latest: str
     get_latest_small: str
+    large_row_of_key: str
     get_revision: str
     history: str
     ttl: str
@@ -95,10 +96,16 @@ class BucketSQL:
                 f"SELECT revision, op, value, created, expires, {ttl} FROM {t} "
                 "WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),
-            get_latest_small=(  # length() reads the record header only: a large value is never loaded
-                f"SELECT revision, op, CASE WHEN length(value) <= {SMALL_VALUE} THEN value END, created, expires, "
+            # length(value) reads a row's header only, and so do columns stored before the value; any column
+            # stored after it (created, expires) makes SQLite walk the value's overflow pages. These two never
+            # read a large value's pages: the CASE guards skip value, created and expires when it is large.
+            get_latest_small=(
+                f"SELECT revision, op, CASE WHEN length(value) <= {SMALL_VALUE} THEN value END, "
+                f"CASE WHEN length(value) <= {SMALL_VALUE} THEN created END, "
+                f"CASE WHEN length(value) <= {SMALL_VALUE} THEN expires END, "
                 f"{ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),
+            large_row_of_key=f"SELECT 1 FROM {t} WHERE key = ? AND length(value) > {SMALL_VALUE} LIMIT 1",
             get_revision=f"SELECT key, op, value, created FROM {t} WHERE revision = ?",
             history=f"SELECT revision, op, value, created, expires FROM {t} WHERE key = ? ORDER BY revision",
             ttl=f"SELECT {ttl}",

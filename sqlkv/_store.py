@@ -30,16 +30,22 @@ def _noop(conn: sqlite3.Connection) -> None:
     return None
 
 
-INLINE_WRITES: frozenset[Operation] = frozenset({_ops.put, _ops.create, _ops.update, _ops.write_marker})
-"""Writes of one key: one short transaction."""
+INLINE_WRITES: dict[Operation, Operation] = {
+    _ops.put: _ops.put_small,
+    _ops.create: _ops.create_small,
+    _ops.update: _ops.update_small,
+    _ops.write_marker: _ops.write_marker_small,
+}
+"""Writes of one key (one short transaction), and the variant each runs on a loop: see INLINE_READS."""
 
 INLINE_READS: dict[Operation, Operation] = {_ops.get: _ops.get_small, _ops.status: _ops.status}
-"""Point reads, and the variant each runs on a loop: a value over SMALL_VALUE is read on the reader thread."""
+"""Point reads, and the variant each runs on a loop. A variant raises RunOnThread where a value over SMALL_VALUE
+would be read or freed (its overflow pages walked): the operation then goes to the database thread."""
 
 
 def _small(args: tuple[Any, ...]) -> bool:
     """Whether no value among ``args`` is over SMALL_VALUE (larger ones are written on the writer thread)."""
-    return not any(arg.__class__ is bytes and len(arg) > SMALL_VALUE for arg in args)
+    return not any(isinstance(arg, bytes) and len(arg) > SMALL_VALUE for arg in args)
 
 
 def _stop_threads(
@@ -91,7 +97,7 @@ class AsyncStore(StoreCore):
         super().__init__(path, **options)
         self._inline = bool(inline)
         durable = self._options.durability == "full"  # a commit syncs the disk: never on the loop
-        self._inline_writes = INLINE_WRITES if inline and not durable and not self.read_only else frozenset()
+        self._inline_writes = INLINE_WRITES if inline and not durable and not self.read_only else {}
         self._inline_reads = INLINE_READS if inline else {}
 
     @property
@@ -173,8 +179,10 @@ class AsyncStore(StoreCore):
         if self._options.read_only:
             self._check_writable()
         port = current_port()
-        if not port.active and fn in self._inline_writes and _small(args):
-            return await port.call_here(writer, fn, args)  # type: ignore[arg-type]
+        if not port.active:
+            here = self._inline_writes.get(fn)
+            if here is not None and _small(args):
+                return await port.call_here(writer, fn, args, here)  # type: ignore[arg-type]
         return await port.call(writer.submit, fn, args)  # type: ignore[union-attr]
 
     async def _read(self, fn: Operation, *args: Any) -> Any:

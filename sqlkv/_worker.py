@@ -12,6 +12,7 @@ sees a snapshot taken after all writes acknowledged before it was queued.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import sqlite3
@@ -29,6 +30,8 @@ from ._forkgate import GATE
 
 __all__ = ["DatabaseThread", "deliver", "is_busy", "run_reads", "run_writes"]
 
+_log = logging.getLogger("sqlkv")
+
 MAX_BATCH = 1024
 _SQLITE_BUSY = 5
 _STOP = object()
@@ -40,6 +43,12 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
+
+
+def _fail_unanswered(batch: list[Request], exc: Exception) -> None:
+    for request in batch:
+        if request.error is None and request.result is None:
+            request.error = exc
 
 
 def fail(batch: list[Request], exc: Exception, path: str) -> None:
@@ -315,13 +324,19 @@ class DatabaseThread:
             live = [r for r in batch if not r.cancelled] if len(batch) > 1 else [] if batch[0].cancelled else batch
             calls = None
             with running, GATE:
-                if self._writer:
-                    run_writes(conn, live, path, busy_timeout)
-                    if self._after_commit is not None and live:
-                        calls = self._after_commit(conn, live)
-                else:
-                    run_reads(conn, live, path)
-                self._done(len(batch))
+                try:
+                    if self._writer:
+                        run_writes(conn, live, path, busy_timeout)
+                        if self._after_commit is not None and live:
+                            calls = self._after_commit(conn, live)
+                    else:
+                        run_reads(conn, live, path)
+                except Exception as exc:  # a bug of sqlkv's own: answer the batch, keep the thread alive
+                    _log.exception("sqlkv database thread: a batch failed unexpectedly")
+                    _fail_unanswered(live, exc)
+                    calls = None
+                finally:
+                    self._done(len(batch))
                 if calls:  # watchers' callbacks leave before a loop may commit on this connection: commit order
                     deliver(batch, calls)
             if not calls:  # once the connection is free, so that the loop it wakes finds the thread idle

@@ -10,6 +10,7 @@ connection's lock, and what cancellation does.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import threading
@@ -25,7 +26,7 @@ from test_parity import SCENARIOS
 
 import sqlkv
 from sqlkv import _ops, _worker
-from sqlkv._bridge import Request
+from sqlkv._bridge import Request, current_port
 from sqlkv._connection import map_sqlite_error
 
 pytestmark = pytest.mark.anyio
@@ -42,6 +43,7 @@ def borrowed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, bool]]:
         ident: list[int] = []
         fn = request.fn
 
+        @functools.wraps(fn)  # keeps put's single_statement: the same code path as without the spy
         def traced(conn: sqlite3.Connection, *args: Any) -> Any:
             ident.append(threading.get_ident())
             return fn(conn, *args)
@@ -97,14 +99,14 @@ async def test_lone_operations_run_on_the_loop_thread(
     assert (await kv.status()).values == 3
     assert [e.revision for e in await kv.history("a")] == [first, second]  # not a point read: the reader thread
     assert [name for name, _, _ in borrowed] == [
-        "put",
+        "put_small",
         "get_small",
-        "update",
-        "update",
-        "create",
-        "write_marker",
+        "update_small",
+        "update_small",
+        "create_small",
+        "write_marker_small",
         "get_small",
-        "write_marker",
+        "write_marker_small",
         "status",
     ]
     assert all(ran and here for _, ran, here in borrowed)
@@ -144,13 +146,25 @@ def submitted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def test_large_values_are_written_and_read_on_the_threads(
     kv: sqlkv.AsyncBucket, borrowed: list[tuple[str, bool, bool]], submitted: list[str]
 ) -> None:
+    """A value over 16 KiB is never read, copied or freed on the loop: the loop checks sizes in row headers only."""
     await kv.put("small", b"x" * 16384)
-    await kv.put("large", b"x" * 16385)
+    await kv.put("large", b"x" * 16385)  # too large to write here: straight to the writer
     assert (await kv.get("small")).value == b"x" * 16384
-    assert (await kv.get("large")).value == b"x" * 16385  # tried here: the value's length alone sent it on
+    assert (await kv.get("large")).value == b"x" * 16385  # its size, read here, sends it to the reader
     assert (await kv.get("small", revision=1)).value == b"x" * 16384  # a revision lookup: on the reader
-    assert [name for name, _, _ in borrowed] == ["put", "get_small", "get_small", "get_small"]
-    assert submitted == ["put", "get", "get"]
+    await kv.put("large", b"tiny")  # would free the large value's pages (history 5 keeps it, but a purge...)
+    await kv.purge("large")  # ...frees them: both go to the writer
+    await kv.put("large", b"again")  # the key holds small values only now
+    assert [name for name, ran, _ in borrowed if ran] == [
+        "put_small",
+        "get_small",
+        "get_small",
+        "get_small",
+        "put_small",
+        "write_marker_small",
+        "put_small",
+    ]
+    assert submitted == ["put", "get", "get", "put", "write_marker"]
 
 
 async def test_concurrent_writes_still_share_commits(
@@ -315,7 +329,7 @@ async def test_an_interrupt_inside_an_inline_write_leaves_nothing_behind(
         async with kv.watch(updates_only=True) as watcher:
             await watcher.initial()
             interrupt_second_insert(monkeypatch)
-            with pytest.raises(Interrupt):
+            with anyio.fail_after(10), pytest.raises(Interrupt):
                 await kv.update("a", b"lost", first)
             assert await kv.put("b", b"2") == 2  # not inside a transaction left open
             entry = await watcher.__anext__()
@@ -371,6 +385,7 @@ async def test_a_loop_never_overtakes_a_request_the_thread_has_taken(store: sqlk
     assert [e.value for e in await kv.history("k")] == [b"old"]
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_forked_child_is_told_to_open_its_own_store(kv: sqlkv.AsyncBucket) -> None:
     await kv.put("a", b"1")
@@ -413,6 +428,7 @@ def test_sqlite_codes_without_sqlite_errorcode() -> None:
     assert not _worker.is_busy(sqlite3.OperationalError("no such table: kv_1"))
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_write_waiting_for_a_lock_does_not_hold_up_a_fork(
     db_path: Path, lock_holder: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -442,3 +458,32 @@ def test_a_write_waiting_for_a_lock_does_not_hold_up_a_fork(
         writer.join(10)
         assert forked_after < 2.5, f"the fork waited {forked_after:.1f} s for a sleeping writer (gate wait: 5 s)"
         assert kv.get("a").value == b"1"
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_an_inline_commit_reaches_watchers_after_what_the_loop_has_queued() -> None:
+    """Callbacks of an inline commit run at once only when nothing older waits in the loop's inbox."""
+    port = current_port()
+    if port._inbox is None:  # type: ignore[attr-defined]
+        pytest.skip("no eventfd inbox on this platform")
+    order: list[str] = []
+    port.post(order.append, "queued earlier")
+    port._deliver_posts({id(port): (port, [(order.append, ("inline commit",))])})  # type: ignore[attr-defined]
+    assert order == []  # queued behind the earlier callback, not run ahead of it
+    with anyio.fail_after(10):
+        while len(order) < 2:  # the loop drains its inbox
+            await anyio.lowlevel.checkpoint()
+    assert order == ["queued earlier", "inline commit"]
+    port._deliver_posts({id(port): (port, [(order.append, ("alone",))])})  # type: ignore[attr-defined]
+    assert order[-1] == "alone"  # nothing queued: run at once
+
+
+async def test_a_large_bytes_subclass_is_written_on_the_writer_thread(
+    kv: sqlkv.AsyncBucket, borrowed: list[tuple[str, bool, bool]], submitted: list[str]
+) -> None:
+    class Blob(bytes):
+        pass
+
+    await kv.put("k", Blob(b"x" * 20000))
+    assert borrowed == [] and submitted == ["put"]
+    assert (await kv.get("k")).value == b"x" * 20000
