@@ -4,9 +4,11 @@ A :class:`Request` carries one operation (a function of the thread's
 connection) and a *port*: the way back to the caller. A database thread runs
 a whole batch of requests, then wakes each event loop **once** for the batch
 with :meth:`Port.deliver`. Ports exist for asyncio and trio, so the async API
-runs on both anyio backends with one thread hop per operation; both wake
-their loop through an eventfd inbox (``_wakeup``) where Linux has one, else
-through ``call_soon_threadsafe`` / ``TrioToken.run_sync_soon``.
+runs on both anyio backends with at most one thread hop per operation; both
+wake their loop through an eventfd inbox (``_wakeup``) where Linux has one,
+else through ``call_soon_threadsafe`` / ``TrioToken.run_sync_soon``. A lone
+operation may skip the hop altogether and run on the loop's own thread
+(:meth:`_LoopPort.call_here`).
 """
 
 from __future__ import annotations

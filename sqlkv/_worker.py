@@ -8,6 +8,9 @@ operation is run again alone so that one bad operation cannot fail the rest.
 
 The reader runs a batch of reads inside one read transaction: every read in it
 sees a snapshot taken after all writes acknowledged before it was queued.
+
+While a thread is idle, an event loop may borrow its connection to run a lone
+small operation itself (:meth:`DatabaseThread.run_here`).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 def _fail_unanswered(batch: list[Request], exc: Exception) -> None:
+    """After an unforeseen error: the requests with no outcome yet get ``exc`` (those with one keep it)."""
     for request in batch:
         if request.error is None and request.result is None:
             request.error = exc
@@ -140,8 +144,9 @@ def _run_writes_once(conn: sqlite3.Connection, batch: list[Request], path: str, 
         if len(batch) == 1:
             fail(batch, exc, path)
         else:
-            for request in batch:
+            for request in batch:  # nothing of the rolled-back attempt may look like an answer
                 request.result, request.error = None, None
+            for request in batch:
                 run_writes(conn, [request], path, busy_timeout or 0.0)
     return True
 
@@ -214,6 +219,8 @@ class DatabaseThread:
         self._queue: queue.SimpleQueue[Request | object] = queue.SimpleQueue()
         self._closed = False
         self._forked = False
+        self._broken: StoreClosedError | None = None
+        """Set when a batch failed in a way sqlkv did not foresee: every later request gets this error."""
         self._lock = threading.Lock()
         self._pending = 0
         """Requests submitted and not yet done: the thread is idle only at zero (the queue may be empty before)."""
@@ -227,6 +234,8 @@ class DatabaseThread:
         _THREADS.add(self)
 
     def _closed_error(self) -> StoreClosedError:
+        if self._broken is not None:
+            return self._broken
         if self._forked:
             return StoreClosedError("this store was opened before fork(): open a new store in the child process")
         return StoreClosedError("the store is closed")
@@ -234,7 +243,7 @@ class DatabaseThread:
     def submit(self, request: Request) -> None:
         """Queue ``request``; StoreClosedError once the thread was asked to stop."""
         with self._lock:
-            if self._closed:
+            if self._closed or self._broken is not None:
                 raise self._closed_error()
             self._pending += 1
             self._queue.put(request)
@@ -248,7 +257,7 @@ class DatabaseThread:
         is still held, so they leave in commit order. ``request`` holds its
         result or error.
         """
-        if self._closed:
+        if self._closed or self._broken is not None:
             raise self._closed_error()
         if self._pending or not self._running.acquire(blocking=False):
             return False
@@ -315,9 +324,9 @@ class DatabaseThread:
                     stopping = True
                     break
                 batch.append(item)  # type: ignore[arg-type]
-            if conn is None:
+            if conn is None or self._broken is not None:
                 for request in batch:
-                    request.error = self._open_error
+                    request.error = self._open_error if conn is None else self._broken
                 self._done(len(batch))
                 deliver(batch)
                 continue
@@ -331,9 +340,11 @@ class DatabaseThread:
                             calls = self._after_commit(conn, live)
                     else:
                         run_reads(conn, live, path)
-                except Exception as exc:  # a bug of sqlkv's own: answer the batch, keep the thread alive
-                    _log.exception("sqlkv database thread: a batch failed unexpectedly")
-                    _fail_unanswered(live, exc)
+                except Exception as exc:  # a bug of sqlkv's own: say so, to this batch and every later request
+                    _log.exception("sqlkv database thread: a batch failed unexpectedly; the store must be reopened")
+                    _rollback(conn)
+                    self._broken = StoreClosedError(f"sqlkv stopped this store after an internal error: {exc!r}")
+                    _fail_unanswered(live, self._broken)
                     calls = None
                 finally:
                     self._done(len(batch))

@@ -106,6 +106,7 @@ def _has_history(kv: sqlkv.Bucket, key: str) -> bool:
     return True
 
 
+@pytest.mark.timeout(120 + 2 * KILLS)  # each round starts a Python process: SQLKV_STRESS=1 runs ~15 min
 @pytest.mark.parametrize("durability", ["normal", "full"])
 def test_killed_writer_loses_no_acknowledged_write(tmp_path: Path, durability: str) -> None:
     path = tmp_path / "crash.db"

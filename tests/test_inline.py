@@ -487,3 +487,27 @@ async def test_a_large_bytes_subclass_is_written_on_the_writer_thread(
     await kv.put("k", Blob(b"x" * 20000))
     assert borrowed == [] and submitted == ["put"]
     assert (await kv.get("k")).value == b"x" * 20000
+
+
+async def test_an_unforeseen_error_in_a_database_thread_stops_the_store_cleanly(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug inside a batch: its unanswered requests and every later write get StoreClosedError; nothing hangs."""
+    async with sqlkv.AsyncStore(db_path, inline=False) as store:
+        kv = await store.create_bucket("b")
+
+        def broken(*args: Any) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(store, "_after_commit", broken)
+        assert store._writer is not None
+        monkeypatch.setattr(store._writer, "_after_commit", broken)
+        with anyio.fail_after(10):
+            assert await kv.put("a", b"1") == 1  # committed before the failure: its answer stands
+            with pytest.raises(sqlkv.StoreClosedError, match="internal error"):
+                await kv.put("b", b"2")
+            assert (await kv.get("a", revision=1)).value == b"1"  # the reader thread is not affected
+            with pytest.raises(sqlkv.StoreClosedError, match="internal error"):
+                await kv.delete("a")
+    async with sqlkv.AsyncStore(db_path) as store:  # reopened: the committed write is there
+        assert (await (await store.bucket("b")).get("a")).value == b"1"
