@@ -137,8 +137,8 @@ class Store(StoreCore):
                 raise StoreClosedError("the store is closed")
             run_writes(conn, [request], self.path, self._options.busy_timeout)
             posts = self._after_commit(conn, [request])
-        for port, calls in (posts or {}).values():
-            port.deliver([], calls)
+            for port, calls in (posts or {}).values():  # under the lock: watchers receive commits in order
+                port.deliver([], calls)
         if request.error is not None:
             raise request.error
         return request.result
