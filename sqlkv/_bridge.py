@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import BucketNotFoundError, RunOnThread, SqlkvError
 from ._sql import BucketSQL
-from ._wakeup import Inbox, open_inbox
+from ._wakeup import Inbox, open_inbox, run_callback
 
 if TYPE_CHECKING:
     from ._feed import Posts
@@ -200,19 +200,14 @@ class _LoopPort:
     def _deliver_posts(self, posts: Posts) -> None:
         """Watchers' callbacks of a commit made on this loop: this loop's run now unless earlier ones are queued."""
         own: Calls = ()
+        inbox = self._inbox
         for port, calls in posts.values():  # other loops' first: an error in one of ours cannot hold them back
-            inbox = self._inbox
             if port is not self or inbox is None or inbox.pending:
                 port.deliver([], calls)  # after what is queued: watchers see commits in order
             else:
                 own = calls
         for fn, args in own:
-            try:
-                fn(*args)
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._report(exc)
+            run_callback(fn, args, self._report)
 
 
 class AsyncioPort(_LoopPort):

@@ -82,6 +82,7 @@ class BucketSQL:
         cutoff = f"(SELECT CASE WHEN ttl > 0 THEN ?1 - ttl ELSE -1 END FROM sqlkv_buckets WHERE id = {int(bucket_id)})"
         # The latest row of each key, with the bare columns of that row (SQLite's max() rule).
         latest_per_key = f"SELECT key, op, max(revision), created, expires FROM {t}"
+        small = f"length(value) <= {SMALL_VALUE}"  # read from the row's header: the value itself is not loaded
         alive = f"op = 1 AND created > {cutoff} AND (expires IS NULL OR expires > ?1)"
         latest_alive_or_marker = f"op IN (1, 2, 3) AND created > {cutoff} AND (expires IS NULL OR expires > ?1)"
         return cls(
@@ -100,10 +101,8 @@ class BucketSQL:
             # stored after it (created, expires) makes SQLite walk the value's overflow pages. These two never
             # read a large value's pages: the CASE guards skip value, created and expires when it is large.
             get_latest_small=(
-                f"SELECT revision, op, CASE WHEN length(value) <= {SMALL_VALUE} THEN value END, "
-                f"CASE WHEN length(value) <= {SMALL_VALUE} THEN created END, "
-                f"CASE WHEN length(value) <= {SMALL_VALUE} THEN expires END, "
-                f"{ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
+                f"SELECT revision, op, CASE WHEN {small} THEN value END, CASE WHEN {small} THEN created END, "
+                f"CASE WHEN {small} THEN expires END, {ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),
             large_row_of_key=f"SELECT 1 FROM {t} WHERE key = ? AND length(value) > {SMALL_VALUE} LIMIT 1",
             get_revision=f"SELECT key, op, value, created FROM {t} WHERE revision = ?",

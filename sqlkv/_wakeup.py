@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Inbox", "open_inbox"]
+__all__ = ["Inbox", "open_inbox", "run_callback"]
 
 Callback = tuple[Callable[..., None], tuple[Any, ...]]
 ErrorHandler = Callable[[BaseException], None]
@@ -74,12 +74,7 @@ class Inbox:
         try:
             for _ in range(len(pending)):
                 fn, args = pending.popleft()
-                try:
-                    fn(*args)
-                except (SystemExit, KeyboardInterrupt):
-                    raise
-                except BaseException as exc:
-                    self._on_error(exc)
+                run_callback(fn, args, self._on_error)
         finally:
             if pending and not self._signalled:  # more to run: come back after the loop's other work
                 self._signalled = True
@@ -96,6 +91,16 @@ class Inbox:
         self._pending.clear()
         if self._close_fd.detach() is not None:
             os.close(self.fd)
+
+
+def run_callback(fn: Callable[..., None], args: tuple[Any, ...], on_error: ErrorHandler) -> None:
+    """Run one loop callback; an exception goes to ``on_error`` (the loop's handler), except exits and Ctrl-C."""
+    try:
+        fn(*args)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        on_error(exc)
 
 
 _INBOXES: weakref.WeakSet[Inbox] = weakref.WeakSet()

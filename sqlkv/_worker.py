@@ -27,7 +27,7 @@ from typing import Any
 
 from ._bridge import Port, Request
 from ._connection import map_sqlite_error, sqlite_code
-from ._errors import StoreBusyError, StoreClosedError
+from ._errors import RunOnThread, StoreBusyError, StoreClosedError
 from ._feed import Posts
 from ._forkgate import GATE
 
@@ -272,7 +272,7 @@ class DatabaseThread:
                         return True
                     if not run_writes(conn, [request], self._path, None):
                         return False
-                    if self._after_commit is not None:
+                    if self._after_commit is not None and request.error.__class__ is not RunOnThread:
                         posts = self._after_commit(conn, [request])
                         if posts:
                             on_commit(posts)
