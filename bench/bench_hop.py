@@ -36,8 +36,8 @@ from typing import Any
 from common import KEYS, VALUE, random_keys, time_sequential
 
 import sqlkv
-from sqlkv import _ops
-from sqlkv._bridge import current_port
+from sqlkv._runtime.ports import current_port
+from sqlkv._storage import ops as _ops
 
 
 def _answer_with_call_soon(requests: queue.SimpleQueue[Any]) -> None:
@@ -121,7 +121,7 @@ async def main() -> None:
         async with sqlkv.AsyncStore(path) as store:
             kv = await store.create_bucket("bench")
             await asyncio.gather(*(kv.put(k, VALUE) for k in KEYS))
-            port, reader = current_port(), store._reader
+            port, reader = current_port(), store._engine.reader  # type: ignore[attr-defined]
             assert reader is not None
             for rep in range(args.reps):
                 keys = random_keys(args.ops, rep)
@@ -150,9 +150,9 @@ async def main() -> None:
                     if name in before and after[name][0] - before[name][0] > 0.0005
                 }
         # The operations alone, on the calling thread (SQL and the operation's Python, no hop).
-        reader_conn = store._open_reader()
-        writer_conn = store._open_writer()
-        sql = kv._sql
+        reader_conn = store._engine.open_reader()  # type: ignore[attr-defined]
+        writer_conn = store._engine.open_writer()  # type: ignore[attr-defined]
+        sql = kv._sql  # type: ignore[attr-defined]
         for rep in range(args.reps):
             keys = random_keys(args.ops, rep)
             start = time.perf_counter()

@@ -26,7 +26,7 @@ from typing import Any
 from common import KEYS, VALUE, check, print_table, random_keys
 
 import sqlkv
-from sqlkv._sql import BucketSQL
+from sqlkv._storage.statements import BucketSQL
 
 Rows = dict[str, dict[str, list[float]]]
 Ops = dict[str, Callable[[str], Any]]

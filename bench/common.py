@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))  # nats_server
 
 KEYS = [f"k.{i // 100:04d}.{i:06d}" for i in range(10_000)]
 VALUE = os.urandom(100)

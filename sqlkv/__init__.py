@@ -1,128 +1,81 @@
 """sqlkv: a durable, embedded key/value store on SQLite with the data model of NATS JetStream KV.
 
-The public names load on first use (PEP 562), so ``import sqlkv`` — and the
-``sqlkv`` command line — start fast.
+The public names are the ones imported in the ``TYPE_CHECKING`` block below,
+listed there once: type checkers read them as imports, and at run time each
+loads on first use (PEP 562), so ``import sqlkv`` and the ``sqlkv`` command
+start fast. ``__all__`` is made from the same list, and every public name
+reports ``sqlkv`` as its module.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._bucket import AsyncBucket as AsyncBucket
-    from ._config import BucketConfig as BucketConfig
-    from ._entry import BucketStatus as BucketStatus
-    from ._entry import Entry as Entry
-    from ._entry import Operation as Operation
-    from ._errors import BucketExistsError as BucketExistsError
-    from ._errors import BucketFullError as BucketFullError
-    from ._errors import BucketNotFoundError as BucketNotFoundError
-    from ._errors import InvalidArgumentError as InvalidArgumentError
-    from ._errors import InvalidBucketNameError as InvalidBucketNameError
-    from ._errors import InvalidKeyError as InvalidKeyError
-    from ._errors import KeyDeletedError as KeyDeletedError
-    from ._errors import KeyExistsError as KeyExistsError
-    from ._errors import KeyNotFoundError as KeyNotFoundError
-    from ._errors import LockNotAcquiredError as LockNotAcquiredError
-    from ._errors import SchemaTooNewError as SchemaTooNewError
-    from ._errors import SqlkvError as SqlkvError
-    from ._errors import StorageError as StorageError
-    from ._errors import StorageFullError as StorageFullError
-    from ._errors import StoreBusyError as StoreBusyError
-    from ._errors import StoreClosedError as StoreClosedError
-    from ._errors import ValueTooLargeError as ValueTooLargeError
-    from ._errors import WrongLastRevisionError as WrongLastRevisionError
-    from ._lock import AsyncLock as AsyncLock
-    from ._store import AsyncStore as AsyncStore
-    from ._sync import Bucket as Bucket
-    from ._sync import Lock as Lock
-    from ._sync import Store as Store
-    from ._sync import Watcher as Watcher
-    from ._validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
-    from ._watch import AsyncWatcher as AsyncWatcher
+    from ._api.async_interface import AsyncBucket as AsyncBucket
+    from ._api.async_interface import AsyncStore as AsyncStore
+    from ._api.async_interface import AsyncWatcher as AsyncWatcher
+    from ._api.lifecycle import open_stores as open_stores
+    from ._api.locks import AsyncLock as AsyncLock
+    from ._api.locks import Lock as Lock
+    from ._api.sync_interface import Bucket as Bucket
+    from ._api.sync_interface import Store as Store
+    from ._api.sync_interface import Watcher as Watcher
+    from ._model.config import BucketConfig as BucketConfig
+    from ._model.entry import BucketStatus as BucketStatus
+    from ._model.entry import Entry as Entry
+    from ._model.entry import Operation as Operation
+    from ._model.errors import BucketExistsError as BucketExistsError
+    from ._model.errors import BucketFullError as BucketFullError
+    from ._model.errors import BucketNotFoundError as BucketNotFoundError
+    from ._model.errors import InvalidArgumentError as InvalidArgumentError
+    from ._model.errors import InvalidBucketNameError as InvalidBucketNameError
+    from ._model.errors import InvalidKeyError as InvalidKeyError
+    from ._model.errors import KeyDeletedError as KeyDeletedError
+    from ._model.errors import KeyExistsError as KeyExistsError
+    from ._model.errors import KeyNotFoundError as KeyNotFoundError
+    from ._model.errors import LockNotAcquiredError as LockNotAcquiredError
+    from ._model.errors import SchemaTooNewError as SchemaTooNewError
+    from ._model.errors import SqlkvError as SqlkvError
+    from ._model.errors import StorageError as StorageError
+    from ._model.errors import StorageFullError as StorageFullError
+    from ._model.errors import StoreBusyError as StoreBusyError
+    from ._model.errors import StoreClosedError as StoreClosedError
+    from ._model.errors import UnsupportedError as UnsupportedError
+    from ._model.errors import ValueTooLargeError as ValueTooLargeError
+    from ._model.errors import WrongLastRevisionError as WrongLastRevisionError
+    from ._model.validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
+    from ._storage.paths import default_store_path as default_store_path
 
 __version__ = "0.1.0"
 
-_WHERE = {
-    "AsyncBucket": "._bucket",
-    "BucketConfig": "._config",
-    "BucketStatus": "._entry",
-    "Entry": "._entry",
-    "Operation": "._entry",
-    "BucketExistsError": "._errors",
-    "BucketFullError": "._errors",
-    "BucketNotFoundError": "._errors",
-    "InvalidArgumentError": "._errors",
-    "InvalidBucketNameError": "._errors",
-    "InvalidKeyError": "._errors",
-    "KeyDeletedError": "._errors",
-    "KeyExistsError": "._errors",
-    "KeyNotFoundError": "._errors",
-    "LockNotAcquiredError": "._errors",
-    "SchemaTooNewError": "._errors",
-    "SqlkvError": "._errors",
-    "StorageError": "._errors",
-    "StorageFullError": "._errors",
-    "StoreBusyError": "._errors",
-    "StoreClosedError": "._errors",
-    "ValueTooLargeError": "._errors",
-    "WrongLastRevisionError": "._errors",
-    "AsyncLock": "._lock",
-    "AsyncStore": "._store",
-    "Bucket": "._sync",
-    "Lock": "._sync",
-    "Store": "._sync",
-    "Watcher": "._sync",
-    "MAX_KEY_LENGTH": "._validate",
-    "AsyncWatcher": "._watch",
-}
+
+def _public_names() -> dict[str, str]:
+    """The public names and their modules, read from the imports above (the one list of them)."""
+    import re
+
+    try:
+        with open(__file__, encoding="utf-8") as file:
+            source = file.read()
+    except OSError:  # not a plain file (a zip import): ask the loader
+        source = __loader__.get_source(__name__) or ""  # type: ignore[name-defined]
+    return {name: module for module, name in re.findall(r"^    from (\.\S+) import (\w+) as \2$", source, re.M)}
 
 
-def __getattr__(name: str) -> Any:
+_WHERE = _public_names()
+
+__all__ = (*sorted(_WHERE), "__version__")
+
+
+def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'sqlkv' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(module, __name__), name)
+    if isinstance(value, type) or callable(value):
+        value.__module__ = "sqlkv"
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_WHERE))
-
-
-__all__ = (
-    "MAX_KEY_LENGTH",
-    "AsyncBucket",
-    "AsyncLock",
-    "AsyncStore",
-    "AsyncWatcher",
-    "Bucket",
-    "BucketConfig",
-    "BucketExistsError",
-    "BucketFullError",
-    "BucketNotFoundError",
-    "BucketStatus",
-    "Entry",
-    "InvalidArgumentError",
-    "InvalidBucketNameError",
-    "InvalidKeyError",
-    "KeyDeletedError",
-    "KeyExistsError",
-    "KeyNotFoundError",
-    "Lock",
-    "LockNotAcquiredError",
-    "Operation",
-    "SchemaTooNewError",
-    "SqlkvError",
-    "StorageError",
-    "Store",
-    "StorageFullError",
-    "StoreBusyError",
-    "StoreClosedError",
-    "ValueTooLargeError",
-    "Watcher",
-    "WrongLastRevisionError",
-    "__version__",
-)

@@ -14,7 +14,6 @@ from datetime import datetime
 import anyio
 
 import sqlkv
-from sqlkv._paths import default_store_path
 
 OTHER_TERMINAL = """
 import sys, anyio, sqlkv
@@ -143,7 +142,7 @@ async def walkthrough(path: str) -> None:
 
 def main() -> None:
     """Entry point of ``python -m sqlkv.demo``."""
-    path = str(default_store_path())
+    path = str(sqlkv.default_store_path())
     print(f"sqlkv {sqlkv.__version__}: the NATS KV walkthrough on {path}")
     anyio.run(walkthrough, path)
 

@@ -16,8 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import InvalidArgumentError, KeyNotFoundError, SqlkvError
-from ._store import AsyncStore
+from sqlkv import AsyncStore, InvalidArgumentError, KeyNotFoundError, SqlkvError
 
 __all__ = ["BucketReport", "MigrationError", "migrate"]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,6 @@ from typing import Any
 import pytest
 
 import sqlkv
-from sqlkv._core import OPEN_STORES, StoreCore
 
 __all__ = [
     "nats_kv",
@@ -105,24 +105,47 @@ async def nats_kv(sqlkv_store: sqlkv.AsyncStore) -> Any:
     return NatsKeyValue(await sqlkv_store.create_bucket("test"))
 
 
-def _force_close(store: StoreCore) -> None:
+def _force_close(store: Any) -> None:
     if isinstance(store, sqlkv.Store):
         store.close()
     elif isinstance(store, sqlkv.AsyncStore):
-        store._state = store._state.CLOSED
-        OPEN_STORES.discard(store)
-        if store._finalizer is not None:
-            store._finalizer()  # stops its threads without an event loop
+        store.close_nowait()  # its event loop may be gone: ends its threads without one
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
-    """Fail a test whose body opened a store and left it open (fixtures' stores are theirs to close)."""
-    before = set(OPEN_STORES)
-    outcome: Any = yield
-    leaked = [store for store in OPEN_STORES if store not in before]
-    for store in leaked:
-        _force_close(store)
-    if leaked and outcome.excinfo is None:
-        names = ", ".join(repr(store) for store in leaked)
-        outcome.force_exception(AssertionError(f"test left sqlkv stores open (now closed): {names}"))
+def _dropped_open(caught: list[warnings.WarningMessage]) -> tuple[list[str], list[warnings.WarningMessage]]:
+    """Split recorded warnings into the sqlkv stores garbage-collected while open, and the others."""
+    dropped, others = [], []
+    for warning in caught:
+        text = str(warning.message)
+        if issubclass(warning.category, ResourceWarning) and text.startswith("sqlkv."):
+            dropped.append(text.partition(" was ")[0])
+        else:
+            others.append(warning)
+    return dropped, others
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Fail a test whose body left a store open or dropped one open (fixtures' stores are theirs to close).
+
+    Stores still open after the test are closed for it; a store garbage-collected
+    while open was closed by sqlkv's finalizer, whose ResourceWarning is caught here.
+    """
+    before = set(sqlkv.open_stores())
+    leaked: list[Any] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        try:
+            yield
+        finally:
+            leaked = [store for store in sqlkv.open_stores() if store not in before]
+            for store in leaked:
+                _force_close(store)
+            dropped, others = _dropped_open(caught)
+    for warning in others:  # back to pytest's own capture (and its filters)
+        warnings.warn_explicit(
+            warning.message, warning.category, warning.filename, warning.lineno, source=warning.source
+        )
+    names = [repr(store) for store in leaked] + [f"{name} (garbage-collected while open)" for name in dropped]
+    if names:
+        pytest.fail(f"test left sqlkv stores open (now closed): {', '.join(names)}", pytrace=False)

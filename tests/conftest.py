@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,10 +11,8 @@ from typing import Any
 import pytest
 
 import sqlkv
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from nats_server import NatsServer, nats_server_binary
+from tests.support.clock import FakeClock
+from tests.support.nats_server import NatsServer, RetryingJetStream, nats_server_binary
 
 BACKENDS = ["asyncio", "trio"] if importlib.util.find_spec("trio") else ["asyncio"]
 
@@ -62,19 +59,6 @@ def nats_server() -> Iterator[NatsServer]:
         yield server
 
 
-class FakeClock:
-    """A clock for the store's ``clock=`` option: nanoseconds that move only when told."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = int(start * 1e9)
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += round(seconds * 1e9)
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -85,33 +69,6 @@ async def timed_store(db_path: Path, clock: FakeClock) -> AsyncIterator[sqlkv.As
     """A store whose time is the ``clock`` fixture, swept only when a test says so."""
     async with sqlkv.AsyncStore(db_path, clock=clock, auto_sweep=False) as opened:
         yield opened
-
-
-class RetryingJetStream:
-    """nats-py's JetStream context, retrying the server's transient 10049 "error creating store for stream".
-
-    nats-server 2.15 now and then gives that answer when buckets are created and
-    deleted in quick succession (seen a few times in a thousand creations here).
-    """
-
-    def __init__(self, js: Any) -> None:
-        self._js = js
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._js, name)
-
-    async def create_key_value(self, *args: Any, **kwargs: Any) -> Any:
-        import anyio
-        from nats.js import errors
-
-        for attempt in range(5):
-            try:
-                return await self._js.create_key_value(*args, **kwargs)
-            except errors.ServerError as exc:
-                if exc.err_code != 10049 or attempt == 4:
-                    raise
-                await anyio.sleep(0.2)
-        raise AssertionError("unreachable")
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ async def test_revision_never_reused_when_maintenance_deletes_the_newest_rows(
     def delete_newest(conn: sqlite3.Connection) -> None:
         conn.execute(f'DELETE FROM "kv_{kv._sql.bucket_id}" WHERE key = ?', ("b",))
 
-    await store._write(delete_newest)
+    await store._engine.write(delete_newest)
     status = await kv.status()
     assert (status.values, status.keys, status.last_revision) == (1, 1, 3)
     assert await kv.keys() == ["a"]
@@ -81,7 +81,7 @@ async def test_revision_never_reused_when_maintenance_deletes_the_newest_rows(
     def delete_everything(conn: sqlite3.Connection) -> None:
         conn.execute(f'DELETE FROM "kv_{kv._sql.bucket_id}"')
 
-    await store._write(delete_everything)
+    await store._engine.write(delete_everything)
     assert await kv.put("d", b"5") == 5
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 import sqlkv
-from sqlkv._entry import make_entry, ns_to_datetime
+from sqlkv._model.entry import make_entry, ns_to_datetime
 
 NS = 1_700_000_000_123_456_789
 

@@ -1,10 +1,14 @@
-"""The public surface is exactly what __all__ says."""
+"""The public surface is what __all__ says: every name there, each documented and reporting ``sqlkv`` as its module.
+
+``__all__`` is made from the one list of public names in ``sqlkv/__init__.py``; ``SINCE_0_1`` only guards
+against removing a name (the surface may grow).
+"""
 
 from __future__ import annotations
 
 import sqlkv
 
-EXPECTED = {
+SINCE_0_1 = {
     "MAX_KEY_LENGTH",
     "AsyncBucket",
     "AsyncLock",
@@ -40,17 +44,18 @@ EXPECTED = {
 }
 
 
-def test_all_is_pinned() -> None:
-    assert set(sqlkv.__all__) == EXPECTED
-    assert len(sqlkv.__all__) == len(EXPECTED)
+def test_no_public_name_was_removed() -> None:
+    assert set(sqlkv.__all__) >= SINCE_0_1
+    assert len(sqlkv.__all__) == len(set(sqlkv.__all__))
 
 
 def test_every_exported_name_exists_and_is_documented() -> None:
     for name in sqlkv.__all__:
         obj = getattr(sqlkv, name)
-        if isinstance(obj, type):
+        if isinstance(obj, type) or callable(obj):
             assert obj.__doc__, name
-            assert obj.__module__.startswith("sqlkv")
+            assert obj.__module__ == "sqlkv", name
+    assert sorted(dir(sqlkv)) == dir(sqlkv) and set(sqlkv.__all__) <= set(dir(sqlkv))
 
 
 def test_one_rooted_error_tree() -> None:

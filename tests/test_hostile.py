@@ -106,9 +106,9 @@ def test_values_of_every_awkward_kind(sync_kv: sqlkv.Bucket) -> None:
 
 
 def test_no_user_string_becomes_sql_text() -> None:
-    """Every execute() runs a prebuilt statement (from _sql or a migration) or an SQL literal.
+    """Every execute() runs a prebuilt statement (from statements.py or a migration) or an SQL literal.
 
-    f-strings reach SQL only in _sql.py and _migrations.py, where the only
+    f-strings reach SQL only in statements.py and schema.py, where the only
     values formatted in are integers (bucket ids, limits) and quoted names
     derived from them.
     """
@@ -118,12 +118,12 @@ def test_no_user_string_becomes_sql_text() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("execute", "executemany"):
                 statement = node.args[0] if node.args else None
-                if isinstance(statement, ast.JoinedStr) and path.name not in ("_sql.py", "_migrations.py"):
+                if isinstance(statement, ast.JoinedStr) and path.name not in ("statements.py", "schema.py"):
                     offenders.append(f"{path.name}:{node.lineno}")
                 if isinstance(statement, ast.BinOp):  # "..." + something, "..." % something
                     offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders
-    sql_source = (SQLKV / "_sql.py").read_text()
+    sql_source = (SQLKV / "_storage" / "statements.py").read_text()
     assert "int(bucket_id)" in sql_source and "{bucket}" not in sql_source
 
 

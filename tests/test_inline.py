@@ -21,13 +21,15 @@ from typing import Any
 
 import anyio
 import pytest
-from parity import SqlkvAdapter, run_steps
-from test_parity import SCENARIOS
 
 import sqlkv
-from sqlkv import _ops, _worker
-from sqlkv._bridge import Request, current_port
-from sqlkv._connection import map_sqlite_error
+from sqlkv._engine import worker as _worker
+from sqlkv._runtime.ports import current_port
+from sqlkv._runtime.request import Request
+from sqlkv._storage import ops as _ops
+from sqlkv._storage.errors import is_busy, map_sqlite_error
+from tests.support.parity import SqlkvAdapter, run_steps
+from tests.test_parity import SCENARIOS
 
 pytestmark = pytest.mark.anyio
 
@@ -355,7 +357,7 @@ def test_an_interrupt_inside_a_sync_write_leaves_nothing_behind(db_path: Path, m
 
 async def test_a_loop_never_overtakes_a_request_the_thread_has_taken(store: sqlkv.AsyncStore) -> None:
     kv = await store.create_bucket("b")
-    writer = store._writer
+    writer = store._engine.writer  # type: ignore[attr-defined]
     assert writer is not None
     done = anyio.Event()
 
@@ -422,17 +424,17 @@ def test_sqlite_codes_without_sqlite_errorcode() -> None:
     """Python 3.10's sqlite3 errors carry no code: the busy wait and the error mapping read the message."""
     locked = sqlite3.OperationalError("database is locked")
     assert not hasattr(locked, "sqlite_errorcode")
-    assert _worker.is_busy(locked)
+    assert is_busy(locked)
     assert isinstance(map_sqlite_error(locked), sqlkv.StoreBusyError)
     assert isinstance(map_sqlite_error(sqlite3.OperationalError("database or disk is full")), sqlkv.StorageFullError)
-    assert not _worker.is_busy(sqlite3.OperationalError("no such table: kv_1"))
+    assert not is_busy(sqlite3.OperationalError("no such table: kv_1"))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_write_waiting_for_a_lock_does_not_hold_up_a_fork(
     db_path: Path, lock_holder: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlkv._forkgate import GATE
+    from sqlkv._runtime.forkgate import GATE
 
     waiting = threading.Event()
     original = GATE.stepped_out
@@ -468,13 +470,13 @@ async def test_an_inline_commit_reaches_watchers_after_what_the_loop_has_queued(
         pytest.skip("no eventfd inbox on this platform")
     order: list[str] = []
     port.post(order.append, "queued earlier")
-    port._deliver_posts({id(port): (port, [(order.append, ("inline commit",))])})  # type: ignore[attr-defined]
+    port.run_posts({id(port): (port, [(order.append, ("inline commit",))])})  # type: ignore[attr-defined]
     assert order == []  # queued behind the earlier callback, not run ahead of it
     with anyio.fail_after(10):
         while len(order) < 2:  # the loop drains its inbox
             await anyio.lowlevel.checkpoint()
     assert order == ["queued earlier", "inline commit"]
-    port._deliver_posts({id(port): (port, [(order.append, ("alone",))])})  # type: ignore[attr-defined]
+    port.run_posts({id(port): (port, [(order.append, ("alone",))])})  # type: ignore[attr-defined]
     assert order[-1] == "alone"  # nothing queued: run at once
 
 
@@ -499,9 +501,9 @@ async def test_an_unforeseen_error_in_a_database_thread_stops_the_store_cleanly(
         def broken(*args: Any) -> None:
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(store, "_after_commit", broken)
-        assert store._writer is not None
-        monkeypatch.setattr(store._writer, "_after_commit", broken)
+        monkeypatch.setattr(store._engine, "after_commit", broken)  # type: ignore[attr-defined]
+        assert store._engine.writer is not None  # type: ignore[attr-defined]
+        monkeypatch.setattr(store._engine.writer, "_after_commit", broken)  # type: ignore[attr-defined]
         with anyio.fail_after(10):
             assert await kv.put("a", b"1") == 1  # committed before the failure: its answer stands
             with pytest.raises(sqlkv.StoreClosedError, match="internal error"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import FakeClock
 
 import sqlkv
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import sqlkv
-from sqlkv import _migrations
-from sqlkv._migrations import apply_migrations, load_migrations, split_statements
+from sqlkv._storage import schema as _migrations
+from sqlkv._storage.schema import apply_migrations, load_migrations, split_statements
 
 pytestmark = pytest.mark.anyio
 
@@ -67,8 +67,8 @@ def test_a_later_migration_alters_every_bucket_table(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
     conn = sqlite3.connect(db, isolation_level=None)
     assert apply_migrations(conn, v1) == len(v1)
-    from sqlkv import _catalog
-    from sqlkv._config import BucketConfig
+    from sqlkv._model.config import BucketConfig
+    from sqlkv._storage import catalog as _catalog
 
     conn.execute("BEGIN")
     ids = [_catalog.create_bucket(conn, name, BucketConfig())[0] for name in ("one", "two")]
@@ -104,8 +104,8 @@ def test_failed_migration_leaves_database_unchanged(tmp_path: Path) -> None:
 
 
 def test_history_triggers_can_be_recreated_for_a_new_depth(tmp_path: Path) -> None:
-    from sqlkv import _catalog
-    from sqlkv._config import BucketConfig
+    from sqlkv._model.config import BucketConfig
+    from sqlkv._storage import catalog as _catalog
 
     conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     apply_migrations(conn)
@@ -125,7 +125,7 @@ def test_history_triggers_can_be_recreated_for_a_new_depth(tmp_path: Path) -> No
 
 async def test_upgrade_from_schema_1_keeps_data_and_counts_it(tmp_path: Path) -> None:
     """A file written by schema 1 (with buckets and history) opens under the current schema."""
-    from sqlkv._config import BucketConfig
+    from sqlkv._model.config import BucketConfig
 
     path = tmp_path / "v1.db"
     v1 = load_migrations()[:1]

@@ -11,9 +11,9 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from model import Model, Result
 
 import sqlkv
+from tests.support.model import Model, Result
 
 KEYS = st.sampled_from(["a", "b", "c.d", "c.e"])
 VALUES = st.binary(max_size=8)
@@ -182,8 +182,9 @@ def random_programs(count: int, length: int, seed: int) -> Iterator[tuple[int, l
 async def test_random_programs_match_nats(nats_server: Any, tmp_path: Path) -> None:
     """The same random programs on sqlkv and on a real nats-server give the same results."""
     import nats
-    from conftest import RetryingJetStream
-    from parity import NatsAdapter, SqlkvAdapter, run_steps
+
+    from tests.support.nats_server import RetryingJetStream
+    from tests.support.parity import NatsAdapter, SqlkvAdapter, run_steps
 
     nc = await nats.connect(nats_server.url)
     js = RetryingJetStream(nc.jetstream())

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from nats_server import NatsServer
 
 import sqlkv
 from sqlkv.testing import NatsKeyValue
+from tests.support.nats_server import NatsServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.nats]
 _counter = itertools.count()
@@ -28,7 +28,8 @@ async def kv(request: pytest.FixtureRequest, nats_server: NatsServer, store: sql
         yield NatsKeyValue(await store.create_bucket("dropin", history=5))
         return
     import nats
-    from conftest import RetryingJetStream
+
+    from tests.support.nats_server import RetryingJetStream
 
     nc = await nats.connect(nats_server.url)
     js = RetryingJetStream(nc.jetstream())

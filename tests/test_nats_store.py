@@ -9,11 +9,11 @@ from typing import Any
 
 import anyio
 import pytest
-from nats_server import NatsServer
-from parity import SqlkvAdapter, run_steps
-from test_parity import SCENARIOS
 
 import sqlkv
+from tests.support.nats_server import NatsServer
+from tests.support.parity import SqlkvAdapter, run_steps
+from tests.test_parity import SCENARIOS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.nats]
 _counter = itertools.count()
@@ -31,7 +31,7 @@ async def nats_store(nats_server: NatsServer) -> AsyncIterator[sqlkv.AsyncStore]
 
 
 async def test_a_nats_url_gives_the_nats_store(nats_store: sqlkv.AsyncStore) -> None:
-    from sqlkv._nats import NatsStore
+    from sqlkv._nats.store import NatsStore
 
     assert isinstance(nats_store, NatsStore) and isinstance(nats_store, sqlkv.AsyncStore)
     assert nats_store.durability == "nats"
@@ -183,7 +183,7 @@ def test_migrate_on_the_command_line(nats_server: NatsServer, tmp_path: Path) ->
 
 @pytest.mark.slow
 async def test_three_node_cluster_survives_a_node_stopped_during_writes() -> None:
-    from nats_server import NatsCluster
+    from tests.support.nats_server import NatsCluster
 
     with NatsCluster(3) as cluster:
         async with sqlkv.AsyncStore(cluster.urls, replicas=3, open_timeout=20) as store:

@@ -14,9 +14,9 @@ from typing import Any
 
 import anyio
 import pytest
-from parity import NatsAdapter, SqlkvAdapter, Step, run_steps
 
 import sqlkv
+from tests.support.parity import NatsAdapter, SqlkvAdapter, Step, run_steps
 
 pytestmark = [pytest.mark.anyio, pytest.mark.nats]
 

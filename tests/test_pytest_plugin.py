@@ -11,7 +11,7 @@ def test_fixtures_work_and_close_their_stores(pytester: pytest.Pytester) -> None
     pytester.makepyfile(
         """
         import pytest, sqlkv
-        from sqlkv._core import OPEN_STORES
+        from sqlkv import open_stores
 
         @pytest.fixture
         def anyio_backend():
@@ -21,7 +21,7 @@ def test_fixtures_work_and_close_their_stores(pytester: pytest.Pytester) -> None
         async def test_async(sqlkv_store, sqlkv_bucket):
             kv = await sqlkv_bucket("orders", history=3)
             assert await kv.put("a", b"1") == 1
-            assert sqlkv_store in OPEN_STORES
+            assert sqlkv_store in open_stores()
 
         def test_sync(sqlkv_sync_store, sqlkv_sync_bucket):
             kv = sqlkv_sync_bucket("prefs")
@@ -37,7 +37,7 @@ def test_fixtures_work_and_close_their_stores(pytester: pytest.Pytester) -> None
             assert sqlkv_sync_memory_store.create_bucket("m").put("k", b"v") == 1
 
         def test_all_closed_afterwards():
-            assert len(OPEN_STORES) == 0
+            assert len(open_stores()) == 0
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
@@ -48,13 +48,13 @@ def test_a_leaked_store_fails_its_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import sqlkv
-        from sqlkv._core import OPEN_STORES
+        from sqlkv import open_stores
 
         def test_leaks(tmp_path):
             sqlkv.Store(tmp_path / "x.db").open()
 
         def test_closed_for_it():
-            assert len(OPEN_STORES) == 0
+            assert len(open_stores()) == 0
 
         def test_closing_is_fine(tmp_path):
             with sqlkv.Store(tmp_path / "y.db"):

@@ -51,7 +51,7 @@ async def test_full_database_is_a_typed_error_and_store_stays_usable(db_path: Pa
         def limit(conn: sqlite3.Connection) -> None:
             conn.execute(f"PRAGMA max_page_count = {pages + 2}")
 
-        await store._write(limit)
+        await store._engine.write(limit)
         with pytest.raises(sqlkv.StorageFullError):
             for i in range(200):
                 await kv.put(f"big.{i}", os.urandom(4000))

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from parity import SqlkvAdapter, run_steps
-from test_parity import SCENARIOS
 
 import sqlkv
 from sqlkv import Operation
+from tests.support.parity import SqlkvAdapter, run_steps
+from tests.test_parity import SCENARIOS
 
 
 @pytest.fixture
@@ -193,7 +193,7 @@ def test_a_forked_child_reopens_its_connections(db_path: Path) -> None:
     store = sqlkv.Store(db_path, auto_sweep=False).open()
     kv = store.create_bucket("f")
     kv.put("parent", b"1")
-    assert store._checkpointer is not None and store._checkpointer.idle.wait(10)
+    assert store._engine.checkpointer is not None and store._engine.checkpointer.idle.wait(10)
     read, write = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: the child only uses its own
@@ -204,7 +204,7 @@ def test_a_forked_child_reopens_its_connections(db_path: Path) -> None:
             os.close(read)
             value = kv.get("parent").value
             kv.put("child", b"2")
-            code = 0 if value == b"1" and store._pid == os.getpid() else 2
+            code = 0 if value == b"1" and store._engine.pid == os.getpid() else 2
         finally:
             os.write(write, bytes([code]))
             os._exit(code)
@@ -283,7 +283,7 @@ def test_forks_while_sqlkv_threads_are_busy_do_not_deadlock(db_path: Path) -> No
 
 
 def test_the_fork_gate_waits_for_sqlite_work_and_holds_new_work_back() -> None:
-    from sqlkv._forkgate import ForkGate
+    from sqlkv._runtime.forkgate import ForkGate
 
     gate = ForkGate(wait=10)
     inside, release, closed, entered_late = threading.Event(), threading.Event(), threading.Event(), threading.Event()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import FakeClock
 
 import sqlkv
 from sqlkv import Operation
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 

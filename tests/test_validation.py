@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import sqlkv
-from sqlkv._validate import check_bucket_name, check_key, compile_filters
+from sqlkv._model.validate import check_bucket_name, check_key, compile_filters
 
 pytestmark = pytest.mark.anyio
 
@@ -138,7 +138,7 @@ async def test_sql_metacharacters_are_plain_data(kv: sqlkv.AsyncBucket) -> None:
 
 
 async def test_value_too_large(kv: sqlkv.AsyncBucket, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sqlkv import _ops
+    from sqlkv._storage import ops as _ops
 
     monkeypatch.setattr(_ops, "MAX_VALUE_SIZE", 10)
     with pytest.raises(sqlkv.ValueTooLargeError):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlkv._bridge import AsyncioPort, current_port
-from sqlkv._wakeup import Inbox, open_inbox
+from sqlkv._runtime.asyncio_port import AsyncioPort
+from sqlkv._runtime.inbox import Inbox, open_inbox
+from sqlkv._runtime.ports import current_port
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "eventfd"), reason="the inbox needs Linux's eventfd")
 
@@ -138,7 +139,7 @@ def test_trio_runs_release_their_eventfds() -> None:
     import gc
 
     trio = pytest.importorskip("trio")
-    from sqlkv._bridge import TrioPort
+    from sqlkv._runtime.trio_port import TrioPort
 
     async def main() -> None:
         port = current_port()
@@ -175,7 +176,7 @@ def test_posts_to_a_finished_asyncio_loop_are_dropped() -> None:
 
 def test_posts_to_a_finished_trio_run_are_dropped() -> None:
     trio = pytest.importorskip("trio")
-    from sqlkv._bridge import TrioPort
+    from sqlkv._runtime.trio_port import TrioPort
 
     async def main() -> TrioPort:
         port = current_port()
@@ -254,11 +255,14 @@ def test_without_an_eventfd_the_ports_fall_back_to_the_loops_own_wake_up(
     import anyio
 
     import sqlkv
-    from sqlkv import _bridge
+    from sqlkv._runtime import asyncio_port
 
+    monkeypatch.setattr(asyncio_port, "open_inbox", lambda on_error: None)
     if backend == "trio":
         pytest.importorskip("trio")
-    monkeypatch.setattr(_bridge, "open_inbox", lambda on_error: None)
+        from sqlkv._runtime import trio_port
+
+        monkeypatch.setattr(trio_port, "open_inbox", lambda on_error: None)
 
     async def main() -> None:
         port = current_port()

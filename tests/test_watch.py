@@ -308,7 +308,7 @@ async def test_cancelled_consumer_and_exit_in_initial_phase(kv: sqlkv.AsyncBucke
         async with kv.watch(updates_only=True) as watcher:
             async for _ in watcher:
                 pass
-    assert kv._store._feed is not None and not kv._store._feed.active
+    assert kv._store._engine.observer is not None and not kv._store._engine.observer.active
     await kv.put("still", b"works")
 
 

@@ -214,14 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INVALID
     import sqlkv
-    from sqlkv._paths import default_store_path
 
     from ._commands import COMMANDS, migrate
 
     try:
         if args.command == "migrate":
             return migrate(args)
-        path = args.db or os.environ.get("SQLKV_DB") or str(default_store_path())
+        path = args.db or os.environ.get("SQLKV_DB") or str(sqlkv.default_store_path())
         with sqlkv.Store(path, auto_sweep=args.command == "watch") as store:
             return COMMANDS[args.command](args, store)
     except sqlkv.SqlkvError as error:

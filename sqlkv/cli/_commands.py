@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import sqlkv
-from sqlkv._errors import InvalidArgumentError
+from sqlkv import InvalidArgumentError
 
 from . import _format as fmt
 from . import _transfer
@@ -305,7 +305,7 @@ def watch(args: argparse.Namespace, store: sqlkv.Store) -> int:
 
 
 def backup(args: argparse.Namespace, store: sqlkv.Store) -> int:
-    pages = _transfer.backup(store.path, args.path, overwrite=args.force)
+    pages = store.backup(args.path, overwrite=args.force)
     _out(f"Backed up {store.path} to {args.path} ({pages:,} pages)")
     return 0
 

@@ -1,46 +1,21 @@
-"""Moving data in and out of a store: an online backup, and JSON Lines export / import."""
+"""Moving data in and out of a store as JSON Lines: export and import."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import IO, Any
 
 import sqlkv
-from sqlkv._errors import InvalidArgumentError, StorageError
+from sqlkv import InvalidArgumentError
 
-__all__ = ["backup", "export_lines", "import_lines"]
+__all__ = ["export_lines", "import_lines", "progress_stream"]
 
-
-def backup(source: str, target: str, *, overwrite: bool = False) -> int:
-    """Copy the store at ``source`` to ``target`` as one consistent snapshot, while others keep writing.
-
-    Uses SQLite's online backup in a single step (one read transaction), so the
-    copy holds every write committed before it started. Returns the pages copied.
-    """
-    if os.path.exists(target):
-        if not overwrite:
-            raise InvalidArgumentError(f"{target} exists (use --force to overwrite it)")
-        os.remove(target)
-    fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    os.close(fd)
-    try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        dst = sqlite3.connect(target)
-        try:
-            src.backup(dst)
-            pages: int = dst.execute("PRAGMA page_count").fetchone()[0]
-            dst.execute("PRAGMA journal_mode = WAL")
-        finally:
-            dst.close()
-            src.close()
-    except sqlite3.Error as exc:
-        raise StorageError(f"backup failed: {exc}") from None
-    return pages
+_BATCH = 1000
+"""Entries imported with their revisions per write transaction."""
 
 
 def export_lines(store: sqlkv.Store, buckets: Iterable[str], *, history: bool) -> Iterator[dict[str, Any]]:
@@ -77,42 +52,62 @@ def import_lines(store: sqlkv.Store, lines: Iterable[str], *, renumber: bool, pr
 
     Buckets are created with their exported configuration (or must already have
     it). Entries keep their revisions and timestamps when they all come after
-    the bucket's last revision (always true for a fresh store); otherwise
-    ``renumber`` writes them as new revisions, in order.
+    the bucket's last revision (always true for a fresh store), in batches of
+    one transaction each; otherwise ``renumber`` writes them as new revisions,
+    in order.
     """
-    from datetime import datetime
-
-    from sqlkv import _ops
-
     count = 0
     buckets: dict[str, sqlkv.Bucket] = {}
+    pending: list[sqlkv.Entry] = []
+    pending_bucket: sqlkv.Bucket | None = None
+
+    def flush() -> None:
+        nonlocal pending_bucket
+        if pending_bucket is not None and pending:
+            pending_bucket.import_entries(pending)
+        pending.clear()
+        pending_bucket = None
+
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
             kind = record["type"]
+            if kind == "bucket":
+                name = record["bucket"]
+                config = {k: record.get(k) for k in ("history", "ttl", "max_value_size", "max_bytes", "description")}
+                metadata = record.get("metadata")
+            else:
+                name, key, value = record["bucket"], record["key"], base64.b64decode(record["value"], validate=True)
+                op = sqlkv.Operation[record["operation"]]
+                created = datetime.fromisoformat(record["created"])
+                revision = record["revision"]
         except (ValueError, KeyError, TypeError):
             raise InvalidArgumentError(f"line {number}: not an sqlkv export record") from None
         if kind == "bucket":
-            config = {k: record.get(k) for k in ("history", "ttl", "max_value_size", "max_bytes", "description")}
-            buckets[record["bucket"]] = store.create_bucket(record["bucket"], metadata=record.get("metadata"), **config)
+            flush()
+            buckets[name] = store.create_bucket(name, metadata=metadata, **config)
             continue
-        kv = buckets.get(record["bucket"]) or store.bucket(record["bucket"])
-        value = base64.b64decode(record["value"])
-        op = sqlkv.Operation[record["operation"]]
+        kv = buckets.get(name) or store.bucket(name)
+        buckets[name] = kv
         if renumber:
             if op is sqlkv.Operation.PUT:
-                kv.put(record["key"], value)
-            elif op in (sqlkv.Operation.DEL, sqlkv.Operation.PURGE):
-                kv.delete(record["key"]) if op is sqlkv.Operation.DEL else kv.purge(record["key"])
+                kv.put(key, value)
+            elif op is sqlkv.Operation.DEL:
+                kv.delete(key)
+            elif op is sqlkv.Operation.PURGE:
+                kv.purge(key)
         else:
-            created = int(datetime.fromisoformat(record["created"]).timestamp() * 1e9)
-            store._write(_ops.import_row, kv._sql, record["revision"], record["key"], int(op), value, created)
+            if pending_bucket is not kv or len(pending) >= _BATCH:
+                flush()
+                pending_bucket = kv
+            pending.append(sqlkv.Entry(name, key, value, revision, created, 0, op))
         count += 1
         if progress is not None and count % 1000 == 0:
             progress.write(f"\rimported {count:,} entries")
             progress.flush()
+    flush()
     if progress is not None and count >= 1000:
         progress.write(f"\rimported {count:,} entries\n")
     return count

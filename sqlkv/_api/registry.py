@@ -1,0 +1,56 @@
+"""Store backends by location: a file path is a SQLite store, a ``nats://`` URL a NATS JetStream store.
+
+``AsyncStore(location)`` and ``Store(location)`` look their implementation up
+here by URL scheme, as anyio picks a backend by name: implementations are
+named by module path and imported on first use, so there is no import edge
+from the interface to any backend (and ``import sqlkv`` loads none of them).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .._model.errors import UnsupportedError
+
+__all__ = ["NATS_SCHEMES", "async_store_class", "backend_of", "sync_store_class"]
+
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+"""URL schemes of a NATS server."""
+
+_ASYNC: dict[str, str] = {
+    "file": "sqlkv._api.sqlite.async_store:SqliteAsyncStore",
+    "nats": "sqlkv._nats.store:NatsStore",
+}
+_SYNC: dict[str, str] = {
+    "file": "sqlkv._api.sqlite.sync_store:SqliteStore",
+}
+
+
+def backend_of(location: object) -> str:
+    """``"nats"`` for a NATS URL (or a list of them), else ``"file"``."""
+    if isinstance(location, (list, tuple)):
+        return "nats" if location and all(backend_of(one) == "nats" for one in location) else "file"
+    if isinstance(location, str):
+        scheme, sep, _ = location.partition("://")
+        if sep and scheme.lower() in NATS_SCHEMES:
+            return "nats"
+    return "file"
+
+
+def _load(where: str) -> Any:
+    module, _, name = where.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def async_store_class(location: object) -> Any:
+    """The AsyncStore implementation for ``location``."""
+    return _load(_ASYNC[backend_of(location)])
+
+
+def sync_store_class(location: object) -> Any:
+    """The Store implementation for ``location``; UnsupportedError where there is none."""
+    backend = backend_of(location)
+    if backend not in _SYNC:
+        raise UnsupportedError(f"the synchronous Store works on files; use AsyncStore for a {backend}:// store")
+    return _load(_SYNC[backend])

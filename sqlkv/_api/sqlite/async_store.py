@@ -1,0 +1,147 @@
+"""``AsyncStore`` on a SQLite file: the store and its buckets, run by a ``ThreadedEngine``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..._engine.engine import SWEEP_BATCH
+from ..._engine.threaded import ThreadedEngine
+from ..._model.config import BucketConfig
+from ..._model.errors import StoreClosedError
+from ..._model.options import StoreOptions
+from ..._model.watch_options import WatchOptions
+from ..._storage import admin, catalog, expiry
+from ..._storage.backup import backup
+from ..._storage.catalog import BucketRecord
+from ..._storage.expiry import SweepResult
+from ..._storage.schema import load_migrations
+from ..._watch.hub import WatchHub
+from ..async_interface import AsyncBucket, AsyncStore
+from ..lifecycle import State, Tracker
+from .async_watcher import SqliteAsyncWatcher
+from .bucket_core import SqliteBucketCore
+
+__all__ = ["SqliteAsyncBucket", "SqliteAsyncStore"]
+
+
+class SqliteAsyncStore(AsyncStore):
+    """``AsyncStore`` on one SQLite file (see ``AsyncStore`` for the options)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "normal",
+        busy_timeout: float = 30.0,
+        poll_interval: float = 0.01,
+        clock: Any = None,
+        auto_sweep: bool = True,
+        read_only: bool = False,
+        inline: bool = True,
+    ) -> None:
+        options = StoreOptions(
+            path,
+            durability=durability,
+            busy_timeout=busy_timeout,
+            poll_interval=poll_interval,
+            clock=clock,
+            auto_sweep=auto_sweep,
+            read_only=read_only,
+        )
+        self._engine = ThreadedEngine(options, inline=inline)
+        self._hub = WatchHub(self._engine)
+        self._tracker = Tracker()
+
+    async def open(self) -> SqliteAsyncStore:
+        if self._state is not State.UNOPENED:
+            raise StoreClosedError(f"store is {self._state.value}; a store can be opened once")
+        self._state = State.OPEN
+        try:
+            await self._engine.start()
+        except BaseException:
+            await self.aclose()
+            raise
+        self._tracker.opened(self, self._engine.stop_nowait, f"sqlkv.AsyncStore({self.path!r})")
+        return self
+
+    async def aclose(self) -> None:
+        if self._state is State.CLOSED:
+            return
+        self._state = State.CLOSED
+        self._tracker.closed(self)
+        await self._engine.stop()
+
+    def close_nowait(self) -> None:
+        if self._state is State.CLOSED:
+            return
+        self._state = State.CLOSED
+        self._tracker.closed(self)
+        self._engine.stop_nowait()
+
+    @property
+    def path(self) -> str:
+        return self._engine.options.path
+
+    @property
+    def durability(self) -> str:
+        return self._engine.options.durability
+
+    @property
+    def read_only(self) -> bool:
+        return self._engine.options.read_only
+
+    @property
+    def inline(self) -> bool:
+        return self._engine.inline
+
+    @property
+    def schema_version(self) -> int:
+        return len(load_migrations())
+
+    def _handle(self, record: BucketRecord) -> SqliteAsyncBucket:
+        return SqliteAsyncBucket(self, record)
+
+    async def _create_bucket(self, name: str, config: BucketConfig) -> SqliteAsyncBucket:
+        record = await self._engine.write(catalog.create_bucket, name, config)
+        return self._handle(record)
+
+    async def _update_bucket(self, name: str, changes: dict[str, object]) -> SqliteAsyncBucket:
+        record = await self._engine.write(admin.update_bucket, name, changes, self._engine.clock())
+        self._engine.configuration_changed()
+        return self._handle(record)
+
+    async def _bucket(self, name: str) -> SqliteAsyncBucket:
+        return self._handle(await self._engine.read(catalog.find_bucket, name))
+
+    async def bucket_names(self) -> list[str]:
+        names: list[str] = await self._engine.read(catalog.bucket_names)
+        return names
+
+    async def _delete_bucket(self, name: str) -> None:
+        await self._engine.write(catalog.delete_bucket, name)
+
+    async def sweep(self) -> int:
+        expired = 0
+        while True:
+            result: SweepResult = await self._engine.write(expiry.sweep, self._engine.clock(), SWEEP_BATCH)
+            keys, _, more = result
+            expired += keys
+            if not more:
+                return expired
+
+    async def _backup(self, path: str, overwrite: bool) -> int:
+        pages: int = await self._engine.read(backup, path, overwrite)
+        return pages
+
+
+class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
+    """``AsyncBucket`` of a SQLite store."""
+
+    __slots__ = ()
+
+    def __init__(self, store: SqliteAsyncStore, record: BucketRecord) -> None:
+        self._attach(store, store._engine, store._hub, record)
+
+    def _watch(self, options: WatchOptions) -> SqliteAsyncWatcher:
+        return SqliteAsyncWatcher(self._hub, self._engine, self._sql, options)  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+"""``Store`` on a SQLite file: the store and its buckets, run on the calling thread by a ``DirectEngine``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..._engine.direct import DirectEngine
+from ..._engine.engine import SWEEP_BATCH
+from ..._model.config import BucketConfig
+from ..._model.errors import StoreClosedError
+from ..._model.options import StoreOptions
+from ..._model.watch_options import WatchOptions
+from ..._storage import admin, catalog, expiry
+from ..._storage.backup import backup
+from ..._storage.catalog import BucketRecord
+from ..._storage.expiry import SweepResult
+from ..._storage.schema import load_migrations
+from ..._watch.hub import WatchHub
+from ..lifecycle import State, Tracker
+from ..sync_interface import Bucket, Store
+from .bucket_core import SqliteBucketCore
+from .sync_watcher import SqliteWatcher
+
+__all__ = ["SqliteBucket", "SqliteStore"]
+
+
+class SqliteStore(Store):
+    """``Store`` on one SQLite file (see ``Store`` for the options)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "normal",
+        busy_timeout: float = 30.0,
+        poll_interval: float = 0.01,
+        clock: Any = None,
+        auto_sweep: bool = True,
+        read_only: bool = False,
+    ) -> None:
+        options = StoreOptions(
+            path,
+            durability=durability,
+            busy_timeout=busy_timeout,
+            poll_interval=poll_interval,
+            clock=clock,
+            auto_sweep=auto_sweep,
+            read_only=read_only,
+        )
+        self._engine = DirectEngine(options)
+        self._hub = WatchHub(self._engine)
+        self._tracker = Tracker()
+
+    def open(self) -> SqliteStore:
+        if self._state is not State.UNOPENED:
+            raise StoreClosedError(f"store is {self._state.value}; a store can be opened once")
+        self._engine.start()
+        self._state = State.OPEN
+        self._tracker.opened(self, self._engine.stop, f"sqlkv.Store({self.path!r})")
+        return self
+
+    def close(self) -> None:
+        if self._state is State.CLOSED:
+            return
+        self._state = State.CLOSED
+        self._tracker.closed(self)
+        self._engine.stop()
+
+    @property
+    def path(self) -> str:
+        return self._engine.options.path
+
+    @property
+    def durability(self) -> str:
+        return self._engine.options.durability
+
+    @property
+    def read_only(self) -> bool:
+        return self._engine.options.read_only
+
+    @property
+    def schema_version(self) -> int:
+        return len(load_migrations())
+
+    def _handle(self, record: BucketRecord) -> SqliteBucket:
+        return SqliteBucket(self, record)
+
+    def _create_bucket(self, name: str, config: BucketConfig) -> SqliteBucket:
+        return self._handle(self._engine.write(catalog.create_bucket, name, config))
+
+    def _update_bucket(self, name: str, changes: dict[str, object]) -> SqliteBucket:
+        record = self._engine.write(admin.update_bucket, name, changes, self._engine.clock())
+        self._engine.configuration_changed()
+        return self._handle(record)
+
+    def _bucket(self, name: str) -> SqliteBucket:
+        return self._handle(self._engine.read(catalog.find_bucket, name))
+
+    def bucket_names(self) -> list[str]:
+        names: list[str] = self._engine.read(catalog.bucket_names)
+        return names
+
+    def _delete_bucket(self, name: str) -> None:
+        self._engine.write(catalog.delete_bucket, name)
+
+    def sweep(self) -> int:
+        expired = 0
+        while True:
+            result: SweepResult = self._engine.write(expiry.sweep, self._engine.clock(), SWEEP_BATCH)
+            keys, _, more = result
+            expired += keys
+            if not more:
+                return expired
+
+    def _backup(self, path: str, overwrite: bool) -> int:
+        pages: int = self._engine.read(backup, path, overwrite)
+        return pages
+
+
+class SqliteBucket(SqliteBucketCore, Bucket):
+    """``Bucket`` of a SQLite store."""
+
+    __slots__ = ()
+
+    def __init__(self, store: SqliteStore, record: BucketRecord) -> None:
+        self._attach(store, store._engine, store._hub, record)
+
+    def _watch(self, options: WatchOptions, timeout: float | None) -> SqliteWatcher:
+        return SqliteWatcher(self._hub, self._engine, self._sql, options, timeout)  # type: ignore[arg-type]

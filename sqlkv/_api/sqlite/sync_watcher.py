@@ -1,0 +1,118 @@
+"""``Watcher`` of a SQLite store, for threads: the watcher core under a condition variable.
+
+Live rows are handed over by whichever thread committed them (or the
+cross-process poller); the watcher's own lock keeps its state consistent,
+and a blocked ``next()`` waits on its condition.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ..._engine.direct import DirectEngine
+from ..._model.entry import Entry
+from ..._model.errors import BucketNotFoundError, InvalidArgumentError, StoreClosedError
+from ..._model.watch_options import WatchOptions
+from ..._runtime.request import THREAD_PORT
+from ..._storage import changes
+from ..._storage.connection import Row
+from ..._storage.statements import BucketSQL
+from ..._watch.core import WatcherCore
+from ..._watch.hub import WatchHub
+from ..sync_interface import Watcher
+
+__all__ = ["SqliteWatcher"]
+
+
+class SqliteWatcher(WatcherCore, Watcher):
+    """Entries of one bucket as they change, for threads: a blocking iterator and a non-blocking ``poll()``."""
+
+    def __init__(
+        self, hub: WatchHub, engine: DirectEngine, sql: BucketSQL, options: WatchOptions, timeout: float | None
+    ) -> None:
+        super().__init__(hub, sql, options)
+        self._engine = engine
+        self._timeout = timeout
+        self._cond = threading.Condition(threading.RLock())
+
+    def start(self) -> SqliteWatcher:
+        with self._cond:
+            self._subscribe(THREAD_PORT)
+        try:
+            rows, high = self._engine.read(changes.watch_snapshot, *self._snapshot_args())
+        except BaseException:
+            self.close()
+            raise
+        with self._cond:
+            self._begin(rows, high)
+        return self
+
+    def close(self) -> None:
+        with self._cond:
+            super().close()
+
+    def initial(self) -> list[Entry]:
+        with self._cond:
+            return self._take_initial()
+
+    def _iteration_timeout(self) -> float | None:
+        return self._timeout
+
+    def next(self, timeout: float | None = None) -> Entry | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._cond:
+                if not self._started:
+                    raise InvalidArgumentError("start the watcher first (with kv.watch(...) as w)")
+                if self._closed:
+                    return None
+                if self._buffer:
+                    return self._take()
+                if not self._lagging:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return None
+                    self._cond.wait(remaining)
+                    continue
+                args = self._catch_up_args()
+            try:
+                rows, scanned = self._engine.read(changes.rows_after, *args)
+            except (StoreClosedError, BucketNotFoundError):
+                with self._cond:
+                    self._closed = True
+                continue
+            with self._cond:
+                self._absorb(rows, scanned)
+
+    def poll(self) -> list[Entry]:
+        taken: list[Entry] = []
+        while True:
+            with self._cond:
+                if self._closed or not self._started:
+                    return taken
+                while self._buffer:
+                    taken.append(self._take())
+                if not self._lagging:
+                    return taken
+            entry = self.next(0)
+            if entry is None:
+                return taken
+            taken.append(entry)
+
+    # The router calls these from the committing thread or the poller.
+
+    def offer(self, row: Row) -> None:
+        with self._cond:
+            super().offer(row)
+
+    def missed(self, router_high: int | None, low: int) -> None:
+        with self._cond:
+            super().missed(router_high, low)
+
+    def end(self) -> None:
+        with self._cond:
+            super().end()
+
+    def _wake(self) -> None:
+        self._cond.notify_all()

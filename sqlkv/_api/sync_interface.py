@@ -1,0 +1,396 @@
+"""The synchronous interface: ``Store``, ``Bucket`` and ``Watcher`` for desktop code, scripts and GUI threads.
+
+The twin of ``async_interface``, method for method: the same names,
+arguments, checks, entries, errors and semantics, without ``await``. Each
+method's docstring *is* its async twin's (see :func:`twin`), and
+``tests/test_interface.py`` checks that every signature matches, so the twins
+cannot drift. Only the watcher has sync-only parts: a ``timeout``, ``next()``
+and a non-blocking ``poll()`` for GUI timers.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .._model.config import BucketConfig
+from .._model.entry import BucketStatus, Entry, Operation
+from .._model.validate import check_key, check_revision
+from .._model.watch_options import WatchOptions
+from . import arguments, registry
+from .arguments import UNSET, ImportRow, Unset
+from .async_interface import AsyncBucket, AsyncStore, AsyncWatcher
+from .lifecycle import State
+from .locks import Lock
+
+__all__ = ["Bucket", "Store", "Watcher", "sync_doc"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ASYNC_WORDS = (
+    ("``async with ", "``with "),
+    ("async with ", "with "),
+    ("``async for ", "``for "),
+    ("async for ", "for "),
+    ("await ", ""),
+    ("AsyncStore", "Store"),
+    ("AsyncBucket", "Bucket"),
+    ("AsyncWatcher", "Watcher"),
+    ("AsyncLock", "Lock"),
+    ("asyncio and trio code", "threads"),
+    ("aclose()", "close()"),
+    ("StopAsyncIteration", "StopIteration"),
+)
+
+
+def sync_doc(doc: str | None) -> str:
+    """An async docstring in sync words (``async with`` -> ``with``, ``await x`` -> ``x``...)."""
+    text = doc or ""
+    for async_words, sync_words in _ASYNC_WORDS:
+        text = text.replace(async_words, sync_words)
+    return text
+
+
+def twin(async_method: Any, extra: str = "") -> Callable[[F], F]:
+    """Give a sync method its async twin's docstring (in sync words), plus ``extra``."""
+
+    source = getattr(async_method, "fget", async_method)  # a property: its getter's docstring
+
+    def decorate(method: F) -> F:
+        method.__doc__ = sync_doc(getattr(source, "__doc__", None)) + extra
+        return method
+
+    return decorate
+
+
+class Store:
+    _state: State = State.UNOPENED
+
+    def __new__(cls, location: Any, *args: Any, **options: Any) -> Store:
+        if cls is Store:
+            cls = registry.sync_store_class(location)
+        return super().__new__(cls)
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path!r} {self._state.value}>"
+
+    @twin(AsyncStore.open)
+    def open(self) -> Store:
+        raise NotImplementedError
+
+    @twin(AsyncStore.aclose)
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Store:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    @twin(AsyncStore.closed)
+    def closed(self) -> bool:
+        return self._state is State.CLOSED
+
+    @property
+    @twin(AsyncStore.path)
+    def path(self) -> str:
+        raise NotImplementedError
+
+    @property
+    @twin(AsyncStore.durability)
+    def durability(self) -> str:
+        raise NotImplementedError
+
+    @property
+    @twin(AsyncStore.read_only)
+    def read_only(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    @twin(AsyncStore.schema_version)
+    def schema_version(self) -> int:
+        raise NotImplementedError
+
+    @twin(AsyncStore.create_bucket)
+    def create_bucket(
+        self,
+        name: str,
+        *,
+        history: int = 1,
+        ttl: float | timedelta | None = None,
+        max_value_size: int | None = None,
+        max_bytes: int | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Bucket:
+        config = arguments.bucket_config(name, history, ttl, max_value_size, max_bytes, description, metadata)
+        return self._create_bucket(name, config)
+
+    @twin(AsyncStore.update_bucket)
+    def update_bucket(
+        self,
+        name: str,
+        *,
+        history: int | Unset = UNSET,
+        ttl: float | timedelta | Unset | None = UNSET,
+        max_value_size: int | Unset | None = UNSET,
+        max_bytes: int | Unset | None = UNSET,
+        description: str | Unset | None = UNSET,
+        metadata: Mapping[str, str] | Unset | None = UNSET,
+    ) -> Bucket:
+        changes = arguments.bucket_changes(
+            name,
+            history=history,
+            ttl=ttl,
+            max_value_size=max_value_size,
+            max_bytes=max_bytes,
+            description=description,
+            metadata=metadata,
+        )
+        return self._update_bucket(name, changes)
+
+    @twin(AsyncStore.bucket)
+    def bucket(self, name: str) -> Bucket:
+        arguments.bucket_changes(name)
+        return self._bucket(name)
+
+    @twin(AsyncStore.bucket_names)
+    def bucket_names(self) -> list[str]:
+        raise NotImplementedError
+
+    @twin(AsyncStore.delete_bucket)
+    def delete_bucket(self, name: str) -> None:
+        arguments.bucket_changes(name)
+        self._delete_bucket(name)
+
+    @twin(AsyncStore.sweep)
+    def sweep(self) -> int:
+        raise NotImplementedError
+
+    @twin(AsyncStore.backup)
+    def backup(self, path: str, *, overwrite: bool = False) -> int:
+        return self._backup(arguments.path_arg(path), bool(overwrite))
+
+    def _create_bucket(self, name: str, config: BucketConfig) -> Bucket:
+        raise NotImplementedError
+
+    def _update_bucket(self, name: str, changes: dict[str, object]) -> Bucket:
+        raise NotImplementedError
+
+    def _bucket(self, name: str) -> Bucket:
+        raise NotImplementedError
+
+    def _delete_bucket(self, name: str) -> None:
+        raise NotImplementedError
+
+    def _backup(self, path: str, overwrite: bool) -> int:
+        raise NotImplementedError
+
+
+Store.__doc__ = sync_doc(AsyncStore.__doc__).replace(
+    "``inline=True`` (the default)", "(``AsyncStore`` only: ``inline=True``, the default,"
+).replace("``inline=False`` sends every operation to the database threads.", "``inline=False`` ...)") + (
+    "\n    A Store is thread-safe, needs no event loop and suits a GUI thread: a read costs tens of\n"
+    "    microseconds on the calling thread, a write one SQLite commit.\n"
+)
+
+
+class Bucket(abc.ABC):
+    __doc__ = sync_doc(AsyncBucket.__doc__)
+
+    __slots__ = ()
+
+    config: BucketConfig
+
+    @property
+    @abc.abstractmethod
+    @twin(AsyncBucket.name)
+    def name(self) -> str: ...
+
+    def __repr__(self) -> str:
+        return f"<Bucket {self.name!r} history={self.config.history}>"
+
+    @twin(AsyncBucket.put)
+    def put(self, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> int:
+        key, data, seconds = arguments.value_args(key, value, ttl)
+        return self._put(key, data, seconds)
+
+    @twin(AsyncBucket.create)
+    def create(self, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> int:
+        key, data, seconds = arguments.value_args(key, value, ttl)
+        return self._create(key, data, seconds)
+
+    @twin(AsyncBucket.update)
+    def update(self, key: str, value: bytes | str, last: int, *, ttl: float | timedelta | None = None) -> int:
+        key, data, seconds = arguments.value_args(key, value, ttl)
+        last = check_revision(last, name="last", minimum=0)
+        return self._update(key, data, last, seconds)
+
+    @twin(AsyncBucket.delete)
+    def delete(self, key: str, *, last: int | None = None) -> int:
+        key, last = arguments.marker_args(key, last)
+        return self._marker(key, Operation.DEL, last)
+
+    @twin(AsyncBucket.purge)
+    def purge(self, key: str, *, last: int | None = None) -> int:
+        key, last = arguments.marker_args(key, last)
+        return self._marker(key, Operation.PURGE, last)
+
+    @twin(AsyncBucket.get)
+    def get(self, key: str, *, revision: int | None = None) -> Entry:
+        key, revision = arguments.read_args(key, revision)
+        return self._get(key, revision)
+
+    @twin(AsyncBucket.history)
+    def history(self, key: str) -> list[Entry]:
+        return self._history(check_key(key))
+
+    @twin(AsyncBucket.keys)
+    def keys(self, *filters: str) -> list[str]:
+        return self._keys(WatchOptions.make(filters))
+
+    @twin(AsyncBucket.purge_deletes)
+    def purge_deletes(self, *, older_than: float | timedelta | None = None) -> int:
+        return self._purge_deletes(arguments.older_than_seconds(older_than))
+
+    @twin(AsyncBucket.status)
+    def status(self) -> BucketStatus:
+        return self._status()
+
+    @twin(
+        AsyncBucket.watch,
+        extra="""
+        ``timeout`` (sync only) ends the iteration when no entry came for that
+        many seconds (None: wait for ever). For a GUI main loop, call
+        ``watcher.poll()`` from a timer instead: it never blocks.
+        """,
+    )
+    def watch(
+        self,
+        *filters: str,
+        include_history: bool = False,
+        ignore_deletes: bool = False,
+        meta_only: bool = False,
+        updates_only: bool = False,
+        from_revision: int | None = None,
+        buffer_size: int = 1024,
+        timeout: float | None = None,
+    ) -> Watcher:
+        options = WatchOptions.make(
+            filters,
+            include_history=include_history,
+            ignore_deletes=ignore_deletes,
+            meta_only=meta_only,
+            updates_only=updates_only,
+            from_revision=from_revision,
+            buffer_size=buffer_size,
+        )
+        return self._watch(options, arguments.check_timeout(timeout))
+
+    @twin(AsyncBucket.lock)
+    def lock(self, key: str, *, ttl: float | timedelta = 10.0, wait: bool = True, timeout: float | None = None) -> Lock:
+        return Lock(self, *arguments.lock_args(key, ttl, wait, timeout))
+
+    @twin(AsyncBucket.import_entries)
+    def import_entries(self, entries: Iterable[Entry]) -> int:
+        return self._import_entries(arguments.import_rows(entries))
+
+    @abc.abstractmethod
+    def _put(self, key: str, data: bytes, ttl: float | None) -> int: ...
+
+    @abc.abstractmethod
+    def _create(self, key: str, data: bytes, ttl: float | None) -> int: ...
+
+    @abc.abstractmethod
+    def _update(self, key: str, data: bytes, last: int, ttl: float | None) -> int: ...
+
+    @abc.abstractmethod
+    def _marker(self, key: str, op: Operation, last: int | None) -> int: ...
+
+    @abc.abstractmethod
+    def _get(self, key: str, revision: int | None) -> Entry: ...
+
+    @abc.abstractmethod
+    def _history(self, key: str) -> list[Entry]: ...
+
+    @abc.abstractmethod
+    def _keys(self, options: WatchOptions) -> list[str]: ...
+
+    @abc.abstractmethod
+    def _purge_deletes(self, older_than: float) -> int: ...
+
+    @abc.abstractmethod
+    def _status(self) -> BucketStatus: ...
+
+    @abc.abstractmethod
+    def _watch(self, options: WatchOptions, timeout: float | None) -> Watcher: ...
+
+    @abc.abstractmethod
+    def _import_entries(self, rows: list[ImportRow]) -> int: ...
+
+
+class Watcher(abc.ABC):
+    __doc__ = (
+        sync_doc(AsyncWatcher.__doc__)
+        + """
+    Also a non-blocking ``poll()`` for GUI timers, and ``next(timeout)``.
+    """
+    )
+
+    @property
+    @abc.abstractmethod
+    @twin(AsyncWatcher.initial_done)
+    def initial_done(self) -> bool: ...
+
+    @property
+    @abc.abstractmethod
+    @twin(AsyncWatcher.last_revision)
+    def last_revision(self) -> int: ...
+
+    @abc.abstractmethod
+    @twin(AsyncWatcher.start)
+    def start(self) -> Watcher: ...
+
+    @abc.abstractmethod
+    @twin(AsyncWatcher.initial)
+    def initial(self) -> list[Entry]: ...
+
+    @abc.abstractmethod
+    @twin(AsyncWatcher.close)
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Watcher:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Entry]:
+        return self
+
+    def __next__(self) -> Entry:
+        """The next entry (initial ones first), waiting up to the watch's ``timeout``; else StopIteration."""
+        entry = self.next(self._iteration_timeout())
+        if entry is None:
+            raise StopIteration
+        return entry
+
+    def _iteration_timeout(self) -> float | None:
+        return None
+
+    @abc.abstractmethod
+    def next(self, timeout: float | None = None) -> Entry | None:
+        """The next entry, waiting up to ``timeout`` seconds (None: for ever); None if none came or closed."""
+
+    @abc.abstractmethod
+    def poll(self) -> list[Entry]:
+        """Every entry available now, without blocking (catching up from the table if needed): for GUI timers."""

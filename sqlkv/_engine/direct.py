@@ -1,0 +1,133 @@
+"""Where a synchronous ``Store``'s operations run: on the calling thread, with no thread hop.
+
+Writes share one connection under a lock (SQLite serialises writers anyway)
+and go through the same ``run_writes`` and commit hook as the writer thread;
+each thread reads on a connection of its own. After ``fork()`` a child
+process opens fresh connections instead of using its parent's.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from typing import Any
+
+from .._model.errors import StoreClosedError
+from .._model.options import StoreOptions
+from .._runtime.forkgate import FORKS, GATE
+from .._runtime.request import Operation, Request
+from .._storage import expiry
+from .._storage.connection import Connection
+from .._storage.errors import map_sqlite_error
+from .._storage.expiry import SweepResult
+from .engine import SWEEP_BATCH, Engine
+from .transactions import run_writes
+
+__all__ = ["DirectEngine"]
+
+
+class DirectEngine(Engine):
+    """The connections of a synchronous store, used on the calling thread."""
+
+    def __init__(self, options: StoreOptions) -> None:
+        super().__init__(options)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writer: Connection | None = None
+        self._generation = FORKS.generation
+        self.pid = os.getpid()
+        """The process whose connections these are (a forked child opens its own)."""
+
+    not_open_message = "store is not open: use `with Store(...)` or `store.open()`"
+
+    def _not_ready(self) -> None:
+        """The slow path of every call: StoreClosedError unless open; new connections in a forked child."""
+        self.check_open()
+        if self._generation != FORKS.generation:
+            self._after_fork()
+
+    def start(self) -> None:
+        """Open the write connection (creating the file, applying migrations) and start the helper threads."""
+        self._generation, self.pid = FORKS.generation, os.getpid()
+        try:
+            with GATE:
+                self._writer = self.open_writer()
+        except sqlite3.Error as exc:
+            raise map_sqlite_error(exc, self.path) from None
+        self.open = True
+        self.start_helpers()
+
+    def _after_fork(self) -> None:
+        """In a forked child: forget the parent's connections and threads, open our own."""
+        self._writer = None
+        self._local = threading.local()
+        self._readers = []
+        self._readers_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self.observer = self.sweeper = self.checkpointer = None
+        self.start()
+
+    def stop(self) -> None:
+        """End every watcher, stop the helper threads and close every connection (idempotent)."""
+        self.closed = True
+        if not self.open:
+            return
+        self.open = False
+        if self._generation != FORKS.generation:
+            return  # a forked child never opened anything of its own
+        self.stop_helpers()
+        with self._write_lock, GATE:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        with self._readers_lock, GATE:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    def write(self, fn: Operation, *args: Any) -> Any:
+        """Run ``fn(conn, *args)`` on the write connection, in its own transaction; deliver watchers' callbacks."""
+        if not self.open or self._generation != FORKS.generation:
+            self._not_ready()
+        if self.options.read_only:
+            self.check_writable()
+        request = Request(fn, args, None)
+        with self._write_lock, GATE:
+            conn = self._writer
+            if conn is None:
+                raise StoreClosedError("the store is closed")
+            run_writes(conn, [request], self.path, self.options.busy_timeout)
+            posts = self.after_commit(conn, 1)
+            for port, calls in (posts or {}).values():  # under the lock: watchers receive commits in order
+                port.deliver([], calls)
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def read(self, fn: Operation, *args: Any) -> Any:
+        """Run ``fn(conn, *args)`` on this thread's own read connection."""
+        if not self.open or self._generation != FORKS.generation:
+            self._not_ready()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                with GATE:
+                    conn = self._local.conn = self.open_reader()
+            except sqlite3.Error as exc:
+                raise map_sqlite_error(exc, self.path) from None
+            with self._readers_lock:
+                self._readers.append(conn)
+        # Reads run outside the fork gate: it would cost more than a point read. A fork from one of your threads
+        # while another of yours is inside a read is the general hazard of fork with threads.
+        try:
+            return fn(conn, *args)
+        except sqlite3.Error as exc:
+            raise map_sqlite_error(exc, self.path) from None
+
+    def sweep_batch(self) -> SweepResult:
+        """One bounded sweep on the calling thread (the sweeper's)."""
+        result: SweepResult = self.write(expiry.sweep, self.clock(), SWEEP_BATCH)
+        return result

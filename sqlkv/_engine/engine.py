@@ -1,0 +1,171 @@
+"""The machinery of one SQLite store, whoever runs its operations: options, helper threads, the commit hook.
+
+An :class:`Engine` holds everything a store needs below its API: the
+options, the checkpointer and the sweeper, and the commit hook that feeds the
+watchers (through an observer the watch layer installs) and nudges the
+checkpointer. Its subclasses say where operations run: ``ThreadedEngine`` on
+database threads behind an event loop (``AsyncStore``), ``DirectEngine`` on the
+calling thread (``Store``).
+
+An engine never refers to the store object that owns it, and neither do its
+threads: a store dropped without closing can be collected, and its finalizer
+closes the engine.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Protocol
+
+from .._model.errors import StorageError, StoreClosedError
+from .._model.options import StoreOptions
+from .._runtime.request import Posts
+from .._storage.connection import Connection, Row, open_connection
+from .._storage.expiry import SweepResult
+from .._storage.schema import apply_migrations, check_schema
+from .checkpoint import Checkpointer
+from .sweeper import Sweeper
+
+__all__ = ["CHECKPOINT_EVERY", "SWEEP_BATCH", "CommitObserver", "Engine"]
+
+CHECKPOINT_EVERY = 1024
+"""Writes between two nudges of the checkpointer (a WAL of ~15-20 MB at most for single small writes)."""
+
+SWEEP_BATCH = 1000
+"""Rows a sweep handles per write transaction."""
+
+
+class CommitObserver(Protocol):
+    """What the engine tells about each commit (the watch layer's change feed)."""
+
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens (read without a lock, as a hint)."""
+
+    def dispatch(self, conn: sqlite3.Connection, journal: list[tuple[int, Row | None]] | None, out: Posts) -> None:
+        """Right after a commit on ``conn``: collect the callbacks for each loop in ``out``."""
+
+    def close(self) -> None:
+        """The store is closing: end every listener."""
+
+
+class Engine:
+    """Options, helper threads and the commit hook of a store on one SQLite file."""
+
+    not_open_message = "store is not open"
+
+    def __init__(self, options: StoreOptions) -> None:
+        self.options = options
+        self.open = False
+        """True from a successful start until stop begins."""
+        self.closed = False
+        """True once stop began (a store is opened once)."""
+        self.clock: Callable[[], int] = options.clock
+        self.observer: CommitObserver | None = None
+        """Told about every commit once set (by the watch layer, on the first watch)."""
+        self.checkpointer: Checkpointer | None = None
+        self.sweeper: Sweeper | None = None
+        self._writes_since_checkpoint = 0
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self.options.path
+
+    # -- connections -------------------------------------------------------------------------------
+
+    def open_writer(self) -> Connection:
+        """The write connection: creates the file, applies migrations, leaves checkpoints to the checkpointer.
+
+        Its SQLite busy timeout is then turned off: ``run_writes`` waits for
+        another process's write lock itself, so that an event loop can try a
+        write without ever blocking on that lock.
+        """
+        conn = open_connection(self.options, reader=False)
+        try:
+            if self.options.read_only:
+                check_schema(conn)
+                return conn
+            apply_migrations(conn)
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            conn.execute("PRAGMA busy_timeout = 0")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def open_reader(self) -> Connection:
+        """A ``query_only`` connection (readers, the change feed, the checkpointer, the sweeper)."""
+        return open_connection(self.options, reader=True)
+
+    def check_open(self) -> None:
+        """StoreClosedError unless the store is open."""
+        if not self.open:
+            raise StoreClosedError("the store is closed" if self.closed else self.not_open_message)
+
+    def check_writable(self) -> None:
+        """StorageError if the store was opened read-only."""
+        if self.options.read_only:
+            raise StorageError(f"the store is open read-only ({self.options.path})")
+
+    # -- helper threads ----------------------------------------------------------------------------
+
+    def sweep_batch(self) -> SweepResult:
+        """One bounded sweep through the writer, blocking (the sweeper thread calls it)."""
+        raise NotImplementedError
+
+    def start_helpers(self) -> None:
+        """Start the checkpointer and (unless ``auto_sweep=False``) the sweeper; none for a read-only store."""
+        if self.options.read_only:
+            return
+        path = self.options.path
+        self.checkpointer = Checkpointer(self.open_reader, f"sqlkv-checkpoint:{path}")
+        if self.options.auto_sweep:
+            self.sweeper = Sweeper(self.open_reader, self.sweep_batch, self.clock, f"sqlkv-sweeper:{path}")
+
+    def stop_helpers(self) -> None:
+        """Stop the sweeper, end every watcher and stop the checkpointer (blocking)."""
+        sweeper, self.sweeper = self.sweeper, None
+        if sweeper is not None:
+            sweeper.stop()
+        observer, self.observer = self.observer, None
+        if observer is not None:
+            observer.close()
+        checkpointer, self.checkpointer = self.checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
+
+    def expect_deadline(self, deadline: int) -> None:
+        """A write is about to store an entry that expires at ``deadline`` (ns): tell the sweeper."""
+        sweeper = self.sweeper
+        if sweeper is not None:
+            sweeper.expect(deadline)
+
+    def configuration_changed(self) -> None:
+        """A bucket's TTL may have changed: the sweeper plans again."""
+        sweeper = self.sweeper
+        if sweeper is not None:
+            sweeper.replan()
+
+    # -- the commit hook ---------------------------------------------------------------------------
+
+    def after_commit(self, conn: sqlite3.Connection, count: int) -> Posts | None:
+        """After each commit of ``count`` requests on the writer connection: feed the watchers, nudge the checkpointer.
+
+        Returns the watchers' callbacks, to go to each loop with the batch's results.
+        """
+        observer = self.observer
+        posts: Posts | None = None
+        if observer is not None and observer.active:
+            journal = getattr(conn, "journal", None)
+            conn.journal = []  # type: ignore[attr-defined]  # keep the rows of the next batch for the feed
+            posts = {}
+            observer.dispatch(conn, journal, posts)
+        elif getattr(conn, "journal", None) is not None:
+            conn.journal = None  # type: ignore[attr-defined]  # nobody watches any more
+        self._writes_since_checkpoint += count
+        if self._writes_since_checkpoint >= CHECKPOINT_EVERY and self.checkpointer is not None:
+            self._writes_since_checkpoint = 0
+            self.checkpointer.nudge()
+        return posts

@@ -1,0 +1,146 @@
+"""Running a batch of requests on one connection: group commit for writes, one snapshot for reads.
+
+The writer runs every write of a batch inside one ``BEGIN IMMEDIATE``
+transaction and commits once (group commit); nothing is acknowledged before
+COMMIT returned. A failed compare-and-set is the operation's own outcome and
+does not disturb its neighbours; if the transaction itself fails, each
+operation is run again alone so that one bad operation cannot fail the rest.
+A batch of reads runs inside one read transaction.
+
+These functions are used by the database threads, by the synchronous store
+(a batch of one) and by an event loop running a lone operation itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from .._model.errors import StoreBusyError
+from .._runtime.forkgate import GATE
+from .._runtime.request import Request
+from .._storage.errors import is_busy, map_sqlite_error
+
+__all__ = ["fail", "rollback", "run_reads", "run_writes"]
+
+BUSY_PAUSES = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)
+"""Seconds between two attempts to take the write lock: SQLite's own busy-handler schedule."""
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if any (errors ignored: the connection is being given up on)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def fail(batch: list[Request], exc: Exception, path: str) -> None:
+    """Give every request of ``batch`` the sqlkv error for ``exc``."""
+    error = map_sqlite_error(exc, path) if isinstance(exc, sqlite3.Error) else exc
+    for request in batch:
+        request.result, request.error = None, error
+
+
+def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str, busy_timeout: float | None) -> bool:
+    """Run a batch of writes in one transaction (group commit), isolating failures.
+
+    Runs inside the fork gate. The writer connection has SQLite's busy
+    timeout off: while another process holds the write lock this waits here
+    (outside the fork gate), up to ``busy_timeout`` seconds, then fails the
+    batch with StoreBusyError. With ``busy_timeout=None`` it does not wait: it
+    returns False and leaves the batch untouched (run it elsewhere).
+    """
+    journal = getattr(conn, "journal", None)
+    mark = len(journal) if journal is not None else 0
+    deadline: float | None = None
+    attempt = 0
+    try:
+        while not _run_writes_once(conn, batch, path, busy_timeout):
+            if busy_timeout is None:
+                return False
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + busy_timeout
+            if now >= deadline:
+                error = StoreBusyError(f"database is locked by another connection ({path}) for over {busy_timeout:g} s")
+                fail(batch, error, path)
+                break
+            with GATE.stepped_out():  # holding no SQLite lock: a fork need not wait for this sleep
+                time.sleep(min(BUSY_PAUSES[min(attempt, len(BUSY_PAUSES) - 1)], deadline - now))
+            attempt += 1
+    except BaseException:
+        # KeyboardInterrupt or a signal handler's exception on the caller's thread (a loop or a sync caller):
+        # nothing of the batch was acknowledged; leave no transaction open and no rolled-back row journaled.
+        if conn.in_transaction:
+            rollback(conn)
+            if journal is not None:
+                del journal[mark:]
+        raise
+    return True
+
+
+def _run_writes_once(conn: sqlite3.Connection, batch: list[Request], path: str, busy_timeout: float | None) -> bool:
+    """One attempt; False (nothing written, batch untouched) if the write lock was taken."""
+    if not batch:
+        return True
+    journal = getattr(conn, "journal", None)
+    mark = len(journal) if journal is not None else 0
+    if len(batch) == 1 and getattr(batch[0].fn, "single_statement", False):
+        # One INSERT (its triggers included) is atomic and durable on its own in autocommit mode.
+        try:
+            batch[0].run(conn)
+        except Exception as exc:
+            if is_busy(exc):
+                return False
+            fail(batch, exc, path)
+        return True
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        if is_busy(exc):
+            return False
+        fail(batch, exc, path)
+        return True
+    try:
+        for request in batch:
+            request.run(conn)
+        conn.execute("COMMIT")
+    except Exception as exc:
+        rollback(conn)
+        if journal is not None:
+            del journal[mark:]  # those rows were rolled back
+        if len(batch) == 1:
+            fail(batch, exc, path)
+        else:
+            for request in batch:  # nothing of the rolled-back attempt may look like an answer
+                request.result, request.error = None, None
+            for request in batch:
+                run_writes(conn, [request], path, busy_timeout or 0.0)
+    return True
+
+
+def run_reads(conn: sqlite3.Connection, batch: list[Request], path: str) -> None:
+    """Run a batch of reads on one snapshot (a single read needs none)."""
+    if len(batch) <= 1:
+        for request in batch:
+            try:
+                request.run(conn)
+            except Exception as exc:
+                fail([request], exc, path)
+        return
+    try:
+        conn.execute("BEGIN")
+    except sqlite3.Error as exc:
+        fail(batch, exc, path)
+        return
+    for request in batch:
+        try:
+            request.run(conn)
+        except Exception as exc:
+            fail([request], exc, path)
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        rollback(conn)

@@ -1,0 +1,175 @@
+"""``AsyncBucket`` of a NATS store: a KV_<name> stream, through nats-py's ``KeyValue`` and JetStream calls."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from .._api.arguments import ImportRow
+from .._api.async_interface import AsyncBucket
+from .._model.config import BucketConfig
+from .._model.entry import BucketStatus, Entry, Operation, make_entry
+from .._model.errors import KeyDeletedError, KeyExistsError, KeyNotFoundError, UnsupportedError, WrongLastRevisionError
+from .._model.watch_options import WatchOptions
+from .errors import bucket_errors, nats, ns
+from .session import Session
+from .watcher import OPERATIONS, NatsWatcher
+
+__all__ = ["NatsBucket", "config_of"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def config_of(info: Any) -> BucketConfig:
+    """A bucket's configuration from its stream's info."""
+    config = info.config
+    return BucketConfig(
+        history=max(1, config.max_msgs_per_subject or 1),
+        ttl=config.max_age or None,
+        max_value_size=None if (config.max_msg_size or -1) < 0 else config.max_msg_size,
+        max_bytes=None if (config.max_bytes or -1) < 0 else config.max_bytes,
+        description=config.description or None,
+    )
+
+
+def _no_ttl(ttl: float | None, operation: str) -> None:
+    if ttl is not None:
+        raise UnsupportedError(
+            f"per-key TTL on {operation} is not supported on a nats:// store: NATS keeps a TTL per revision, "
+            "so older history would come back when it expires; use create(..., ttl=)"
+        )
+
+
+class NatsBucket(AsyncBucket):
+    """``AsyncBucket`` of a NATS store."""
+
+    def __init__(self, session: Session, name: str, kv: Any, config: BucketConfig) -> None:
+        self._session = session
+        self._kv = kv
+        self._name = name
+        self.config = config
+        self._stream = f"KV_{name}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _entry(self, key: str, value: bytes | None, revision: int, created: Any, delta: int, op: Operation) -> Entry:
+        """An entry of this bucket from a message's parts."""
+        return make_entry(self._name, key, value or b"", revision, ns(created), delta, int(op))
+
+    async def _put(self, key: str, data: bytes, ttl: float | None) -> int:
+        _no_ttl(ttl, "put")
+        self._session.check_open()
+        async with bucket_errors(self._name):
+            revision: int = await self._kv.put(key, data)
+        return revision
+
+    async def _create(self, key: str, data: bytes, ttl: float | None) -> int:
+        self._session.check_open()
+        try:
+            async with bucket_errors(self._name):
+                revision: int = await self._kv.create(key, data, msg_ttl=ttl)
+        except WrongLastRevisionError as exc:
+            raise KeyExistsError(key, exc.actual) from None
+        return revision
+
+    async def _update(self, key: str, data: bytes, last: int, ttl: float | None) -> int:
+        _no_ttl(ttl, "update")
+        self._session.check_open()
+        try:
+            async with bucket_errors(self._name):
+                revision: int = await self._kv.update(key, data, last=last)
+        except WrongLastRevisionError as exc:
+            raise WrongLastRevisionError(key, last, exc.actual) from None
+        return revision
+
+    async def _marker(self, key: str, op: Operation, last: int | None) -> int:
+        headers = {"KV-Operation": op.name}
+        if op is Operation.PURGE:
+            headers["Nats-Rollup"] = "sub"
+        if last is not None:
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(last)
+        js = self._session.js
+        try:
+            async with bucket_errors(self._name):
+                ack = await js.publish(f"$KV.{self._name}.{key}", b"", headers=headers)
+        except WrongLastRevisionError as exc:
+            raise WrongLastRevisionError(key, last or 0, exc.actual) from None
+        return int(ack.seq)
+
+    async def _get(self, key: str, revision: int | None) -> Entry:
+        _, _, errors = nats()
+        subject = f"$KV.{self._name}.{key}"
+        js = self._session.js
+        try:
+            if revision is None:
+                msg = await js.get_msg(self._stream, subject=subject, direct=True)
+            else:
+                msg = await js.get_msg(self._stream, seq=revision, direct=True)
+        except errors.NotFoundError:  # no message: the key (or that revision) does not exist
+            raise KeyNotFoundError(key) from None
+        if msg.subject != subject:
+            raise KeyNotFoundError(key, f"key not found: {key} (no revision {revision} of this key)")
+        op = OPERATIONS.get((msg.headers or {}).get("KV-Operation"), Operation.PURGE)
+        if (msg.headers or {}).get("Nats-Marker-Reason"):
+            raise KeyNotFoundError(key)  # a limit marker: the key expired
+        if op is not Operation.PUT:
+            raise KeyDeletedError(key, msg.seq, op)
+        return self._entry(key, msg.data, msg.seq, msg.time, 0, op)
+
+    async def _history(self, key: str) -> list[Entry]:
+        """Read with this store's own watcher rather than nats-py's ``history()``, whose end-of-initial signal can
+        come too early (nats.py#842)."""
+        async with self.watch(key, include_history=True) as watcher:
+            entries = await watcher.initial()
+        if not entries:
+            raise KeyNotFoundError(key)
+        return entries
+
+    async def _keys(self, options: WatchOptions) -> list[str]:
+        """Server-side subject filters, one watch each."""
+        found: set[str] = set()
+        for pattern in options.filters or (">",):
+            async with self.watch(pattern, ignore_deletes=True, meta_only=True) as watcher:
+                found.update(entry.key for entry in await watcher.initial())
+        return sorted(found)
+
+    async def _purge_deletes(self, older_than: float) -> int:
+        self._session.check_open()
+        async with bucket_errors(self._name):
+            await self._kv.purge_deletes(olderthan=older_than if older_than > 0 else -1)
+        return 0
+
+    async def _status(self) -> BucketStatus:
+        """Counts and configuration, from the stream (``keys`` is counted by listing them)."""
+        js = self._session.js
+        async with bucket_errors(self._name):
+            info = await js.stream_info(self._stream)
+        config = config_of(info)
+        return BucketStatus(
+            bucket=self._name,
+            values=info.state.messages,
+            keys=len(await self.keys()),
+            bytes=info.state.bytes,
+            history=config.history,
+            ttl=config.ttl,
+            max_value_size=config.max_value_size,
+            max_bytes=config.max_bytes,
+            created=info.created if isinstance(info.created, datetime) else _EPOCH,
+            description=config.description,
+            metadata={},
+            last_revision=info.state.last_seq,
+        )
+
+    def _watch(self, options: WatchOptions) -> NatsWatcher:
+        """An ordered consumer on the watched subjects."""
+        filters = options.filters
+        subject = f"$KV.{self._name}.{filters[0]}" if len(filters) == 1 else f"$KV.{self._name}.>"
+        return NatsWatcher(self._session, self._name, subject, None if len(filters) <= 1 else options.matcher, options)
+
+    def _check_lock(self) -> None:
+        raise UnsupportedError("kv.lock() needs per-key TTL on update, which a nats:// store cannot provide")
+
+    async def _import_entries(self, rows: list[ImportRow]) -> int:
+        raise UnsupportedError("import_entries() keeps revisions, which a NATS stream assigns itself: use put()")

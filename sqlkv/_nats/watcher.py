@@ -1,0 +1,150 @@
+"""``AsyncWatcher`` of a NATS store: a JetStream ordered consumer with an explicit end of the initial entries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .._api.async_interface import AsyncWatcher
+from .._model.entry import Entry, Operation, make_entry
+from .._model.validate import KeyMatcher
+from .._model.watch_options import WatchOptions
+from .errors import nats, ns
+from .session import Session
+
+__all__ = ["OPERATIONS", "NatsWatcher"]
+
+OPERATIONS = {None: Operation.PUT, "DEL": Operation.DEL, "PURGE": Operation.PURGE}
+"""A message's ``KV-Operation`` header as an operation (anything else: a limit marker, read as PURGE)."""
+
+
+class NatsWatcher(AsyncWatcher):
+    """The AsyncWatcher interface (initial_done, initial(), async iteration) on a JetStream ordered consumer."""
+
+    def __init__(
+        self, session: Session, bucket: str, subject: str, matcher: KeyMatcher | None, options: WatchOptions
+    ) -> None:
+        self._session = session
+        self._bucket = bucket
+        self._stream = f"KV_{bucket}"
+        self._subject = subject
+        self._matcher = matcher
+        self._options = options
+        self._sub: Any = None
+        self._initial_left: int | None = None
+        self._pending: list[Entry] = []
+        self._closed = False
+        self._last_revision = 0
+
+    @property
+    def initial_done(self) -> bool:
+        return self._initial_left == 0 and not self._pending
+
+    @property
+    def last_revision(self) -> int:
+        return self._last_revision
+
+    async def start(self) -> None:
+        # An ordered consumer; then the initial entries, until one says nothing more is pending.
+        _, api, _ = nats()
+        session = self._session
+        js = session.js
+        o = self._options
+        if o.updates_only:
+            policy, extra = api.DeliverPolicy.NEW, {}
+        elif o.from_revision is not None:
+            policy, extra = api.DeliverPolicy.BY_START_SEQUENCE, {"opt_start_seq": o.from_revision}
+        elif o.include_history:
+            policy, extra = api.DeliverPolicy.ALL, {}
+        else:
+            policy, extra = api.DeliverPolicy.LAST_PER_SUBJECT, {}
+        self._sub = await js.subscribe(
+            self._subject,
+            stream=self._stream,
+            ordered_consumer=True,
+            deliver_policy=policy,
+            headers_only=o.meta_only or None,
+            config=api.ConsumerConfig(deliver_policy=policy, **extra) if extra else None,
+        )
+        session.watchers.add(self)
+        self._initial_left = 0
+        if o.updates_only:
+            return
+        await asyncio.sleep(0)
+        info = await self._sub.consumer_info()
+        if info.num_pending == 0 and self._sub.delivered == 0 and not await self._stream_has_matches():
+            return  # nothing to deliver initially
+        self._initial_left = 1
+        while self._initial_left:  # the initial entries, until one says nothing more is pending
+            self._collect(await self._sub.next_msg(timeout=30), initial=True)
+
+    async def _stream_has_matches(self) -> bool:
+        """Whether the stream holds messages on the watched subjects (latest/all modes).
+
+        A consumer's first info can report 0 pending before it has counted them;
+        the stream's per-subject counts settle the question.
+        """
+        if self._options.from_revision is not None:
+            return False
+        info = await self._session.js.stream_info(self._stream, subjects_filter=self._subject)
+        return bool(info.state.subjects)
+
+    def _collect(self, msg: Any, *, initial: bool) -> None:
+        meta = msg.metadata
+        if initial:
+            self._initial_left = meta.num_pending
+        key = msg.subject.split(".", 2)[2]
+        headers = msg.headers or {}
+        op = OPERATIONS.get(headers.get("KV-Operation"), Operation.PURGE)
+        self._last_revision = meta.sequence.stream
+        if self._options.ignore_deletes and op is not Operation.PUT:
+            return
+        if self._matcher is not None and not self._matcher(key):
+            return
+        value = b"" if self._options.meta_only else msg.data
+        self._pending.append(
+            make_entry(self._bucket, key, value or b"", meta.sequence.stream, ns(meta.timestamp), meta.num_pending, op)
+        )
+
+    async def initial(self) -> list[Entry]:
+        taken, self._pending = self._pending, []
+        return [
+            make_entry(e.bucket, e.key, e.value, e.revision, ns(e.created), len(taken) - 1 - i, int(e.operation))
+            for i, e in enumerate(taken)
+        ]
+
+    async def __anext__(self) -> Entry:
+        client, _, _ = nats()
+        while not self._pending:
+            if self._closed or self._session.closed:
+                raise StopAsyncIteration
+            try:
+                msg = await self._sub.next_msg(timeout=None)
+            except (client.errors.ConnectionClosedError, client.errors.BadSubscriptionError, asyncio.CancelledError):
+                if self._closed:
+                    raise StopAsyncIteration from None
+                raise
+            self._collect(msg, initial=False)
+        return self._pending.pop(0)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._session.watchers.discard(self)
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        # The unsubscribe is scheduled on the running loop (nats-py runs on asyncio); without one, there is
+        # no connection left to unsubscribe from.
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._closed = True
+            self._session.watchers.discard(self)
+            return
+        asyncio.ensure_future(self.aclose())  # noqa: RUF006 - fire and forget

@@ -1,0 +1,105 @@
+"""The port of an asyncio loop: results resolve futures, one wake-up per batch.
+
+On Linux with a loop that can watch a file descriptor (the default selector
+loop, uvloop) the wake-up is the port's own eventfd inbox (see ``inbox``);
+elsewhere ``call_soon_threadsafe``. The port holds its loop weakly, so a
+finished loop (and the eventfd with it) is released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from .inbox import Inbox, open_inbox
+from .loop_port import LoopPort, log_callback_error
+from .request import Operation, Request, Submit
+
+__all__ = ["AsyncioPort"]
+
+
+def _resolve_futures(requests: list[Request]) -> None:
+    for request in requests:
+        future: asyncio.Future[Any] = request.waiter
+        if future.done():
+            continue
+        if request.error is not None:
+            future.set_exception(request.error)
+        else:
+            future.set_result(request.result)
+
+
+def _report_to_loop(loop_ref: weakref.ref[asyncio.AbstractEventLoop], exc: BaseException) -> None:
+    loop = loop_ref()
+    if loop is None or loop.is_closed():
+        log_callback_error(exc)
+    else:
+        loop.call_exception_handler({"message": "exception in a sqlkv callback", "exception": exc})
+
+
+class AsyncioPort(LoopPort):
+    """Results for an asyncio loop: one wake-up per batch."""
+
+    __slots__ = ("__weakref__", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)
+        self.active = 0
+        self._inbox: Inbox | None = None
+        inbox = open_inbox(functools.partial(_report_to_loop, self._loop))  # no reference back to the port
+        if inbox is not None:
+            try:
+                loop.add_reader(inbox.fd, inbox.drain)
+            except (NotImplementedError, RuntimeError, OSError, ValueError):
+                pass  # e.g. the proactor loop on Windows: call_soon_threadsafe it is
+            else:
+                self._inbox = inbox
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop, or None once it was garbage-collected."""
+        return self._loop()
+
+    _resolve = staticmethod(_resolve_futures)
+
+    def new_future(self) -> asyncio.Future[Any]:
+        """A future of this (running) loop: what a watcher's consumer waits on."""
+        return self._loop().create_future()  # type: ignore[union-attr]  # it is running
+
+    def post(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop()
+        inbox = self._inbox
+        if inbox is not None:
+            if loop is None or loop.is_closed():
+                inbox.close()  # nobody is waiting any more: drop this and what is queued
+            else:
+                inbox.post(fn, args)
+            return
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    async def yield_once(self) -> None:
+        await asyncio.sleep(0)
+
+    def _report(self, exc: BaseException) -> None:
+        _report_to_loop(self._loop, exc)
+
+    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        request = Request(fn, args, self)
+        future = request.waiter = self._loop().create_future()  # type: ignore[union-attr]  # it is running
+        submit(request)
+        self.active += 1
+        try:
+            return await future
+        except asyncio.CancelledError:
+            request.cancelled = True
+            raise
+        finally:
+            self.active -= 1

@@ -1,0 +1,108 @@
+"""The one place where an ``sqlite3`` error becomes a sqlkv error.
+
+Every layer above the storage sees only the sqlkv exception tree: the
+database threads, the synchronous store and the change feed all hand a raw
+``sqlite3.Error`` to :func:`map_sqlite_error`, and every operation on a bucket
+table turns a missing table (the bucket was deleted meanwhile) into
+``BucketNotFoundError`` through :func:`on_bucket`.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from .._model.errors import BucketNotFoundError, StorageError, StorageFullError, StoreBusyError
+from .statements import BucketSQL
+
+__all__ = ["is_busy", "map_sqlite_error", "mapped", "on_bucket", "sqlite_code"]
+
+# Primary result codes (sqlite3.h).
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 5, 6, 8
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL = 10, 11, 13
+SQLITE_CANTOPEN, SQLITE_NOTADB = 14, 26
+
+_CODES_BY_MESSAGE = {
+    "database is locked": SQLITE_BUSY,
+    "database table is locked": SQLITE_LOCKED,
+    "database or disk is full": SQLITE_FULL,
+    "database disk image is malformed": SQLITE_CORRUPT,
+    "file is not a database": SQLITE_NOTADB,
+    "attempt to write a readonly database": SQLITE_READONLY,
+    "unable to open database file": SQLITE_CANTOPEN,
+}
+
+
+def sqlite_code(exc: sqlite3.Error) -> int:
+    """The primary SQLite result code of ``exc`` (from its message on Python 3.10, which does not carry it)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF
+    message = str(exc)
+    return next((c for text, c in _CODES_BY_MESSAGE.items() if message.startswith(text)), 0)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked": another connection holds the write lock."""
+    return isinstance(exc, sqlite3.OperationalError) and sqlite_code(exc) == SQLITE_BUSY
+
+
+def map_sqlite_error(exc: sqlite3.Error, path: str = "") -> StorageError:
+    """The sqlkv error for an ``sqlite3`` error that reached the storage layer."""
+    code = sqlite_code(exc)
+    where = f" ({path})" if path else ""
+    if code in (SQLITE_BUSY, SQLITE_LOCKED):
+        return StoreBusyError(f"database is locked by another connection{where}: {exc}")
+    if code == SQLITE_FULL:
+        return StorageFullError(f"database or disk is full{where}: {exc}")
+    if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return StorageError(f"file is not a valid sqlkv database or is corrupt{where}: {exc}")
+    if code == SQLITE_READONLY:
+        return StorageError(f"database is read-only{where}: {exc}")
+    if code == SQLITE_CANTOPEN:
+        return StorageError(f"cannot open database file{where}: {exc}")
+    return StorageError(f"{exc}{where}")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def on_bucket(
+    fn: Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R],
+) -> Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R]:
+    """Decorate an operation on a bucket table: a missing table means the bucket was deleted."""
+
+    def operation(conn: sqlite3.Connection, sql: BucketSQL, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(conn, sql, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if str(exc).startswith("no such table"):
+                raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
+            raise
+
+    return functools.update_wrapper(operation, fn)  # type: ignore[return-value]
+
+
+def mapped(
+    fn: Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R],
+) -> Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R]:
+    """Decorate a read of a bucket table done outside a request (change feed, sweeper): every error a sqlkv one.
+
+    A missing table is BucketNotFoundError; any other ``sqlite3`` error its
+    ``map_sqlite_error`` (these reads never wait on a lock, so none is retried).
+    """
+
+    def operation(conn: sqlite3.Connection, sql: BucketSQL, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(conn, sql, *args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if str(exc).startswith("no such table"):
+                raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
+            raise map_sqlite_error(exc) from None
+        except sqlite3.Error as exc:
+            raise map_sqlite_error(exc) from None
+
+    return functools.update_wrapper(operation, fn)  # type: ignore[return-value]

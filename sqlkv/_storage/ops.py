@@ -1,0 +1,319 @@
+"""The key operations as plain functions on an ``sqlite3.Connection``.
+
+This is the sans-I/O core: no threads, no event loop, no clock. Write
+operations run inside the transaction the writer opened (``BEGIN
+IMMEDIATE``); each checks before it writes, so an operation that raises has
+written nothing. Read operations run inside the reader's snapshot. ``now``
+(nanoseconds since the epoch) comes from the caller's clock, so expiry is
+exact and testable. The engine only decides *where* these run.
+
+Expiry: a key is *absent* when it has no row, when its latest row is an
+``EXPIRE`` marker, when its latest row is older than the bucket TTL, or when
+its latest row's per-key deadline (``expires``) has passed. Rows older than
+the bucket TTL are never returned, whether or not the sweeper removed them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .._model.config import BucketConfig
+from .._model.entry import BucketStatus, Entry, Operation, make_entry, ns_to_datetime
+from .._model.errors import (
+    BucketFullError,
+    BucketNotFoundError,
+    InvalidArgumentError,
+    KeyDeletedError,
+    KeyExistsError,
+    KeyNotFoundError,
+    ValueTooLargeError,
+    WrongLastRevisionError,
+)
+from .._model.validate import KeyMatcher
+from .changes import prefix_end, sequence
+from .connection import snapshot
+from .errors import on_bucket
+from .statements import BucketSQL
+
+__all__ = [
+    "MAX_VALUE_SIZE",
+    "create",
+    "get",
+    "get_latest_within",
+    "history",
+    "holds_value_over",
+    "import_rows",
+    "insert_row",
+    "keys",
+    "put",
+    "recount",
+    "status",
+    "update",
+    "write_marker",
+]
+
+MAX_VALUE_SIZE = 64 * 1024 * 1024
+"""Hard upper bound on a value, whatever the bucket's own limit."""
+
+_PUT, _DEL, _PURGE, _EXPIRE = (int(op) for op in Operation)
+
+
+def _expired(created: int, expires: int | None, ttl: int, now: int) -> bool:
+    return (ttl > 0 and created <= now - ttl) or (expires is not None and expires <= now)
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+
+def insert_row(
+    conn: sqlite3.Connection, sql: BucketSQL, key: str, op: int, value: bytes, now: int, expires: int | None
+) -> int:
+    """Insert one row; the bucket's limits are enforced by its triggers."""
+    if len(value) > MAX_VALUE_SIZE:
+        raise ValueTooLargeError(f"value of {len(value)} bytes exceeds the limit of {MAX_VALUE_SIZE}")
+    try:
+        revision = conn.execute(sql.insert, (key, op, value, now, expires)).lastrowid
+    except sqlite3.IntegrityError as exc:
+        raise _refused(exc, sql, value) from None
+    assert revision is not None
+    journal = getattr(conn, "journal", None)
+    if journal is not None:
+        journal.append((sql.bucket_id, (revision, key, op, value, now)))
+    return revision
+
+
+def _refused(exc: sqlite3.IntegrityError, sql: BucketSQL, value: bytes) -> Exception:
+    """The sqlkv error for a write the bucket's limit trigger refused (or ``exc`` itself)."""
+    message = str(exc)
+    if message == "sqlkv: value too large":
+        return ValueTooLargeError(f"value of {len(value)} bytes exceeds the bucket's max_value_size ({sql.bucket})")
+    if message == "sqlkv: bucket full":
+        return BucketFullError(f"maximum bytes exceeded: bucket {sql.bucket} is full")
+    return exc
+
+
+def _latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> tuple[int, int] | None:
+    """(revision, op) of the key's latest row, or None when the key is absent (see module doc)."""
+    row = conn.execute(sql.latest, (key,)).fetchone()
+    if row is None:
+        return None
+    revision, op, created, expires, ttl = row
+    if op == _EXPIRE or _expired(created, expires, ttl, now):
+        return None
+    return revision, op
+
+
+def _check_last(conn: sqlite3.Connection, sql: BucketSQL, key: str, last: int, now: int) -> None:
+    row = _latest(conn, sql, key, now)
+    actual = row[0] if row else 0
+    if actual != last:
+        raise WrongLastRevisionError(key, last, actual)
+
+
+@on_bucket
+def put(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes, now: int, expires: int | None) -> int:
+    """Append a PUT; return its revision. ``expires`` is the key's deadline (per-key TTL) or None."""
+    return insert_row(conn, sql, key, _PUT, value, now, expires)
+
+
+put.single_statement = True  # type: ignore[attr-defined]  # one INSERT: atomic on its own in autocommit mode
+
+
+@on_bucket
+def create(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes, now: int, expires: int | None) -> int:
+    """PUT only if the key is absent or its latest entry is a marker."""
+    row = _latest(conn, sql, key, now)
+    if row is not None and row[1] == _PUT:
+        raise KeyExistsError(key, row[0])
+    return insert_row(conn, sql, key, _PUT, value, now, expires)
+
+
+@on_bucket
+def update(
+    conn: sqlite3.Connection,
+    sql: BucketSQL,
+    key: str,
+    value: bytes,
+    last: int,
+    now: int,
+    expires: int | None,
+) -> int:
+    """PUT only if the key's latest revision is ``last`` (0: the key is absent)."""
+    _check_last(conn, sql, key, last, now)
+    return insert_row(conn, sql, key, _PUT, value, now, expires)
+
+
+@on_bucket
+def write_marker(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operation, last: int | None, now: int) -> int:
+    """Append a DEL or PURGE marker (CAS on ``last`` when given); return its revision."""
+    if last is not None:
+        _check_last(conn, sql, key, last, now)
+    return insert_row(conn, sql, key, int(op), b"", now, None)
+
+
+@on_bucket
+def import_rows(conn: sqlite3.Connection, sql: BucketSQL, rows: list[tuple[int, str, int, bytes, int]]) -> int:
+    """Insert rows with their own revisions and times (an import), all or none; return how many.
+
+    ``rows`` are ``(revision, key, op, value, created ns)`` in increasing
+    revision order, the first above every revision the bucket ever gave. A
+    limit refuses the whole import (a savepoint undoes the rows before).
+    """
+    if not rows:
+        return 0
+    current = sequence(conn, sql)
+    if rows[0][0] <= current:
+        raise InvalidArgumentError(
+            f"revision {rows[0][0]} of {rows[0][1]!r} is not above bucket {sql.bucket}'s last revision {current}: "
+            "import into an empty bucket, or renumber"
+        )
+    for row in rows:
+        if len(row[3]) > MAX_VALUE_SIZE:
+            raise ValueTooLargeError(f"value of {len(row[3])} bytes exceeds the limit of {MAX_VALUE_SIZE}")
+    conn.execute("SAVEPOINT sqlkv_import")
+    try:
+        for row in rows:
+            try:
+                conn.execute(sql.insert_with_revision, row)
+            except sqlite3.IntegrityError as exc:
+                raise _refused(exc, sql, row[3]) from None
+    except BaseException:
+        conn.execute("ROLLBACK TO sqlkv_import")
+        conn.execute("RELEASE sqlkv_import")
+        raise
+    conn.execute("RELEASE sqlkv_import")
+    journal = getattr(conn, "journal", None)
+    if journal is not None:
+        journal.extend((sql.bucket_id, row) for row in rows)
+    return len(rows)
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def _entry(sql: BucketSQL, key: str, revision: int, op: int, value: bytes, created: int, delta: int) -> Entry:
+    return make_entry(sql.bucket, key, value, revision, created, delta, op)
+
+
+@on_bucket
+def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None, now: int) -> Entry:
+    """The latest entry of ``key``, or the entry at ``revision`` if it belongs to ``key``."""
+    if revision is not None:
+        with snapshot(conn):
+            return _get_revision(conn, sql, key, revision, now)
+    entry = _get_latest(conn, sql, key, now, sql.get_latest, ())
+    assert entry is not None
+    return entry
+
+
+@on_bucket
+def get_latest_within(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int, limit: int) -> Entry | None:
+    """``get`` of the latest entry, but None when its value is over ``limit`` bytes (then it was not read at all).
+
+    The statement reads the value, and the columns stored after it, only when
+    the value's length (from the row's header) is within ``limit``: reading a
+    large one would walk all its overflow pages.
+    """
+    return _get_latest(conn, sql, key, now, sql.get_latest_small, (limit,))
+
+
+@on_bucket
+def holds_value_over(conn: sqlite3.Connection, sql: BucketSQL, key: str, limit: int) -> bool:
+    """Whether any stored row of ``key`` has a value over ``limit`` bytes (one index range; values are not read)."""
+    return conn.execute(sql.large_row_of_key, (key, limit)).fetchone() is not None
+
+
+def _get_latest(
+    conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int, statement: str, extra: tuple[int, ...]
+) -> Entry | None:
+    latest = conn.execute(statement, (key, *extra)).fetchone()
+    if latest is None:
+        raise KeyNotFoundError(key)
+    newest, op, value, created, expires, ttl = latest
+    if value is None:
+        return None  # get_latest_small left a large value unread
+    if op != _PUT:
+        if op == _EXPIRE:
+            raise KeyNotFoundError(key)
+        if not _expired(created, expires, ttl, now):
+            raise KeyDeletedError(key, newest, Operation(op))
+    if (ttl and created <= now - ttl) or (expires is not None and expires <= now):
+        raise KeyNotFoundError(key)
+    return make_entry(sql.bucket, key, value, newest, created, 0, op)
+
+
+def _get_revision(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int, now: int) -> Entry:
+    latest = conn.execute(sql.get_latest, (key,)).fetchone()
+    if latest is None:
+        raise KeyNotFoundError(key)
+    newest, op, value, created, expires, ttl = latest
+    if op == _EXPIRE or _expired(created, expires, ttl, now):
+        raise KeyNotFoundError(key)
+    if revision != newest:
+        found = conn.execute(sql.get_revision, (revision,)).fetchone()
+        if found is None or found[0] != key or found[1] == _EXPIRE or _expired(found[3], None, ttl, now):
+            raise KeyNotFoundError(key, f"key not found: {key} (no revision {revision} of this key)")
+        newest, (_, op, value, created) = revision, found
+    if op != _PUT:
+        raise KeyDeletedError(key, newest, Operation(op))
+    return make_entry(sql.bucket, key, value, newest, created, 0, op)
+
+
+@on_bucket
+def history(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> list[Entry]:
+    """Every retained entry of ``key``, oldest first, markers included; KeyNotFoundError if none."""
+    with snapshot(conn):
+        rows = conn.execute(sql.history, (key,)).fetchall()
+        ttl = conn.execute(sql.ttl).fetchone()[0] if rows else 0
+    if not rows:
+        raise KeyNotFoundError(key)
+    _, op, _, created, expires = rows[-1]
+    if op == _EXPIRE or _expired(created, expires, ttl, now):
+        raise KeyNotFoundError(key)
+    kept = [r for r in rows if r[1] != _EXPIRE and not _expired(r[3], None, ttl, now)]
+    last = len(kept) - 1
+    return [_entry(sql, key, r[0], r[1], r[2], r[3], last - i) for i, r in enumerate(kept)]
+
+
+@on_bucket
+def keys(conn: sqlite3.Connection, sql: BucketSQL, matcher: KeyMatcher | None, prefix: str, now: int) -> list[str]:
+    """Live keys (latest entry a PUT, not expired) accepted by ``matcher``, sorted."""
+    if prefix:
+        cursor = conn.execute(sql.live_keys_range, (now, prefix, prefix_end(prefix)))
+    else:
+        cursor = conn.execute(sql.live_keys, (now,))
+    found = [row[0] for row in cursor]
+    return found if matcher is None else [k for k in found if matcher(k)]
+
+
+@on_bucket
+def status(conn: sqlite3.Connection, sql: BucketSQL) -> BucketStatus:
+    """Counts and sizes of the bucket, from the trigger-kept counters (O(1)), and its current config."""
+    with snapshot(conn):
+        catalog = conn.execute(sql.catalog_row).fetchone()
+        counters = conn.execute(sql.stats).fetchone()
+    if catalog is None or counters is None:
+        raise BucketNotFoundError(f"bucket not found: {sql.bucket}")
+    config = BucketConfig.from_json(catalog[0])
+    values, size, live, last_revision = counters
+    return BucketStatus(
+        bucket=sql.bucket,
+        values=values,
+        keys=live,
+        bytes=size,
+        history=config.history,
+        ttl=config.ttl,
+        max_value_size=config.max_value_size,
+        max_bytes=config.max_bytes,
+        created=ns_to_datetime(catalog[1]),
+        description=config.description,
+        metadata=dict(config.metadata),
+        last_revision=last_revision or 0,
+    )
+
+
+@on_bucket
+def recount(conn: sqlite3.Connection, sql: BucketSQL) -> tuple[int, int, int]:
+    """(rows, bytes, live keys) counted from the table itself: what the counters must equal."""
+    row = conn.execute(sql.recount).fetchone()
+    return int(row[0]), int(row[1]), int(row[2])

@@ -1,0 +1,197 @@
+"""The migration runner: numbered SQL files applied in order when a store opens.
+
+Each file in ``migrations/`` is named ``NNNN_description.sql``. Its text up to
+the line ``-- sqlkv:per-bucket`` is applied once to the database; the rest is
+the bucket-table template, applied to every existing bucket table by that
+migration and replayed (all migrations in order) for every bucket created
+later. The applied version is kept in ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from .._model.config import BucketConfig
+from .._model.errors import SchemaTooNewError, StorageError
+from .statements import bucket_table
+
+__all__ = [
+    "Migration",
+    "apply_migrations",
+    "bucket_template",
+    "check_schema",
+    "config_statements",
+    "load_migrations",
+]
+
+_PER_BUCKET_MARKER = "-- sqlkv:per-bucket"
+_FILE_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+_PLACEHOLDER_RE = re.compile(r"\{\{(table|table:[a-z_]+|bucket_id|history|max_value_size|max_bytes)\}\}")
+_CONFIG_PLACEHOLDERS = ("{{history}}", "{{max_value_size}}", "{{max_bytes}}")
+_CREATE_TRIGGER_RE = re.compile(r"CREATE TRIGGER (\{\{table:[a-z_]+\}\})")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered migration: store-level statements and per-bucket statements."""
+
+    version: int
+    name: str
+    store_statements: tuple[str, ...]
+    bucket_statements: tuple[str, ...]
+
+
+def _migrations_dir() -> Path:
+    """``sqlkv/_migrations`` in an installed wheel, else the repository's ``migrations/`` (an editable install)."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "_migrations"
+    return packaged if packaged.is_dir() else package.parent / "migrations"
+
+
+def split_statements(script: str) -> tuple[str, ...]:
+    """Split an SQL script into complete statements (trigger bodies stay whole)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.splitlines(keepends=True):
+        if not current and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        current.append(line)
+        text = "".join(current)
+        if sqlite3.complete_statement(text):
+            statements.append(text.strip())
+            current = []
+    if "".join(current).strip():
+        raise ValueError(f"incomplete SQL statement in migration: {''.join(current)!r}")
+    return tuple(statements)
+
+
+@cache
+def load_migrations(directory: Path | None = None) -> tuple[Migration, ...]:
+    """Read and parse every migration file, in version order."""
+    folder = directory or _migrations_dir()
+    found: list[Migration] = []
+    for path in sorted(folder.iterdir()):
+        match = _FILE_RE.fullmatch(path.name)
+        if not match:
+            continue
+        text = path.read_text(encoding="utf-8")
+        store_part, _, bucket_part = text.partition(_PER_BUCKET_MARKER)
+        found.append(
+            Migration(
+                version=int(match.group(1)),
+                name=path.name,
+                store_statements=split_statements(store_part),
+                bucket_statements=split_statements(bucket_part),
+            )
+        )
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return tuple(found)
+
+
+def render(statement: str, bucket_id: int, values: Mapping[str, int]) -> str:
+    """Fill a per-bucket statement's placeholders for bucket ``bucket_id`` with configuration ``values``."""
+    table = bucket_table(bucket_id)
+
+    def substitute(match: re.Match[str]) -> str:
+        what = match.group(1)
+        if what == "bucket_id":
+            return str(int(bucket_id))
+        if what in values:
+            return str(int(values[what]))
+        if what == "table":
+            return f'"{table}"'
+        return f'"{table}_{what.partition(":")[2]}"'
+
+    return _PLACEHOLDER_RE.sub(substitute, statement)
+
+
+def bucket_template(
+    bucket_id: int, values: Mapping[str, int], migrations: tuple[Migration, ...] | None = None
+) -> list[str]:
+    """All per-bucket statements, every migration in order, for a new bucket."""
+    chosen = load_migrations() if migrations is None else migrations
+    return [render(s, bucket_id, values) for m in chosen for s in m.bucket_statements]
+
+
+def config_statements(
+    bucket_id: int, values: Mapping[str, int], migrations: tuple[Migration, ...] | None = None
+) -> list[str]:
+    """Statements that re-create the bucket's configuration-dependent triggers for new ``values``.
+
+    Every per-bucket ``CREATE TRIGGER`` that uses ``{{history}}``,
+    ``{{max_value_size}}`` or ``{{max_bytes}}`` is dropped and created again
+    from its newest definition.
+    """
+    chosen = load_migrations() if migrations is None else migrations
+    newest: dict[str, str] = {}
+    for migration in chosen:
+        for statement in migration.bucket_statements:
+            match = _CREATE_TRIGGER_RE.match(statement)
+            if match and any(p in statement for p in _CONFIG_PLACEHOLDERS):
+                newest[match.group(1)] = statement
+    result: list[str] = []
+    for name, statement in newest.items():
+        result.append(f"DROP TRIGGER IF EXISTS {render(name, bucket_id, values)}")
+        result.append(render(statement, bucket_id, values))
+    return result
+
+
+def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...] | None = None) -> int:
+    """Bring the database up to the newest schema in one transaction; return the version.
+
+    Refuses (SchemaTooNewError) a database whose version is newer than the
+    newest migration known here. ``conn`` must be in autocommit mode.
+    """
+    chosen = load_migrations() if migrations is None else migrations
+    target = len(chosen)
+    if _check_version(conn, target) == target:
+        return target  # fast path: nothing to do, no write lock taken
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = _check_version(conn, target)
+        buckets: list[tuple[int, dict[str, int]]] = []
+        for migration in chosen[current:]:
+            if migration.version > 1:
+                buckets = [
+                    (row[0], BucketConfig.from_json(row[1]).template_values())
+                    for row in conn.execute("SELECT id, config FROM sqlkv_buckets")
+                ]
+            for statement in migration.store_statements:
+                conn.execute(statement)
+            for bucket_id, values in buckets:
+                for statement in migration.bucket_statements:
+                    conn.execute(render(statement, bucket_id, values))
+        conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return target
+
+
+def _check_version(conn: sqlite3.Connection, target: int) -> int:
+    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > target:
+        raise SchemaTooNewError(
+            f"database schema version {current} is newer than this sqlkv knows ({target}); upgrade sqlkv to open it"
+        )
+    return current
+
+
+def check_schema(conn: sqlite3.Connection) -> None:
+    """For a read-only open: the file must already have exactly the schema of this sqlkv."""
+    target = len(load_migrations())
+    current = _check_version(conn, target)
+    if current != target:
+        raise StorageError(
+            f"database schema version {current} is older than this sqlkv's ({target}): "
+            "open it once read-write to upgrade it"
+        )

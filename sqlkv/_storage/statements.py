@@ -1,0 +1,160 @@
+"""Every SQL statement on the catalog and on bucket tables, in one place.
+
+Statements are plain text built once per bucket table. Table names come from
+the bucket's integer id (``kv_<id>``), never from a user string; every value
+is a bound parameter. Rows with ``op = 0`` are the invisible high-water rows
+kept by the ``keep_high_water`` trigger and are never returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BucketSQL", "CatalogSQL", "bucket_table"]
+
+
+def bucket_table(bucket_id: int) -> str:
+    """The (unquoted) table name of bucket ``bucket_id``."""
+    return f"kv_{int(bucket_id)}"
+
+
+class CatalogSQL:
+    """Statements on the bucket catalog and the counters."""
+
+    select_by_name = "SELECT id, name, history, config, created FROM sqlkv_buckets WHERE name = ?"
+    select_names = "SELECT name FROM sqlkv_buckets ORDER BY name"
+    select_all = "SELECT id, name, config FROM sqlkv_buckets ORDER BY id"
+    insert = "INSERT INTO sqlkv_buckets (name, history, config, created, ttl) VALUES (?, ?, ?, ?, ?)"
+    update = "UPDATE sqlkv_buckets SET history = ?, config = ?, ttl = ? WHERE id = ?"
+    delete = "DELETE FROM sqlkv_buckets WHERE id = ?"
+    delete_stats = "DELETE FROM sqlkv_stats WHERE bucket_id = ?"
+
+
+_ROW = "revision, key, op, value, created"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSQL:
+    """The statements of one bucket table."""
+
+    bucket: str
+    bucket_id: int
+    insert: str
+    insert_with_revision: str
+    latest: str
+    get_latest: str
+    get_latest_small: str
+    large_row_of_key: str
+    get_revision: str
+    history: str
+    ttl: str
+    live_keys: str
+    live_keys_range: str
+    stats: str
+    catalog_row: str
+    recount: str
+    drop: str
+    sequence: str
+    rows_after: str
+    latest_rows: str
+    latest_rows_range: str
+    rows_between: str
+    oldest: str
+    next_expires: str
+    expired_by_deadline: str
+    newest_of_key: str
+    delete_key: str
+    delete_key_below: str
+    delete_revision: str
+    clear_expires: str
+    latest_markers: str
+    trim_all: str
+
+    @classmethod
+    def for_bucket(cls, bucket: str, bucket_id: int) -> BucketSQL:
+        """Build the statements of bucket ``bucket`` stored in table ``kv_<bucket_id>``."""
+        t = f'"{bucket_table(bucket_id)}"'
+        ttl = f"(SELECT ttl FROM sqlkv_buckets WHERE id = {int(bucket_id)})"
+        # Rows older than this are aged out by the bucket TTL (the parameter is "now").
+        cutoff = f"(SELECT CASE WHEN ttl > 0 THEN ?1 - ttl ELSE -1 END FROM sqlkv_buckets WHERE id = {int(bucket_id)})"
+        # The latest row of each key, with the bare columns of that row (SQLite's max() rule).
+        latest_per_key = f"SELECT key, op, max(revision), created, expires FROM {t}"
+        small = "length(value) <= ?2"  # read from the row's header: the value itself is not loaded
+        alive = f"op = 1 AND created > {cutoff} AND (expires IS NULL OR expires > ?1)"
+        latest_alive_or_marker = f"op IN (1, 2, 3) AND created > {cutoff} AND (expires IS NULL OR expires > ?1)"
+        return cls(
+            bucket=bucket,
+            bucket_id=bucket_id,
+            insert=f"INSERT INTO {t} (key, op, value, created, expires) VALUES (?, ?, ?, ?, ?)",
+            insert_with_revision=f"INSERT INTO {t} (revision, key, op, value, created) VALUES (?, ?, ?, ?, ?)",
+            latest=(
+                f"SELECT revision, op, created, expires, {ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
+            ),
+            get_latest=(
+                f"SELECT revision, op, value, created, expires, {ttl} FROM {t} "
+                "WHERE key = ? ORDER BY revision DESC LIMIT 1"
+            ),
+            # length(value) reads a row's header only, and so do columns stored before the value; any column
+            # stored after it (created, expires) makes SQLite walk the value's overflow pages. These two never
+            # read the pages of a value over ?2 bytes: the CASE guards skip value, created and expires then.
+            get_latest_small=(
+                f"SELECT revision, op, CASE WHEN {small} THEN value END, CASE WHEN {small} THEN created END, "
+                f"CASE WHEN {small} THEN expires END, {ttl} FROM {t} WHERE key = ?1 ORDER BY revision DESC LIMIT 1"
+            ),
+            large_row_of_key=f"SELECT 1 FROM {t} WHERE key = ?1 AND length(value) > ?2 LIMIT 1",
+            get_revision=f"SELECT key, op, value, created FROM {t} WHERE revision = ?",
+            history=f"SELECT revision, op, value, created, expires FROM {t} WHERE key = ? ORDER BY revision",
+            ttl=f"SELECT {ttl}",
+            live_keys=(f"SELECT key FROM ({latest_per_key} WHERE op != 0 GROUP BY key) WHERE {alive} ORDER BY key"),
+            live_keys_range=(
+                f"SELECT key FROM ({latest_per_key} WHERE op != 0 AND key >= ?2 AND key < ?3 GROUP BY key) "
+                f"WHERE {alive} ORDER BY key"
+            ),
+            stats=(
+                f"SELECT rows, bytes, keys, (SELECT max(revision) FROM {t}) "
+                f"FROM sqlkv_stats WHERE bucket_id = {int(bucket_id)}"
+            ),
+            catalog_row=f"SELECT config, created FROM sqlkv_buckets WHERE id = {int(bucket_id)}",
+            recount=(
+                f"SELECT count(*), coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0), "
+                f"(SELECT count(*) FROM ({latest_per_key} WHERE op != 0 GROUP BY key) WHERE op = 1) "
+                f"FROM {t} WHERE op != 0"
+            ),
+            drop=f"DROP TABLE IF EXISTS {t}",
+            sequence=f"SELECT max(revision) FROM {t}",
+            rows_after=f"SELECT {_ROW} FROM {t} WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?",
+            latest_rows=(
+                f"SELECT {_ROW} FROM {t} WHERE revision IN "
+                f"(SELECT max(revision) FROM {t} WHERE op != 0 GROUP BY key) "
+                f"AND {latest_alive_or_marker} ORDER BY revision"
+            ),
+            latest_rows_range=(
+                f"SELECT {_ROW} FROM {t} WHERE revision IN "
+                f"(SELECT max(revision) FROM {t} WHERE op != 0 AND key >= ?2 AND key < ?3 GROUP BY key) "
+                f"AND {latest_alive_or_marker} ORDER BY revision"
+            ),
+            rows_between=(
+                f"SELECT {_ROW} FROM {t} AS r WHERE revision >= ?2 AND revision <= ?3 AND op != 0 "
+                f"AND created > {cutoff} AND NOT EXISTS (SELECT 1 FROM {t} AS l "
+                "WHERE l.key = r.key AND l.expires IS NOT NULL AND l.expires <= ?1 "
+                f"AND l.revision = (SELECT max(revision) FROM {t} WHERE key = r.key)) ORDER BY revision"
+            ),
+            oldest=f"SELECT revision, key, op, created FROM {t} WHERE op != 0 ORDER BY revision LIMIT ?",
+            next_expires=f"SELECT min(expires) FROM {t} WHERE expires IS NOT NULL",
+            expired_by_deadline=(
+                f"SELECT revision, key, op FROM {t} WHERE expires IS NOT NULL AND expires <= ? ORDER BY expires LIMIT ?"
+            ),
+            newest_of_key=f"SELECT max(revision) FROM {t} WHERE key = ?",
+            delete_key=f"DELETE FROM {t} WHERE key = ?",
+            delete_key_below=f"DELETE FROM {t} WHERE key = ? AND revision < ?",
+            delete_revision=f"DELETE FROM {t} WHERE revision = ?",
+            clear_expires=f"UPDATE {t} SET expires = NULL WHERE revision = ?",
+            latest_markers=(
+                f"SELECT key, newest, created FROM (SELECT key, op, max(revision) AS newest, created FROM {t} "
+                "WHERE op != 0 GROUP BY key) WHERE op IN (2, 3, 4)"
+            ),
+            trim_all=(
+                f"DELETE FROM {t} WHERE revision IN (SELECT revision FROM (SELECT revision, row_number() "
+                f"OVER (PARTITION BY key ORDER BY revision DESC) AS age FROM {t} WHERE op != 0) WHERE age > ?)"
+            ),
+        )

@@ -1,0 +1,188 @@
+"""The state of a watcher, without I/O: its buffer, its revision bookkeeping, and the router's callbacks.
+
+A watcher first delivers its *initial* entries (the latest entry of every
+matching key, or every retained entry with ``include_history``, or every
+entry from ``from_revision`` on), in revision order, then live entries in
+revision order. The end of the initial entries is an explicit state, never an
+item in the stream: ``initial_done`` becomes true when the last initial entry
+has been taken (at once when there are none).
+
+Memory is bounded: live rows wait in a buffer of ``buffer_size`` rows; when it
+is full the watcher stops buffering and, once its consumer has drained the
+buffer, reads the missed rows from the table starting at its own last
+revision, page by page, until it has caught up. The API's watchers (async and
+sync) add the waiting and the reads.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from .._model.entry import Entry, Operation, make_entry
+from .._model.errors import InvalidArgumentError
+from .._model.watch_options import WatchOptions
+from .._runtime.request import Port
+from .._storage.connection import Row
+from .._storage.statements import BucketSQL
+from .fanout import BucketRouter
+from .hub import WatchHub
+
+__all__ = ["CATCH_UP_PAGE", "WatcherCore"]
+
+_PUT = int(Operation.PUT)
+CATCH_UP_PAGE = 512
+"""Rows a lagging watcher reads from the table at a time."""
+
+
+class WatcherCore:
+    """The state of a watcher, shared by the async and the sync watcher: no I/O, no waiting.
+
+    Subclasses load the snapshot, wait for entries and read the table when
+    lagging; this class keeps the buffer, the revision bookkeeping and the
+    router callbacks, and calls ``_wake()`` when a consumer may proceed.
+    """
+
+    def __init__(self, hub: WatchHub, sql: BucketSQL, options: WatchOptions) -> None:
+        self._hub = hub
+        self._sql = sql
+        self._options = options
+        self._matcher = options.matcher
+        self._prefix = options.prefix
+        self.exact_keys = options.exact_keys
+        """The literal keys watched, or None when a filter has wildcards (or there is none)."""
+        self._ignore_deletes = options.ignore_deletes
+        self._meta_only = options.meta_only
+        self._mode, self._start = options.mode, options.start
+        self._buffer_size = options.buffer_size
+        self._buffer: deque[Row] = deque()
+        self._initial_left = 0
+        # Every revision up to _last was considered (buffered or filtered out). While live, the
+        # watcher is also up to date with its router's high mark; while lagging, rows above _last
+        # must be read from the table.
+        self._last = 0
+        self._lagging = True
+        self._closed = False
+        self._started = False
+        self._router: BucketRouter | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _subscribe(self, port: Port) -> None:
+        if self._started:
+            raise InvalidArgumentError("a watcher can be started once")
+        self._started = True
+        self._router = self._hub.join(self, self._sql, port)
+
+    def _snapshot_args(self) -> tuple[object, ...]:
+        return (self._sql, self._mode, self._prefix, self._start, self._hub.clock())
+
+    def _begin(self, rows: list[Row], high: int) -> None:
+        """The initial snapshot arrived: buffer its entries, then go live if nothing was missed."""
+        self._hub.start_at(self._sql.bucket_id, high)
+        self._last = max(self._last, high)
+        initial = [row for row in rows if self._wanted(row)]
+        self._buffer.extend(initial)
+        self._initial_left = len(initial)
+        self._try_go_live()
+
+    def close(self) -> None:
+        """Stop watching (idempotent); iteration then ends."""
+        self._closed = True
+        router, self._router = self._router, None
+        if router is not None:
+            self._hub.leave(self, router)
+        self._wake()
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def initial_done(self) -> bool:
+        """True once every initial entry has been taken (at once if there were none)."""
+        return self._started and self._initial_left == 0
+
+    @property
+    def last_revision(self) -> int:
+        """The highest revision this watcher has considered so far: resume a later watch after it."""
+        router = self._router
+        if not self._lagging and router is not None and router.high is not None:
+            return max(self._last, router.high)
+        return self._last
+
+    def _take_initial(self) -> list[Entry]:
+        if not self._started:
+            raise InvalidArgumentError("start the watcher first (with kv.watch(...) as w)")
+        entries = []
+        while self._initial_left:
+            entries.append(self._take())
+        return entries
+
+    def _take(self) -> Entry:
+        revision, key, op, value, created = self._buffer.popleft()
+        if self._initial_left:
+            self._initial_left -= 1
+            delta = self._initial_left
+        else:
+            delta = len(self._buffer)
+        value = b"" if self._meta_only else value
+        return make_entry(self._sql.bucket, key, value, revision, created, delta, op)
+
+    def _wanted(self, row: Row) -> bool:
+        if self._ignore_deletes and row[2] != _PUT:
+            return False
+        return self._matcher is None or self._matcher(row[1])
+
+    def _catch_up_args(self) -> tuple[object, ...]:
+        return (self._sql, self._last, CATCH_UP_PAGE)
+
+    def _absorb(self, rows: list[Row], scanned: int) -> None:
+        """Rows read from the table while lagging."""
+        for row in rows:
+            if row[0] > self._last and self._wanted(row):
+                self._buffer.append(row)
+        self._last = max(self._last, scanned)
+        if len(rows) < CATCH_UP_PAGE:
+            self._try_go_live()
+
+    def _try_go_live(self) -> None:
+        """Switch to live buffering if nothing routed so far lies above _last (no await in between)."""
+        router = self._router
+        high = router.high if router is not None else None
+        if high is None or self._last >= high:
+            self._lagging = False
+
+    # -- router callbacks (run on this watcher's event loop) -------------------------------------
+
+    def offer(self, row: Row) -> None:
+        """A new row of a watched key (or of the bucket, for wildcard watchers)."""
+        if self._lagging or self._closed:
+            return
+        revision = row[0]
+        if revision <= self._last:
+            return
+        if len(self._buffer) >= self._buffer_size:
+            self._lagging = True  # this row and the rest are read from the table once the buffer drains
+            self._last = revision - 1
+            return
+        self._last = revision
+        if self._wanted(row):
+            self._buffer.append(row)
+            self._wake()
+
+    def missed(self, router_high: int | None, low: int) -> None:
+        """Rows up to ``low`` were announced before the router saw them: read them if they are ours."""
+        if self._lagging or self._closed:
+            return
+        if router_high is not None and router_high > self._last:
+            self._last = router_high  # a live watcher is up to date with its router
+        if self._last < low:
+            self._lagging = True
+            self._wake()
+
+    def end(self) -> None:
+        """The store closed or the bucket was deleted."""
+        self._closed = True
+        self._router = None
+        self._wake()
+
+    def _wake(self) -> None:
+        """A consumer may proceed (an entry arrived, the watcher lags or ended)."""

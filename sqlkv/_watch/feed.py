@@ -1,0 +1,246 @@
+"""The change feed: one per store, it reads new rows once per commit and fans them out to watchers.
+
+Rows reach the feed two ways:
+
+* **commits through this store**: right after COMMIT, the writer thread reads
+  the rows above the feed's cursor of every watched bucket it wrote and posts
+  them to the watchers' event loops (one post per loop and batch);
+* **commits by other processes or store objects**: a poller thread checks
+  ``PRAGMA data_version`` on its own connection every ``poll_interval``
+  seconds and, when it moved, reads every watched bucket above its cursor.
+
+A per-bucket cursor (the highest revision dispatched) makes both paths deliver
+each row once and in revision order. The feed never waits for a watcher: each
+watcher keeps a bounded buffer and, when it overflows, catches up by reading
+the table from its own last revision (see ``core``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .._model.errors import BucketNotFoundError, SqlkvError, StoreClosedError
+from .._runtime.forkgate import GATE, helper_connection
+from .._runtime.request import Port, Posts
+from .._storage import changes
+from .._storage.connection import Row
+from .._storage.statements import BucketSQL
+
+__all__ = ["ChangeFeed", "Subscriber"]
+
+_PAGE = 1024
+
+
+class Subscriber:
+    """The feed's view of a watcher: its bucket, its loop, and the callbacks to run there."""
+
+    __slots__ = ("on_close", "on_rows", "port", "sql")
+
+    def __init__(
+        self,
+        sql: BucketSQL,
+        port: Port,
+        on_rows: Callable[[list[Row], int, int], None],
+        on_close: Callable[[], None],
+    ) -> None:
+        self.sql = sql
+        self.port = port
+        self.on_rows = on_rows
+        self.on_close = on_close
+
+
+def _fan_out(subscribers: list[Subscriber], rows: list[Row], low: int, high: int) -> None:
+    """On a watcher's loop: ``rows`` are every row still stored with low < revision <= high."""
+    for subscriber in subscribers:
+        subscriber.on_rows(rows, low, high)
+
+
+def _close_all(subscribers: list[Subscriber]) -> None:
+    for subscriber in subscribers:
+        subscriber.on_close()
+
+
+class ChangeFeed:
+    """Tracks watchers per bucket and dispatches new rows to them."""
+
+    def __init__(self, opener: Callable[[], sqlite3.Connection], poll_interval: float, name: str) -> None:
+        self._opener = opener
+        self._poll_interval = poll_interval
+        self._name = name
+        self._lock = threading.Lock()
+        self._subscribers: dict[int, list[Subscriber]] = {}
+        self._cursor: dict[int, int | None] = {}
+        self._poller: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+        self._out: Posts | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any watcher is subscribed (read without the lock: a hint for the writer)."""
+        return bool(self._subscribers)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Register a watcher; starts the poller on first use."""
+        bucket_id = subscriber.sql.bucket_id
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the store is closed")
+            if bucket_id not in self._subscribers:
+                self._subscribers[bucket_id] = []
+                self._cursor[bucket_id] = None  # set at the next dispatch
+            self._subscribers[bucket_id].append(subscriber)
+            if self._poller is None:
+                self._poller = threading.Thread(target=self._poll, name=self._name, daemon=True)
+                self._poller.start()
+
+    def start_at(self, bucket_id: int, revision: int) -> None:
+        """A watcher's snapshot ended at ``revision``: dispatch from there if no cursor is set yet."""
+        with self._lock:
+            if bucket_id in self._cursor and self._cursor[bucket_id] is None:
+                self._cursor[bucket_id] = revision
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Forget a watcher (idempotent)."""
+        bucket_id = subscriber.sql.bucket_id
+        with self._lock:
+            group = self._subscribers.get(bucket_id)
+            if group and subscriber in group:
+                group.remove(subscriber)
+                if not group:
+                    del self._subscribers[bucket_id]
+                    del self._cursor[bucket_id]
+
+    def dispatch(self, conn: sqlite3.Connection, journal: list[tuple[int, Row | None]] | None, out: Posts) -> None:
+        """The commit hook (on the writing thread, right after COMMIT): post what that commit wrote.
+
+        ``journal`` holds the rows the commit inserted (None when it was not
+        kept: then every watched bucket is looked at). The posts are collected
+        in ``out`` (by port), for the writer to send along with the batch's results.
+        """
+        bucket_ids = None if journal is None else {bucket_id for bucket_id, _ in journal}
+        self._dispatch(conn, bucket_ids, journal, out)
+
+    def _dispatch(
+        self,
+        conn: sqlite3.Connection,
+        bucket_ids: Iterable[int] | None = None,
+        journal: list[tuple[int, Row | None]] | None = None,
+        out: Posts | None = None,
+    ) -> None:
+        """Post the rows above the cursor of the watched buckets (all, or those in ``bucket_ids``).
+
+        Journal rows that directly follow a bucket's cursor are posted as they
+        are; anything else is read from the table. With ``out``, the posts are
+        collected there (by port); otherwise they are posted at once (the poller).
+        """
+        with self._lock:
+            self._out = out
+            try:
+                watched = self._subscribers
+                targets = list(watched) if bucket_ids is None else [b for b in bucket_ids if b in watched]
+                for bucket_id in targets:
+                    if journal and self._dispatch_journal(bucket_id, journal):
+                        continue
+                    self._dispatch_bucket(conn, bucket_id)
+            finally:
+                self._out = None
+
+    def _dispatch_journal(self, bucket_id: int, journal: list[tuple[int, Row | None]]) -> bool:
+        cursor = self._cursor[bucket_id]
+        written = [row for written_in, row in journal if written_in == bucket_id]
+        rows = [row for row in written if row is not None]
+        if cursor is None or not rows or len(rows) != len(written) or rows[0][0] != cursor + 1:
+            return False  # other writers' rows may lie in between, or the bucket changed as a whole: read the table
+        high = rows[-1][0]
+        self._post(self._subscribers[bucket_id], _fan_out, rows, cursor, high)
+        self._cursor[bucket_id] = high
+        return True
+
+    def _dispatch_bucket(self, conn: sqlite3.Connection, bucket_id: int) -> None:
+        group = self._subscribers[bucket_id]
+        sql = group[0].sql
+        try:
+            cursor = self._cursor[bucket_id]
+            if cursor is None:  # no watcher told us where it started: announce the top only
+                high = changes.sequence(conn, sql)
+                self._cursor[bucket_id] = high
+                self._post(group, _fan_out, [], high, high)
+                return
+            while True:
+                rows, high = changes.rows_after(conn, sql, cursor, _PAGE)
+                if high > cursor:
+                    self._post(group, _fan_out, rows, cursor, high)
+                    self._cursor[bucket_id] = cursor = high
+                if len(rows) < _PAGE:
+                    return
+        except BucketNotFoundError:
+            self._post(group, _close_all)  # the bucket was deleted: its watchers end
+            del self._subscribers[bucket_id]
+            del self._cursor[bucket_id]
+        except SqlkvError:
+            pass  # busy or I/O trouble: the poller tries again; watchers catch up from the table
+
+    def _post(self, group: list[Subscriber], fn: Callable[..., None], *args: Any) -> None:
+        """Send ``fn(subscribers, *args)`` to each loop of ``group`` (or collect it in ``self._out``)."""
+        by_port: dict[int, list[Subscriber]] = {}
+        for subscriber in group:
+            by_port.setdefault(id(subscriber.port), []).append(subscriber)
+        out = self._out
+        for key, subscribers in by_port.items():
+            port = subscribers[0].port
+            if out is None:
+                port.post(fn, subscribers, *args)
+            else:
+                out.setdefault(key, (port, []))[1].append((fn, (subscribers, *args)))
+
+    def _poll(self) -> None:
+        with helper_connection(self._opener) as conn:
+            if conn is None:
+                return
+            last_version = None
+            while not self._stop.wait(self._poll_interval):
+                with GATE:
+                    try:
+                        version = changes.data_version(conn)
+                    except SqlkvError:
+                        continue
+                    if version != last_version:
+                        last_version = version
+                        self._dispatch_changed(conn)
+
+    def _dispatch_changed(self, conn: sqlite3.Connection) -> None:
+        """Poller: dispatch the watched buckets whose newest revision moved past the cursor.
+
+        Most changes the poller sees are this store's own commits, already
+        dispatched by the writer: a cheap look at each bucket's newest revision,
+        without the lock, spares the writer any wait.
+        """
+        moved: list[int] = []
+        for bucket_id, group in list(self._subscribers.items()):
+            cursor = self._cursor.get(bucket_id)
+            try:
+                newest = changes.sequence(conn, group[0].sql)
+            except SqlkvError:
+                newest = None  # a deleted bucket, or trouble: let dispatch sort it out
+            if cursor is None or newest is None or newest > cursor:
+                moved.append(bucket_id)
+        if moved:
+            self._dispatch(conn, moved)
+
+    def close(self) -> None:
+        """End every watcher and stop the poller (blocks until it stopped)."""
+        with self._lock:
+            self._closed = True
+            groups = list(self._subscribers.values())
+            self._subscribers.clear()
+            self._cursor.clear()
+            poller = self._poller
+        for group in groups:
+            self._post(group, _close_all)
+        self._stop.set()
+        if poller is not None:
+            poller.join()

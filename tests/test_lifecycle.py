@@ -1,0 +1,145 @@
+"""A store dropped without closing is collected: its threads end, its files close, and a ResourceWarning names it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+
+import sqlkv
+
+pytest_plugins = ["pytester"]
+
+
+def sqlkv_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name.startswith("sqlkv-")}
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def end_of(threads: set[threading.Thread]) -> list[str]:
+    """Wait for ``threads`` to end (the finalizer asked them to); the names of any still running."""
+    for thread in threads:
+        thread.join(10)
+    return [thread.name for thread in threads if thread.is_alive()]
+
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+
+
+def test_fifty_sync_stores_dropped_open_leave_no_thread_and_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    threads_before, fds_before = sqlkv_threads(), open_fds()
+    started: set[threading.Thread] = set()
+    with pytest.warns(ResourceWarning) as caught:
+        for _ in range(50):
+            store = sqlkv.Store(path).open()
+            store.create_bucket("b").put("k", b"v")  # a reader and a writer connection, helper threads
+            started |= sqlkv_threads() - threads_before
+            del store
+        gc.collect()
+    assert not end_of(started)
+    assert sqlkv_threads() == threads_before
+    assert open_fds() <= fds_before
+    messages = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert len(messages) == 50 and all(str(path) in message for message in messages)
+    with sqlkv.Store(path) as store:  # every acknowledged write is there
+        assert store.bucket("b").get("k").revision == 50
+
+
+def test_a_bucket_handle_keeps_its_store_open(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        kv = sqlkv.Store(tmp_path / "k.db").open().create_bucket("b")
+        gc.collect()
+        assert kv.put("k", b"v") == 1  # the store lives while its bucket is used
+        kv._store.close()  # type: ignore[attr-defined]
+
+
+def _leave_open(path: Path) -> None:
+    async def main() -> None:
+        store = await sqlkv.AsyncStore(path).open()
+        kv = await store.create_bucket("b")
+        await kv.put("k", b"v")
+        async with kv.watch() as watcher:
+            await watcher.initial()  # the change feed's poller runs too
+
+    asyncio.run(main())
+
+
+def test_async_stores_left_open_when_asyncio_run_returns_are_collected(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    threads_before, fds_before = sqlkv_threads(), open_fds()
+    with pytest.warns(ResourceWarning, match="a.db") as caught:
+        for _ in range(50):
+            _leave_open(path)
+        gc.collect()
+    assert not end_of(sqlkv_threads() - threads_before)
+    assert open_fds() <= fds_before + 2  # the last loop's port (an eventfd) may still be cached
+    assert sum(issubclass(w.category, ResourceWarning) for w in caught) == 50
+    assert sqlkv.open_stores() == []
+
+
+def test_an_async_store_left_open_when_trio_run_returns_is_collected(tmp_path: Path) -> None:
+    trio = pytest.importorskip("trio")
+    path = tmp_path / "t.db"
+    threads_before = sqlkv_threads()
+
+    async def main() -> None:
+        store = await sqlkv.AsyncStore(path).open()
+        await (await store.create_bucket("b")).put("k", b"v")
+
+    with pytest.warns(ResourceWarning, match="t.db"):
+        trio.run(main)
+        gc.collect()
+    assert not end_of(sqlkv_threads() - threads_before)
+    with sqlkv.Store(path) as store:
+        assert store.bucket("b").get("k").value == b"v"
+
+
+def test_close_nowait_ends_an_async_store_without_a_loop(tmp_path: Path) -> None:
+    threads_before = sqlkv_threads()
+    holder: list[sqlkv.AsyncStore] = []
+
+    async def main() -> None:
+        store = await sqlkv.AsyncStore(tmp_path / "n.db").open()
+        await (await store.create_bucket("b")).put("k", b"v")
+        holder.append(store)
+
+    asyncio.run(main())
+    store = holder.pop()
+    assert not store.closed and store in sqlkv.open_stores()
+    store.close_nowait()
+    assert store.closed and store not in sqlkv.open_stores()
+    assert not end_of(sqlkv_threads() - threads_before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del store
+        gc.collect()  # closed: no warning when dropped
+
+
+def test_the_plugin_fails_a_test_that_drops_a_store_open(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import sqlkv
+
+        def test_drops(tmp_path):
+            sqlkv.Store(tmp_path / "x.db").open()  # never closed, garbage-collected at once
+
+        def test_fine(tmp_path):
+            with sqlkv.Store(tmp_path / "y.db"):
+                pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error::ResourceWarning")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test left sqlkv stores open (now closed): sqlkv.Store(*x.db*) (garbage-collected*"])
+    failures = result.stdout.str().partition("= FAILURES =")[2].partition("short test summary")[0]
+    assert len(failures.strip("= \n").splitlines()) == 2, failures  # a title and one line: no pluggy internals
