@@ -106,25 +106,26 @@ class NatsStore(AsyncStore):
         self._tracker.opened(self, _forget, f"sqlkv.AsyncStore({self.path!r})")
         return self
 
-    async def aclose(self) -> None:
+    def _closing(self) -> list[Any]:
+        """Mark the store closed (once): its watchers, to end; none when it was closed already."""
         session = self._session
         if session.state is State.CLOSED:
-            return
+            return []
         session.state = State.CLOSED
         self._tracker.closed(self)
-        for watcher in list(session.watchers):
-            await watcher.aclose()
-        if session.nc is not None:
-            await session.nc.close()
+        return [*session.watchers, None]  # None: the connection itself
+
+    async def aclose(self) -> None:
+        for watcher in self._closing():
+            if watcher is not None:
+                await watcher.aclose()
+            elif self._session.nc is not None:
+                await self._session.nc.close()
 
     def close_nowait(self) -> None:
-        session = self._session
-        if session.state is State.CLOSED:
-            return
-        session.state = State.CLOSED
-        self._tracker.closed(self)
-        for watcher in list(session.watchers):
-            watcher.close()
+        for watcher in self._closing():
+            if watcher is not None:
+                watcher.close()
 
     async def _create_bucket(self, name: str, config: BucketConfig) -> NatsBucket:
         if config.metadata:

@@ -70,20 +70,31 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def on_bucket(
-    fn: Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R],
+def _translating(
+    fn: Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R], every_error: bool
 ) -> Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R]:
-    """Decorate an operation on a bucket table: a missing table means the bucket was deleted."""
-
     def operation(conn: sqlite3.Connection, sql: BucketSQL, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(conn, sql, *args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            if str(exc).startswith("no such table"):
+        except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
                 raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
+            if every_error:
+                raise map_sqlite_error(exc) from None
             raise
 
     return functools.update_wrapper(operation, fn)  # type: ignore[return-value]
+
+
+def on_bucket(
+    fn: Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R],
+) -> Callable[Concatenate[sqlite3.Connection, BucketSQL, P], R]:
+    """Decorate an operation on a bucket table: a missing table means the bucket was deleted.
+
+    Other ``sqlite3`` errors pass unchanged: the engine must see "database is
+    locked" to wait, and maps the rest when the batch fails.
+    """
+    return _translating(fn, every_error=False)
 
 
 def mapped(
@@ -94,15 +105,4 @@ def mapped(
     A missing table is BucketNotFoundError; any other ``sqlite3`` error its
     ``map_sqlite_error`` (these reads never wait on a lock, so none is retried).
     """
-
-    def operation(conn: sqlite3.Connection, sql: BucketSQL, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(conn, sql, *args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            if str(exc).startswith("no such table"):
-                raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
-            raise map_sqlite_error(exc) from None
-        except sqlite3.Error as exc:
-            raise map_sqlite_error(exc) from None
-
-    return functools.update_wrapper(operation, fn)  # type: ignore[return-value]
+    return _translating(fn, every_error=True)
