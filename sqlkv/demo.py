@@ -1,14 +1,19 @@
 """The NATS KV walkthrough, step by step, on sqlkv's embedded default store.
 
 Run ``python -m sqlkv.demo``. The store is ``$SQLKV_DB`` or a file in your
-user data directory; the demo uses the buckets ``my-kv`` and ``my-sem`` and
-removes them at the end, as the walkthrough does. Step 8's "other terminal"
-is a separate Python process writing to the same file.
+user data directory; the demo creates the buckets ``my-kv`` and ``my-sem``
+(marked as its own in their metadata) and removes them at the end, as the
+walkthrough does. It never touches a bucket it did not create: when the store
+already holds a ``my-kv`` or ``my-sem`` of yours, it says so and runs the
+walkthrough on a scratch store instead. Step 8's "other terminal" is a
+separate Python process writing to the same file.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from datetime import datetime
 
 import anyio
@@ -23,6 +28,11 @@ async def main():
         await kv.put("Key1", b"Value2")
 anyio.run(main)
 """
+
+
+BUCKETS = ("my-kv", "my-sem")
+MARK = {"created-by": "sqlkv.demo"}
+"""The metadata of the demo's own buckets: the only buckets it ever deletes."""
 
 
 def _local(moment: datetime) -> str:
@@ -59,10 +69,23 @@ def _watch_line(entry: sqlkv.Entry) -> str:
     return f"{line}: {entry.value.decode(errors='replace')}" if op == "PUT" else line
 
 
+async def _not_ours(store: sqlkv.AsyncStore) -> list[str]:
+    """The buckets named like the demo's that the demo did not create (a user's: never touched)."""
+    found = []
+    for name in BUCKETS:
+        if name in await store.bucket_names():
+            if (await (await store.bucket(name)).status()).metadata != MARK:
+                found.append(name)
+    return found
+
+
 async def walkthrough(path: str) -> None:
-    """Run the nine steps of the walkthrough against the store at ``path``."""
+    """Run the nine steps of the walkthrough against the store at ``path`` (its own buckets only)."""
     async with sqlkv.AsyncStore(path) as store:
-        for leftover in ("my-kv", "my-sem"):  # from an interrupted earlier run
+        theirs = await _not_ours(store)
+        if theirs:
+            raise sqlkv.BucketExistsError(f"{' and '.join(theirs)} in {path} were not made by this demo")
+        for leftover in BUCKETS:  # the demo's own, from an interrupted earlier run
             if leftover in await store.bucket_names():
                 await store.delete_bucket(leftover)
 
@@ -71,7 +94,7 @@ async def walkthrough(path: str) -> None:
         print(f"Durability: {store.durability}\nBuckets: {len(await store.bucket_names())}")
 
         _step(2, "create a bucket", "nats kv add my-kv", 'store.create_bucket("my-kv")')
-        kv = await store.create_bucket("my-kv")
+        kv = await store.create_bucket("my-kv", metadata=MARK)
         print(_status_block(await kv.status()))
 
         _step(3, "put", "nats kv put my-kv Key1 Value1", 'kv.put("Key1", b"Value1")')
@@ -98,7 +121,7 @@ async def walkthrough(path: str) -> None:
             "nats kv create my-sem Semaphore1 Value1",
             'sem.create("Semaphore1", b"Value1")',
         )
-        sem = await store.create_bucket("my-sem")
+        sem = await store.create_bucket("my-sem", metadata=MARK)
         revision = await sem.create("Semaphore1", b"Value1")
         print(f"Value1   (revision {revision}: the lock is ours)")
         try:
@@ -140,11 +163,30 @@ async def walkthrough(path: str) -> None:
         print(f"buckets left: {await store.bucket_names()}")
 
 
+async def _choose_store(path: str) -> str | None:
+    """None when the walkthrough may run on ``path``; else why not, in one line."""
+    if not os.path.exists(path):
+        return None
+    async with sqlkv.AsyncStore(path) as store:
+        theirs = await _not_ours(store)
+    if not theirs:
+        return None
+    names = " and ".join(theirs)
+    return f"{path} already has {names}, not made by this demo: it stays untouched"
+
+
 def main() -> None:
     """Entry point of ``python -m sqlkv.demo``."""
     path = str(sqlkv.default_store_path())
     print(f"sqlkv {sqlkv.__version__}: the NATS KV walkthrough on {path}")
-    anyio.run(walkthrough, path)
+    reason = anyio.run(_choose_store, path)
+    if reason is None:
+        anyio.run(walkthrough, path)
+        return
+    with tempfile.TemporaryDirectory(prefix="sqlkv-demo-") as folder:
+        scratch = os.path.join(folder, "demo.db")
+        print(f"sqlkv demo: {reason}; running on a scratch store instead ({scratch}, removed afterwards)")
+        anyio.run(walkthrough, scratch)
 
 
 if __name__ == "__main__":
