@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import sqlkv
+from tests.support.unprivileged import run_unprivileged, shared_dir
 
 pytestmark = pytest.mark.anyio
 
@@ -27,17 +28,27 @@ async def test_missing_directory(tmp_path: Path) -> None:
             pass
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-async def test_read_only_directory(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(sqlkv.StorageError):
-            async with sqlkv.AsyncStore(folder / "x.db"):
-                pass
-    finally:
-        folder.chmod(0o700)
+def test_read_only_directory() -> None:
+    """Creating a store where the user may not write: a StorageError (before: a raw PermissionError)."""
+    with shared_dir() as folder:
+        (folder / "ro").mkdir(mode=0o555)
+        (folder / "ro").chmod(0o555)
+        result = run_unprivileged(
+            """
+            async def main():
+                async with sqlkv.AsyncStore(sys.argv[1]):
+                    pass
+            for attempt in (lambda: anyio.run(main), lambda: sqlkv.Store(sys.argv[1]).open()):
+                try:
+                    attempt()
+                except sqlkv.StorageError as exc:
+                    print("StorageError:", exc)
+            """,
+            str(folder / "ro" / "x.db"),
+        )
+        assert result.stderr == ""
+        assert result.stdout.count("StorageError: cannot create database file") == 2, result.stdout
+        assert "permission denied" in result.stdout
 
 
 async def test_full_database_is_a_typed_error_and_store_stays_usable(db_path: Path) -> None:
@@ -100,3 +111,66 @@ async def test_read_only_file_opens_read_only(db_path: Path) -> None:
             assert (await (await store.bucket("b")).get("k")).value == b"v"
     finally:
         db_path.chmod(0o600)
+
+
+def test_a_store_in_a_read_only_directory_opens_read_only() -> None:
+    """read_only=True works where SQLite cannot create the -shm file (immutable mode); a write open says why not."""
+    with shared_dir() as folder:
+        home = folder / "ro"
+        home.mkdir()
+        with sqlkv.Store(home / "s.db") as store:
+            store.create_bucket("b", history=3).put("k", b"v")
+        assert not (home / "s.db-wal").exists() and not (home / "s.db-shm").exists()
+        (home / "s.db").chmod(0o644)
+        home.chmod(0o555)
+        result = run_unprivileged(
+            """
+            path = sys.argv[1]
+            with sqlkv.Store(path, read_only=True) as store:
+                print("sync", store.bucket("b").get("k").value, store.bucket_names())
+            async def main():
+                async with sqlkv.AsyncStore(path, read_only=True) as store:
+                    kv = await store.bucket("b")
+                    print("async", (await kv.get("k")).value, (await kv.status()).values)
+                    async with kv.watch() as watcher:
+                        print("watch", [e.key for e in await watcher.initial()])
+            anyio.run(main)
+            try:
+                sqlkv.Store(path).open()
+            except sqlkv.StorageError as exc:
+                print("write open:", exc)
+            print(sorted(os.listdir(os.path.dirname(path))))
+            """,
+            str(home / "s.db"),
+        )
+        assert result.stderr == "", result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[:3] == ["sync b'v' ['b']", "async b'v' 1", "watch ['k']"], result.stdout
+        assert lines[3].startswith("write open: ") and "read_only=True" in lines[3], result.stdout
+        assert lines[4] == "['s.db']"  # nothing was created beside it
+
+
+def test_read_only_in_a_read_only_directory_with_a_wal_left_says_what_to_do() -> None:
+    with shared_dir() as folder:
+        home = folder / "ro"
+        home.mkdir()
+        writer = sqlkv.Store(home / "s.db").open()
+        writer.create_bucket("b").put("k", b"v")  # open: its -wal and -shm exist
+        try:
+            (home / "s.db").chmod(0o644)
+            home.chmod(0o555)
+            result = run_unprivileged(
+                """
+                try:
+                    sqlkv.Store(sys.argv[1], read_only=True).open().close()
+                    print("opened")
+                except sqlkv.StorageError as exc:
+                    print("StorageError:", exc)
+                """,
+                str(home / "s.db"),
+            )
+        finally:
+            home.chmod(0o755)
+            writer.close()
+        assert result.stderr == "", result.stderr
+        assert result.stdout.startswith("StorageError: cannot open") and "copy the file" in result.stdout

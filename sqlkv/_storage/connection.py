@@ -51,35 +51,64 @@ def _create_private(path: str) -> None:
     os.close(fd)
 
 
+def _connect_uri(options: StoreOptions, query: str) -> Connection:
+    location = Path(options.path).absolute().as_posix()
+    conn: Connection = sqlite3.connect(
+        f"file:{location}?{query}",
+        uri=True,
+        timeout=options.busy_timeout,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=512,
+        factory=Connection,
+    )
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _directory_writable(path: str) -> bool:
+    return os.access(os.path.dirname(os.path.abspath(path)) or ".", os.W_OK)
+
+
 def _open_read_only(options: StoreOptions) -> Connection:
     """A connection that never writes the database: ``query_only``, on an existing file.
 
-    SQLite still keeps its shared-memory index (``-shm``) beside a WAL file;
-    where even that cannot be written (a read-only directory), the file is
-    opened with ``mode=ro``.
+    SQLite keeps a shared-memory index (``-shm``) beside a WAL file and needs
+    to create it. Where it cannot (a read-only directory, a read-only copy or
+    medium) and there is neither a ``-wal`` nor a ``-shm`` file, the file is
+    opened with ``immutable=1``: SQLite then takes no locks and reads no WAL,
+    which is exact as long as nobody writes the store meanwhile (a writer
+    would have to create its ``-wal`` in that same directory). Otherwise the
+    error says why and what to do.
     """
     if not os.path.exists(options.path):
         raise StorageError(f"cannot open {options.path} read-only: no such file")
-    location = Path(options.path).absolute().as_posix()
     last_error: sqlite3.Error | None = None
-    for mode in ("rw", "ro"):
+    for query in ("mode=rw", "mode=ro"):
         try:
-            conn: Connection = sqlite3.connect(
-                f"file:{location}?mode={mode}",
-                uri=True,
-                timeout=options.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                cached_statements=512,
-                factory=Connection,
-            )
-            conn.execute("PRAGMA query_only = ON")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return conn
+            return _connect_uri(options, query)
         except sqlite3.Error as exc:
             last_error = exc
     assert last_error is not None
-    raise last_error
+    wal, shm = options.path + "-wal", options.path + "-shm"
+    if _directory_writable(options.path):
+        raise last_error
+    if not os.path.exists(wal) and not os.path.exists(shm):
+        try:
+            return _connect_uri(options, "mode=ro&immutable=1")
+        except sqlite3.Error as exc:
+            last_error = exc
+    present = " and ".join(os.path.basename(p) for p in (wal, shm) if os.path.exists(p)) or "its -shm file"
+    raise StorageError(
+        f"cannot open {options.path} read-only: its directory is not writable and SQLite needs {present} "
+        f"beside it to read a store in WAL mode ({last_error}); open it as a user who can write the directory, "
+        "or copy the file (with its -wal) somewhere writable"
+    )
 
 
 def open_connection(options: StoreOptions, *, reader: bool) -> Connection:
@@ -112,6 +141,14 @@ def open_connection(options: StoreOptions, *, reader: bool) -> Connection:
         conn.execute("PRAGMA foreign_keys = ON")
         if reader:
             conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        conn.close()
+        if not reader and not _directory_writable(options.path):
+            raise StorageError(
+                f"cannot open {options.path} for writing: its directory is not writable (SQLite keeps its -wal "
+                f"and -shm files beside the store); to read it, open it with read_only=True ({exc})"
+            ) from None
+        raise
     except BaseException:
         conn.close()
         raise
