@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ._api.async_interface import AsyncBucket as AsyncBucket
     from ._api.async_interface import AsyncStore as AsyncStore
     from ._api.async_interface import AsyncWatcher as AsyncWatcher
+    from ._api.lifecycle import collected_open as collected_open
     from ._api.lifecycle import open_stores as open_stores
     from ._api.locks import AsyncLock as AsyncLock
     from ._api.locks import Lock as Lock
@@ -48,15 +49,32 @@ __version__ = "0.1.0"
 
 
 def _public_names() -> dict[str, str]:
-    """The public names and their modules, read from the imports above (the one list of them)."""
-    import re
+    """The public names and their modules, read from the imports above (the one list of them).
 
+    From the source when there is one; from the compiled code otherwise (a
+    package shipped as ``.pyc`` files only, a frozen desktop application).
+    """
     try:
         with open(__file__, encoding="utf-8") as file:
             source = file.read()
-    except OSError:  # not a plain file (a zip import): ask the loader
-        source = __loader__.get_source(__name__) or ""  # type: ignore[name-defined]
-    return {name: module for module, name in re.findall(r"^    from (\.\S+) import (\w+) as \2$", source, re.M)}
+    except (OSError, UnicodeDecodeError):
+        source = ""
+    if "TYPE_CHECKING" in source:
+        import re
+
+        return dict(
+            (name, module) for module, name in re.findall(r"^    from (\.\S+) import (\w+) as \2$", source, re.M)
+        )
+    import dis
+
+    found: dict[str, str] = {}
+    module = ""
+    for instruction in dis.get_instructions(__loader__.get_code(__name__)):  # type: ignore[name-defined]
+        if instruction.opname == "IMPORT_NAME":
+            module = "." + str(instruction.argval)
+        elif instruction.opname == "IMPORT_FROM" and module.startswith("._"):
+            found[str(instruction.argval)] = module
+    return found
 
 
 _WHERE = _public_names()

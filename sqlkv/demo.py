@@ -72,10 +72,10 @@ def _watch_line(entry: sqlkv.Entry) -> str:
 async def _not_ours(store: sqlkv.AsyncStore) -> list[str]:
     """The buckets named like the demo's that the demo did not create (a user's: never touched)."""
     found = []
+    names = await store.bucket_names()
     for name in BUCKETS:
-        if name in await store.bucket_names():
-            if (await (await store.bucket(name)).status()).metadata != MARK:
-                found.append(name)
+        if name in names and (await (await store.bucket(name)).status()).metadata != MARK:
+            found.append(name)
     return found
 
 
@@ -165,7 +165,7 @@ async def walkthrough(path: str) -> None:
 
 async def _choose_store(path: str) -> str | None:
     """None when the walkthrough may run on ``path``; else why not, in one line."""
-    if not os.path.exists(path):
+    if not await anyio.Path(path).exists():
         return None
     async with sqlkv.AsyncStore(path) as store:
         theirs = await _not_ours(store)

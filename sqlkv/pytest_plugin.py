@@ -112,40 +112,27 @@ def _force_close(store: Any) -> None:
         store.close_nowait()  # its event loop may be gone: ends its threads without one
 
 
-def _dropped_open(caught: list[warnings.WarningMessage]) -> tuple[list[str], list[warnings.WarningMessage]]:
-    """Split recorded warnings into the sqlkv stores garbage-collected while open, and the others."""
-    dropped, others = [], []
-    for warning in caught:
-        text = str(warning.message)
-        if issubclass(warning.category, ResourceWarning) and text.startswith("sqlkv."):
-            dropped.append(text.partition(" was ")[0])
-        else:
-            others.append(warning)
-    return dropped, others
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """Fail a test whose body left a store open or dropped one open (fixtures' stores are theirs to close).
 
     Stores still open after the test are closed for it; a store garbage-collected
-    while open was closed by sqlkv's finalizer, whose ResourceWarning is caught here.
+    while open was closed by sqlkv already (``sqlkv.collected_open()``): its
+    ResourceWarning is silenced meanwhile, so that the failure is this one line.
     """
     before = set(sqlkv.open_stores())
-    leaked: list[Any] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ResourceWarning)
-        try:
-            yield
-        finally:
-            leaked = [store for store in sqlkv.open_stores() if store not in before]
-            for store in leaked:
-                _force_close(store)
-            dropped, others = _dropped_open(caught)
-    for warning in others:  # back to pytest's own capture (and its filters)
-        warnings.warn_explicit(
-            warning.message, warning.category, warning.filename, warning.lineno, source=warning.source
-        )
-    names = [repr(store) for store in leaked] + [f"{name} (garbage-collected while open)" for name in dropped]
+    sqlkv.collected_open()  # what earlier tests dropped is theirs
+    try:
+        with warnings.catch_warnings():  # filters only: other warnings reach pytest (and recwarn) as ever
+            warnings.filterwarnings("ignore", r"sqlkv\..* was garbage-collected while open", ResourceWarning)
+            result = yield
+    finally:
+        leaked = [store for store in sqlkv.open_stores() if store not in before]
+        for store in leaked:
+            _force_close(store)
+    names = [repr(store) for store in leaked] + [
+        f"{name} (garbage-collected while open)" for name in sqlkv.collected_open()
+    ]
     if names:
         pytest.fail(f"test left sqlkv stores open (now closed): {', '.join(names)}", pytrace=False)
+    return result

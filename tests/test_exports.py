@@ -6,6 +6,13 @@ against removing a name (the surface may grow).
 
 from __future__ import annotations
 
+import compileall
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import sqlkv
 
 SINCE_0_1 = {
@@ -71,3 +78,56 @@ def test_py_typed_is_shipped() -> None:
     from importlib import resources
 
     assert (resources.files("sqlkv") / "py.typed").is_file()
+
+
+def test_type_hints_of_the_public_dataclasses_resolve() -> None:
+    import typing
+
+    for cls in (sqlkv.Entry, sqlkv.BucketStatus, sqlkv.BucketConfig):
+        hints = typing.get_type_hints(cls)
+        assert hints and cls.__module__ == "sqlkv"
+
+
+def test_import_without_source_files(tmp_path: Path) -> None:
+    """A package shipped as .pyc only (a frozen desktop app) or zipped still has every public name."""
+    shutil.copytree(Path(sqlkv.__file__).parent, tmp_path / "sqlkv", ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(tmp_path / "sqlkv", quiet=1, legacy=True)
+    for source in (tmp_path / "sqlkv").rglob("*.py"):
+        source.unlink()
+    shutil.make_archive(str(tmp_path / "zipped"), "zip", tmp_path, "sqlkv")
+    for location in (tmp_path, tmp_path / "zipped.zip"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, sqlkv; print(sqlkv.__file__, len(sqlkv.__all__), sqlkv.Store.__name__)",
+            ],
+            env={**os.environ, "PYTHONPATH": str(location)},
+            capture_output=True,
+            text=True,
+            cwd="/",
+        )
+        assert result.returncode == 0, result.stderr
+        where, count, store = result.stdout.split()
+        assert where.startswith(str(location)) and int(count) == len(sqlkv.__all__) and store == "Store"
+
+
+def test_the_stores_can_be_subclassed(tmp_path: Path) -> None:
+    class Prefs(sqlkv.Store):
+        def __init__(self, path: Path, bucket: str) -> None:
+            super().__init__(path)
+            self.bucket_name = bucket
+
+        def width(self) -> int:
+            return int(self.bucket(self.bucket_name).get("width").value)
+
+    with Prefs(tmp_path / "p.db", "prefs") as prefs:
+        prefs.create_bucket("prefs").put("width", b"1280")
+        assert prefs.width() == 1280 and isinstance(prefs, Prefs) and isinstance(prefs, sqlkv.Store)
+    assert isinstance(sqlkv.AsyncStore(tmp_path / "a.db"), sqlkv.AsyncStore)
+
+    class Tagged(sqlkv.AsyncStore):
+        tag = "t"
+
+    tagged = Tagged(tmp_path / "t.db")
+    assert isinstance(tagged, Tagged) and tagged.tag == "t" and not tagged.closed

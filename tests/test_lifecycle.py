@@ -50,6 +50,7 @@ def test_fifty_sync_stores_dropped_open_leave_no_thread_and_no_file(tmp_path: Pa
     assert open_fds() <= fds_before
     messages = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert len(messages) == 50 and all(str(path) in message for message in messages)
+    assert len(sqlkv.collected_open()) == 50  # (taken here: the plugin fails a test that drops a store unawares)
     with sqlkv.Store(path) as store:  # every acknowledged write is there
         assert store.bucket("b").get("k").revision == 50
 
@@ -84,6 +85,7 @@ def test_async_stores_left_open_when_asyncio_run_returns_are_collected(tmp_path:
     assert not end_of(sqlkv_threads() - threads_before)
     assert open_fds() <= fds_before + 2  # the last loop's port (an eventfd) may still be cached
     assert sum(issubclass(w.category, ResourceWarning) for w in caught) == 50
+    assert len(sqlkv.collected_open()) == 50
     assert sqlkv.open_stores() == []
 
 
@@ -100,6 +102,7 @@ def test_an_async_store_left_open_when_trio_run_returns_is_collected(tmp_path: P
         trio.run(main)
         gc.collect()
     assert not end_of(sqlkv_threads() - threads_before)
+    assert sqlkv.collected_open() == [f"sqlkv.AsyncStore({str(path)!r})"]
     with sqlkv.Store(path) as store:
         assert store.bucket("b").get("k").value == b"v"
 
@@ -138,8 +141,76 @@ def test_the_plugin_fails_a_test_that_drops_a_store_open(pytester: pytest.Pytest
                 pass
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error::ResourceWarning")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test left sqlkv stores open (now closed): sqlkv.Store(*x.db*) (garbage-collected*"])
     failures = result.stdout.str().partition("= FAILURES =")[2].partition("short test summary")[0]
     assert len(failures.strip("= \n").splitlines()) == 2, failures  # a title and one line: no pluggy internals
+
+
+def test_a_watcher_in_use_keeps_its_store_open(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    store = sqlkv.Store(path).open()
+    watcher = store.create_bucket("b").watch(updates_only=True, timeout=10).start()
+    del store  # the watcher is still used: its store must live on
+    gc.collect()
+    with sqlkv.Store(path) as other:
+        other.bucket("b").put("k", b"v")
+    entry = watcher.next(10)
+    assert entry is not None and entry.value == b"v"
+    watcher._store.close()  # type: ignore[attr-defined]
+    assert watcher.next(0) is None
+
+
+def test_a_watcher_dropped_unclosed_lets_its_store_go(tmp_path: Path) -> None:
+    threads_before = sqlkv_threads()
+    with pytest.warns(ResourceWarning):
+        store = sqlkv.Store(tmp_path / "d.db").open()
+        store.create_bucket("b").watch().start()  # never closed, never kept
+        started = sqlkv_threads() - threads_before
+        del store
+        gc.collect()
+    assert not end_of(started)
+    assert len(sqlkv.collected_open()) == 1
+
+
+def test_a_store_collected_on_one_of_its_own_threads_closes_without_deadlock(tmp_path: Path) -> None:
+    """The garbage collector may run anywhere, even on a sqlkv thread holding one of the store's locks."""
+    threads_before = sqlkv_threads()
+    holder = [sqlkv.Store(tmp_path / "g.db").open()]
+    holder[0].create_bucket("b").watch().start()
+
+    def drop() -> None:
+        holder.clear()
+        gc.collect()
+
+    collector = threading.Thread(target=drop, name="sqlkv-test-collector")
+    with pytest.warns(ResourceWarning):
+        collector.start()
+        collector.join(10)
+    assert not collector.is_alive()
+    assert not end_of(sqlkv_threads() - threads_before - {collector})
+    assert len(sqlkv.collected_open()) == 1
+
+
+def test_a_watch_racing_close_leaves_no_thread(tmp_path: Path) -> None:
+    for attempt in range(20):
+        threads_before = sqlkv_threads()
+        store = sqlkv.Store(tmp_path / f"r{attempt}.db").open()
+        kv = store.create_bucket("b")
+        started = threading.Event()
+
+        def watch_until_closed() -> None:
+            started.set()
+            while True:
+                try:
+                    kv.watch().start().close()
+                except sqlkv.StoreClosedError:
+                    return
+
+        watching = threading.Thread(target=watch_until_closed)
+        watching.start()
+        started.wait()
+        store.close()
+        watching.join(10)
+        assert not end_of(sqlkv_threads() - threads_before)

@@ -105,9 +105,10 @@ def bucket_changes(name: object, **given: object) -> dict[str, object]:
 
 def lock_args(key: object, ttl: object, wait: object, timeout: object) -> tuple[str, float, bool, float]:
     """(key, TTL seconds, whether to wait, longest wait in seconds: inf for none) of a lock."""
+    key, seconds = check_key(key), to_seconds(ttl, "ttl")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0):
         raise InvalidArgumentError("timeout must be None or a number of seconds >= 0")
-    return check_key(key), to_seconds(ttl, "ttl"), bool(wait), math.inf if timeout is None else float(timeout)
+    return key, seconds, bool(wait), math.inf if timeout is None else float(timeout)
 
 
 def check_timeout(timeout: object) -> float | None:

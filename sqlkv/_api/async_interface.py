@@ -61,9 +61,12 @@ class AsyncStore:
 
     _state: State = State.UNOPENED
 
+    backend: str | None = None
+    """The implementation's name (``"file"``, ``"nats"``); None on the interface and a user's subclass of it."""
+
     def __new__(cls, location: Any, *args: Any, **options: Any) -> AsyncStore:
-        if cls is AsyncStore:
-            cls = registry.async_store_class(location)
+        if cls.backend is None:
+            cls = registry.async_store_class(cls, location)
         return super().__new__(cls)
 
     def __repr__(self) -> str:

@@ -86,6 +86,8 @@ class AsyncLock:
         """True if the lock was lost while held (it expired and someone else took it)."""
         self._group: TaskGroup | None = None
 
+    new_holder = staticmethod(new_holder)
+
     async def acquire(self) -> None:
         """Take the lock, waiting as configured; LockNotAcquiredError if it cannot be had."""
         import anyio
@@ -175,6 +177,8 @@ class Lock:
         """True if the lock was lost while held (it expired and someone else took it)."""
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
+
+    new_holder = staticmethod(new_holder)
 
     def acquire(self) -> None:
         """Take the lock, waiting as configured; LockNotAcquiredError if it cannot be had."""

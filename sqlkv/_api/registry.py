@@ -43,14 +43,30 @@ def _load(where: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def async_store_class(location: object) -> Any:
-    """The AsyncStore implementation for ``location``."""
-    return _load(_ASYNC[backend_of(location)])
+_COMBINED: dict[tuple[type, type], type] = {}
 
 
-def sync_store_class(location: object) -> Any:
-    """The Store implementation for ``location``; UnsupportedError where there is none."""
+def _with_backend(cls: type, implementation: type) -> type:
+    """``cls`` itself when it is (or derives from) a backend; for a user's subclass of the interface, one that is."""
+    if issubclass(implementation, cls):  # the interface itself
+        return implementation
+    if getattr(cls, "backend", None) is not None:  # a backend, or a subclass of one
+        return cls
+    combined = _COMBINED.get((cls, implementation))
+    if combined is None:  # class MyStore(sqlkv.AsyncStore): its methods first, then the backend's
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
+        combined = _COMBINED[(cls, implementation)] = type(cls.__name__, (cls, implementation), namespace)
+    return combined
+
+
+def async_store_class(cls: type, location: object) -> Any:
+    """The class to instantiate for ``cls(location)``: the AsyncStore implementation ``location`` names."""
+    return _with_backend(cls, _load(_ASYNC[backend_of(location)]))
+
+
+def sync_store_class(cls: type, location: object) -> Any:
+    """The class to instantiate for ``cls(location)``; UnsupportedError where there is no sync backend."""
     backend = backend_of(location)
     if backend not in _SYNC:
         raise UnsupportedError(f"the synchronous Store works on files; use AsyncStore for a {backend}:// store")
-    return _load(_SYNC[backend])
+    return _with_backend(cls, _load(_SYNC[backend]))

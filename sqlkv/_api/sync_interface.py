@@ -69,9 +69,11 @@ def twin(async_method: Any, extra: str = "") -> Callable[[F], F]:
 class Store:
     _state: State = State.UNOPENED
 
+    backend: str | None = None
+
     def __new__(cls, location: Any, *args: Any, **options: Any) -> Store:
-        if cls is Store:
-            cls = registry.sync_store_class(location)
+        if cls.backend is None:
+            cls = registry.sync_store_class(cls, location)
         return super().__new__(cls)
 
     def __repr__(self) -> str:

@@ -67,6 +67,7 @@ class DirectEngine(Engine):
         self._readers = []
         self._readers_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._observer_lock = threading.Lock()
         self.observer = self.sweeper = self.checkpointer = None
         self.start()
 
@@ -100,9 +101,13 @@ class DirectEngine(Engine):
             if conn is None:
                 raise StoreClosedError("the store is closed")
             run_writes(conn, [request], self.path, self.options.busy_timeout)
-            posts = self.after_commit(conn, 1)
-            for port, calls in (posts or {}).values():  # under the lock: watchers receive commits in order
-                port.deliver([], calls)
+            try:
+                posts = self.after_commit(conn, 1)
+                for port, calls in (posts or {}).values():  # under the lock: watchers receive commits in order
+                    port.deliver([], calls)
+            except BaseException:  # Ctrl-C during the delivery: the commit stands, its watchers get it later
+                self.redeliver()
+                raise
         if request.error is not None:
             raise request.error
         return request.result

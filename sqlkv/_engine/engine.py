@@ -15,8 +15,9 @@ closes the engine.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .._model.errors import StorageError, StoreClosedError
 from .._model.options import StoreOptions
@@ -36,6 +37,9 @@ SWEEP_BATCH = 1000
 """Rows a sweep handles per write transaction."""
 
 
+ObserverT = TypeVar("ObserverT", bound="CommitObserver")
+
+
 class CommitObserver(Protocol):
     """What the engine tells about each commit (the watch layer's change feed)."""
 
@@ -45,6 +49,9 @@ class CommitObserver(Protocol):
 
     def dispatch(self, conn: sqlite3.Connection, journal: list[tuple[int, Row | None]] | None, out: Posts) -> None:
         """Right after a commit on ``conn``: collect the callbacks for each loop in ``out``."""
+
+    def redeliver(self) -> None:
+        """The last commit's posts may not all have been delivered (an interrupt): post them again."""
 
     def close(self) -> None:
         """The store is closing: end every listener."""
@@ -67,6 +74,7 @@ class Engine:
         self.checkpointer: Checkpointer | None = None
         self.sweeper: Sweeper | None = None
         self._writes_since_checkpoint = 0
+        self._observer_lock = threading.Lock()
 
     @property
     def path(self) -> str:
@@ -129,12 +137,22 @@ class Engine:
         sweeper, self.sweeper = self.sweeper, None
         if sweeper is not None:
             sweeper.stop()
-        observer, self.observer = self.observer, None
+        with self._observer_lock:  # after this, observe() finds the store closed: no observer is installed late
+            observer, self.observer = self.observer, None
         if observer is not None:
             observer.close()
         checkpointer, self.checkpointer = self.checkpointer, None
         if checkpointer is not None:
             checkpointer.stop()
+
+    def observe(self, make: Callable[[], ObserverT]) -> ObserverT:
+        """The commit observer, made by ``make()`` if there is none yet; StoreClosedError unless open."""
+        with self._observer_lock:
+            self.check_open()
+            observer = self.observer
+            if observer is None:
+                observer = self.observer = make()
+            return observer  # type: ignore[return-value]  # always one of make()'s
 
     def expect_deadline(self, deadline: int) -> None:
         """A write is about to store an entry that expires at ``deadline`` (ns): tell the sweeper."""
@@ -149,6 +167,12 @@ class Engine:
             sweeper.replan()
 
     # -- the commit hook ---------------------------------------------------------------------------
+
+    def redeliver(self) -> None:
+        """The last commit's watcher callbacks may not all have run (an interrupt cut them): post them again."""
+        observer = self.observer
+        if observer is not None:
+            observer.redeliver()
 
     def after_commit(self, conn: sqlite3.Connection, count: int) -> Posts | None:
         """After each commit of ``count`` requests on the writer connection: feed the watchers, nudge the checkpointer.

@@ -53,6 +53,7 @@ class ThreadedEngine(Engine):
             path=path,
             busy_timeout=self.options.busy_timeout,
             after_commit=self.after_commit,
+            redeliver=self.redeliver,
         )
         await port.call(self.writer.submit, _noop, ())
         self.reader = DatabaseThread(f"sqlkv-reader:{path}", self.open_reader, writer=False, path=path)

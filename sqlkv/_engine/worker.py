@@ -37,6 +37,10 @@ CommitHook = Callable[[sqlite3.Connection, int], "Posts | None"]
 returns the watchers' callbacks to deliver with the batch's results."""
 
 
+def _nothing() -> None:
+    return None
+
+
 def _fail_unanswered(batch: list[Request], exc: Exception) -> None:
     """After an unforeseen error: the requests with no outcome yet get ``exc`` (those with one keep it)."""
     for request in batch:
@@ -78,9 +82,11 @@ class DatabaseThread:
         path: str,
         busy_timeout: float = 0.0,
         after_commit: CommitHook | None = None,
+        redeliver: Callable[[], None] | None = None,
     ) -> None:
         self._opener = opener
         self._after_commit = after_commit
+        self._redeliver = redeliver or _nothing
         self._writer = writer
         self._path = path
         self._busy_timeout = busy_timeout
@@ -141,9 +147,13 @@ class DatabaseThread:
                     if not run_writes(conn, [request], self._path, None):
                         return False
                     if self._after_commit is not None and request.error.__class__ is not RunOnThread:
-                        posts = self._after_commit(conn, 1)
-                        if posts:
-                            on_commit(posts)
+                        try:
+                            posts = self._after_commit(conn, 1)
+                            if posts:
+                                on_commit(posts)
+                        except BaseException:  # Ctrl-C on the loop after COMMIT: deliver its posts later
+                            self._redeliver()
+                            raise
                     return True
                 finally:
                     if conn.in_transaction:  # only after an interrupt: never leave a snapshot or a write open

@@ -1,7 +1,5 @@
 """Bucket configuration: validation, its stored (JSON) form, and the values its triggers embed."""
 
-from __future__ import annotations
-
 import json
 import math
 from collections.abc import Mapping
@@ -103,7 +101,7 @@ class BucketConfig:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> BucketConfig:
+    def from_json(cls, text: str) -> "BucketConfig":
         """Rebuild a configuration from its stored form (unknown fields are ignored)."""
         data = json.loads(text)
         return cls(

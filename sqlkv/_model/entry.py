@@ -1,7 +1,5 @@
 """The values sqlkv hands back: entries, operations and bucket status."""
 
-from __future__ import annotations
-
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone

@@ -30,6 +30,14 @@ class StoreOptions:
         auto_sweep: bool = True,
         read_only: bool = False,
     ) -> None:
+        try:
+            self.path = os.fspath(path)
+        except TypeError:
+            raise InvalidArgumentError(
+                f"a store's path must be a str or os.PathLike, not {type(path).__name__}"
+            ) from None
+        if not isinstance(self.path, str):
+            raise InvalidArgumentError("a store's path must be text, not bytes")
         if durability not in ("normal", "full"):
             raise InvalidArgumentError(f"durability must be 'normal' or 'full', not {durability!r}")
         if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)) or busy_timeout < 0:
@@ -42,14 +50,6 @@ class StoreOptions:
             or not (0.0005 <= poll_interval <= 10)
         ):
             raise InvalidArgumentError("poll_interval must be between 0.0005 and 10 seconds")
-        try:
-            self.path = os.fspath(path)
-        except TypeError:
-            raise InvalidArgumentError(
-                f"a store's path must be a str or os.PathLike, not {type(path).__name__}"
-            ) from None
-        if not isinstance(self.path, str):
-            raise InvalidArgumentError("a store's path must be text, not bytes")
         self.durability: Durability = durability  # type: ignore[assignment]
         self.busy_timeout = float(busy_timeout)
         self.poll_interval = float(poll_interval)

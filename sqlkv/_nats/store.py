@@ -51,6 +51,8 @@ class NatsStore(AsyncStore):
     ``replicas`` is how many servers keep each new bucket (a cluster: 3).
     """
 
+    backend = "nats"
+
     def __init__(self, path: str | list[str], *, open_timeout: float = 10.0, replicas: int = 1, **options: Any) -> None:
         self._replicas = replicas
         for sqlkv_only in _SQLITE_ONLY:
@@ -113,19 +115,27 @@ class NatsStore(AsyncStore):
             return []
         session.state = State.CLOSED
         self._tracker.closed(self)
-        return [*session.watchers, None]  # None: the connection itself
+        return list(session.watchers)
 
     async def aclose(self) -> None:
         for watcher in self._closing():
             if watcher is not None:
                 await watcher.aclose()
-            elif self._session.nc is not None:
-                await self._session.nc.close()
+        nc = self._session.nc
+        if nc is not None and not nc.is_closed:  # also after close_nowait() without a loop
+            await nc.close()
 
     def close_nowait(self) -> None:
         for watcher in self._closing():
             if watcher is not None:
                 watcher.close()
+        nc = self._session.nc
+        if nc is not None and not nc.is_closed:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop: its tasks cannot run; aclose() on its loop closes it
+            asyncio.ensure_future(nc.close())  # noqa: RUF006 - fire and forget, as close_nowait promises
 
     async def _create_bucket(self, name: str, config: BucketConfig) -> NatsBucket:
         if config.metadata:

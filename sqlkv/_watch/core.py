@@ -16,6 +16,7 @@ sync) add the waiting and the reads.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 
 from .._model.entry import Entry, Operation, make_entry
@@ -32,6 +33,31 @@ __all__ = ["CATCH_UP_PAGE", "WatcherCore"]
 _PUT = int(Operation.PUT)
 CATCH_UP_PAGE = 512
 """Rows a lagging watcher reads from the table at a time."""
+
+
+class _Forward:
+    """What a router holds for a watcher: its calls, forwarded while the watcher lives (a weak reference)."""
+
+    __slots__ = ("exact_keys", "watcher")
+
+    def __init__(self, watcher: WatcherCore) -> None:
+        self.watcher = weakref.ref(watcher)
+        self.exact_keys = watcher.exact_keys
+
+    def offer(self, row: Row) -> None:
+        watcher = self.watcher()
+        if watcher is not None:
+            watcher.offer(row)
+
+    def missed(self, router_high: int | None, low: int) -> None:
+        watcher = self.watcher()
+        if watcher is not None:
+            watcher.missed(router_high, low)
+
+    def end(self) -> None:
+        watcher = self.watcher()
+        if watcher is not None:
+            watcher.end()
 
 
 class WatcherCore:
@@ -60,10 +86,13 @@ class WatcherCore:
         # watcher is also up to date with its router's high mark; while lagging, rows above _last
         # must be read from the table.
         self._last = 0
+        self._taken = 0
+        """The revision of the entry taken last (see ``_seen``)."""
         self._lagging = True
         self._closed = False
         self._started = False
         self._router: BucketRouter | None = None
+        self._leave: weakref.finalize[..., object] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -71,7 +100,10 @@ class WatcherCore:
         if self._started:
             raise InvalidArgumentError("a watcher can be started once")
         self._started = True
-        self._router = self._hub.join(self, self._sql, port)
+        forward = _Forward(self)
+        self._router = router = self._hub.join(forward, self._sql, port)
+        # The router holds only the forwarder: a watcher dropped without close() is collected, and leaves.
+        self._leave = weakref.finalize(self, self._hub.leave, forward, router)
 
     def _snapshot_args(self) -> tuple[object, ...]:
         return (self._sql, self._mode, self._prefix, self._start, self._hub.clock())
@@ -88,9 +120,10 @@ class WatcherCore:
     def close(self) -> None:
         """Stop watching (idempotent); iteration then ends."""
         self._closed = True
-        router, self._router = self._router, None
-        if router is not None:
-            self._hub.leave(self, router)
+        self._router = None
+        leave = self._leave
+        if leave is not None:
+            leave()  # once: a finalizer runs at most once
         self._wake()
 
     # -- state -----------------------------------------------------------------------------------
@@ -116,8 +149,22 @@ class WatcherCore:
             entries.append(self._take())
         return entries
 
+    def _seen(self) -> int:
+        """The highest revision already buffered, taken or considered: what a catch-up must start after.
+
+        Appending a row to the buffer and advancing ``_last`` are two steps; an
+        exception from a signal handler (Ctrl-C) may fall between them, so the
+        buffer and the last taken entry count as seen too: nothing twice.
+        """
+        seen = self._last
+        buffer = self._buffer
+        if buffer and buffer[-1][0] > seen:
+            seen = buffer[-1][0]
+        return self._taken if self._taken > seen else seen
+
     def _take(self) -> Entry:
         revision, key, op, value, created = self._buffer.popleft()
+        self._taken = revision
         if self._initial_left:
             self._initial_left -= 1
             delta = self._initial_left
@@ -132,14 +179,15 @@ class WatcherCore:
         return self._matcher is None or self._matcher(row[1])
 
     def _catch_up_args(self) -> tuple[object, ...]:
-        return (self._sql, self._last, CATCH_UP_PAGE)
+        return (self._sql, self._seen(), CATCH_UP_PAGE)
 
     def _absorb(self, rows: list[Row], scanned: int) -> None:
         """Rows read from the table while lagging."""
+        seen = self._seen()
         for row in rows:
-            if row[0] > self._last and self._wanted(row):
+            if row[0] > seen and self._wanted(row):
                 self._buffer.append(row)
-        self._last = max(self._last, scanned)
+        self._last = max(self._last, seen, scanned)
         if len(rows) < CATCH_UP_PAGE:
             self._try_go_live()
 
@@ -157,16 +205,16 @@ class WatcherCore:
         if self._lagging or self._closed:
             return
         revision = row[0]
-        if revision <= self._last:
-            return
-        if len(self._buffer) >= self._buffer_size:
+        buffer = self._buffer
+        if revision <= self._last or (buffer and revision <= buffer[-1][0]) or revision <= self._taken:
+            return  # seen already (a post delivered again after an interrupted delivery)
+        if len(buffer) >= self._buffer_size:
             self._lagging = True  # this row and the rest are read from the table once the buffer drains
-            self._last = revision - 1
             return
-        self._last = revision
         if self._wanted(row):
-            self._buffer.append(row)
+            buffer.append(row)  # first: once buffered, it counts as seen (see _seen)
             self._wake()
+        self._last = revision
 
     def missed(self, router_high: int | None, low: int) -> None:
         """Rows up to ``low`` were announced before the router saw them: read them if they are ours."""
@@ -174,7 +222,7 @@ class WatcherCore:
             return
         if router_high is not None and router_high > self._last:
             self._last = router_high  # a live watcher is up to date with its router
-        if self._last < low:
+        if self._seen() < low:
             self._lagging = True
             self._wake()
 

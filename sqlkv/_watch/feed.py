@@ -77,6 +77,9 @@ class ChangeFeed:
         self._stop = threading.Event()
         self._closed = False
         self._out: Posts | None = None
+        self._before: dict[int, int | None] = {}
+        """The cursors before the last commit's dispatch (see ``redeliver``)."""
+        self._look_again = False
 
     @property
     def active(self) -> bool:
@@ -122,7 +125,23 @@ class ChangeFeed:
         in ``out`` (by port), for the writer to send along with the batch's results.
         """
         bucket_ids = None if journal is None else {bucket_id for bucket_id, _ in journal}
+        self._before = dict(self._cursor)
         self._dispatch(conn, bucket_ids, journal, out)
+
+    def redeliver(self) -> None:
+        """The last commit's posts may not have reached every watcher: post them again at the next look.
+
+        An exception from a signal handler (Ctrl-C) on the committing thread can
+        cut a delivery short. The cursors go back to where they were before that
+        commit, and the poller looks again even if nothing else is committed;
+        watchers drop the rows they already have.
+        """
+        with self._lock:
+            for bucket_id, cursor in self._before.items():
+                current = self._cursor.get(bucket_id)
+                if current is not None and cursor is not None and cursor < current:
+                    self._cursor[bucket_id] = cursor
+            self._look_again = True
 
     def _dispatch(
         self,
@@ -208,8 +227,8 @@ class ChangeFeed:
                         version = changes.data_version(conn)
                     except SqlkvError:
                         continue
-                    if version != last_version:
-                        last_version = version
+                    if version != last_version or self._look_again:
+                        last_version, self._look_again = version, False
                         self._dispatch_changed(conn)
 
     def _dispatch_changed(self, conn: sqlite3.Connection) -> None:

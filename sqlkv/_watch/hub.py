@@ -30,15 +30,16 @@ class WatchHub:
         """Now, on the store's clock (ns)."""
         return self._engine.clock()
 
+    def _new_feed(self) -> ChangeFeed:
+        options = self._engine.options
+        return ChangeFeed(self._engine.open_reader, options.poll_interval, f"sqlkv-feed:{options.path}")
+
     def _current(self) -> Routers:
-        self._engine.check_open()
+        feed = self._engine.observe(self._new_feed)  # StoreClosedError once closing began: no feed made then
         with self._lock:
             routers = self._routers
-            if routers is None or self._engine.observer is not routers.feed:  # first watch, or a forked child
-                options = self._engine.options
-                feed = ChangeFeed(self._engine.open_reader, options.poll_interval, f"sqlkv-feed:{options.path}")
+            if routers is None or routers.feed is not feed:  # the first watch, or a forked child's new feed
                 routers = self._routers = Routers(feed)
-                self._engine.observer = feed
             return routers
 
     def join(self, watcher: Routed, sql: BucketSQL, port: Port) -> BucketRouter:

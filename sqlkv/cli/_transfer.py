@@ -84,6 +84,7 @@ def import_lines(store: sqlkv.Store, lines: Iterable[str], *, renumber: bool, pr
                 created = datetime.fromisoformat(record["created"])
                 revision = record["revision"]
         except (ValueError, KeyError, TypeError):
+            flush()  # what came before the bad line is imported, as line by line
             raise InvalidArgumentError(f"line {number}: not an sqlkv export record") from None
         if kind == "bucket":
             flush()

@@ -28,6 +28,8 @@ __all__ = ["SqliteAsyncBucket", "SqliteAsyncStore"]
 class SqliteAsyncStore(AsyncStore):
     """``AsyncStore`` on one SQLite file (see ``AsyncStore`` for the options)."""
 
+    backend = "file"
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -144,4 +146,4 @@ class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
         self._attach(store, store._engine, store._hub, record)
 
     def _watch(self, options: WatchOptions) -> SqliteAsyncWatcher:
-        return SqliteAsyncWatcher(self._hub, self._engine, self._sql, options)  # type: ignore[arg-type]
+        return SqliteAsyncWatcher(self._store, self._hub, self._engine, self._sql, options)  # type: ignore[arg-type]

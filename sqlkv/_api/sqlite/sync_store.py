@@ -28,6 +28,8 @@ __all__ = ["SqliteBucket", "SqliteStore"]
 class SqliteStore(Store):
     """``Store`` on one SQLite file (see ``Store`` for the options)."""
 
+    backend = "file"
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -127,4 +129,4 @@ class SqliteBucket(SqliteBucketCore, Bucket):
         self._attach(store, store._engine, store._hub, record)
 
     def _watch(self, options: WatchOptions, timeout: float | None) -> SqliteWatcher:
-        return SqliteWatcher(self._hub, self._engine, self._sql, options, timeout)  # type: ignore[arg-type]
+        return SqliteWatcher(self._store, self._hub, self._engine, self._sql, options, timeout)  # type: ignore[arg-type]

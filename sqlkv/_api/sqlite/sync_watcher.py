@@ -29,31 +29,41 @@ class SqliteWatcher(WatcherCore, Watcher):
     """Entries of one bucket as they change, for threads: a blocking iterator and a non-blocking ``poll()``."""
 
     def __init__(
-        self, hub: WatchHub, engine: DirectEngine, sql: BucketSQL, options: WatchOptions, timeout: float | None
+        self,
+        store: object,
+        hub: WatchHub,
+        engine: DirectEngine,
+        sql: BucketSQL,
+        options: WatchOptions,
+        timeout: float | None,
     ) -> None:
         super().__init__(hub, sql, options)
+        self._store = store  # a watcher in use keeps its store open, as a bucket handle does
         self._engine = engine
         self._timeout = timeout
-        self._cond = threading.Condition(threading.RLock())
+        # Held with `with self._lock` (a C-level __enter__): an exception from a signal handler cannot fall
+        # between acquiring it and the block that releases it, as it can inside Condition.__enter__.
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
 
     def start(self) -> SqliteWatcher:
-        with self._cond:
+        with self._lock:
             self._subscribe(THREAD_PORT)
         try:
             rows, high = self._engine.read(changes.watch_snapshot, *self._snapshot_args())
         except BaseException:
             self.close()
             raise
-        with self._cond:
+        with self._lock:
             self._begin(rows, high)
         return self
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             super().close()
 
     def initial(self) -> list[Entry]:
-        with self._cond:
+        with self._lock:
             return self._take_initial()
 
     def _iteration_timeout(self) -> float | None:
@@ -62,7 +72,7 @@ class SqliteWatcher(WatcherCore, Watcher):
     def next(self, timeout: float | None = None) -> Entry | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            with self._cond:
+            with self._lock:
                 if not self._started:
                     raise InvalidArgumentError("start the watcher first (with kv.watch(...) as w)")
                 if self._closed:
@@ -79,16 +89,16 @@ class SqliteWatcher(WatcherCore, Watcher):
             try:
                 rows, scanned = self._engine.read(changes.rows_after, *args)
             except (StoreClosedError, BucketNotFoundError):
-                with self._cond:
+                with self._lock:
                     self._closed = True
                 continue
-            with self._cond:
+            with self._lock:
                 self._absorb(rows, scanned)
 
     def poll(self) -> list[Entry]:
         taken: list[Entry] = []
         while True:
-            with self._cond:
+            with self._lock:
                 if self._closed or not self._started:
                     return taken
                 while self._buffer:
@@ -103,15 +113,15 @@ class SqliteWatcher(WatcherCore, Watcher):
     # The router calls these from the committing thread or the poller.
 
     def offer(self, row: Row) -> None:
-        with self._cond:
+        with self._lock:
             super().offer(row)
 
     def missed(self, router_high: int | None, low: int) -> None:
-        with self._cond:
+        with self._lock:
             super().missed(router_high, low)
 
     def end(self) -> None:
-        with self._cond:
+        with self._lock:
             super().end()
 
     def _wake(self) -> None:
