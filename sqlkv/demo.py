@@ -71,12 +71,8 @@ def _watch_line(entry: sqlkv.Entry) -> str:
 
 async def _not_ours(store: sqlkv.AsyncStore) -> list[str]:
     """The buckets named like the demo's that the demo did not create (a user's: never touched)."""
-    found = []
     names = await store.bucket_names()
-    for name in BUCKETS:
-        if name in names and (await (await store.bucket(name)).status()).metadata != MARK:
-            found.append(name)
-    return found
+    return [name for name in BUCKETS if name in names and (await (await store.bucket(name)).status()).metadata != MARK]
 
 
 async def walkthrough(path: str) -> None:

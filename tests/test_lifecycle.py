@@ -200,7 +200,7 @@ def test_a_watch_racing_close_leaves_no_thread(tmp_path: Path) -> None:
         kv = store.create_bucket("b")
         started = threading.Event()
 
-        def watch_until_closed() -> None:
+        def watch_until_closed(kv: sqlkv.Bucket, started: threading.Event) -> None:
             started.set()
             while True:
                 try:
@@ -208,7 +208,7 @@ def test_a_watch_racing_close_leaves_no_thread(tmp_path: Path) -> None:
                 except sqlkv.StoreClosedError:
                     return
 
-        watching = threading.Thread(target=watch_until_closed)
+        watching = threading.Thread(target=watch_until_closed, args=(kv, started))
         watching.start()
         started.wait()
         store.close()
