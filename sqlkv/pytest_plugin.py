@@ -9,7 +9,8 @@ Fixtures:
 - ``sqlkv_bucket`` / ``sqlkv_sync_bucket``: factories, ``await sqlkv_bucket("name", history=5)``,
   on the store of the test;
 - ``nats_kv``: an object with the interface of nats.py's ``KeyValue`` backed by sqlkv, so that
-  code written against nats.py can be tested without a server (see ``sqlkv.testing``).
+  code written against nats.py can be tested without a server (see ``sqlkv.testing``);
+  it needs nats-py (``pip install 'sqlkv[nats]'``).
 
 The async fixtures are plain pytest fixtures: each opens and closes its store on
 an event loop of its own, in a thread of its own, and the test uses the store on
@@ -136,9 +137,26 @@ def sqlkv_sync_bucket(sqlkv_sync_store: sqlkv.Store) -> Callable[..., sqlkv.Buck
     return make
 
 
+def _nats_missing() -> bool:
+    """Whether nats-py is not installed (an installed but broken one raises its own ImportError)."""
+    try:
+        import nats.js.kv  # noqa: F401 - what NatsKeyValue builds its entries and errors from
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "nats":
+            raise
+        return True
+    return False
+
+
 @pytest.fixture
 def nats_kv(sqlkv_store: sqlkv.AsyncStore) -> Any:
-    """A nats.py ``KeyValue`` look-alike on a fresh bucket ``test`` (history 1): see ``sqlkv.testing.NatsKeyValue``."""
+    """A nats.py ``KeyValue`` look-alike on a fresh bucket ``test`` (history 1): see ``sqlkv.testing.NatsKeyValue``.
+
+    It returns and raises nats.py's own classes, so it needs nats-py: without it the
+    test errors with one line that says what to install.
+    """
+    if _nats_missing():  # one line, not an ImportError's traceback
+        pytest.fail("nats_kv needs nats-py: pip install 'sqlkv[nats]'", pytrace=False)
     from sqlkv.testing import NatsKeyValue
 
     return NatsKeyValue(_on_own_loop(lambda: sqlkv_store.create_bucket("test")))

@@ -6,7 +6,8 @@
 ``KeyValue.Entry`` / ``BucketStatus`` and raising nats.py's own exception classes
 (``KeyNotFoundError`` with ``.op``, ``KeyWrongLastSequenceError``, ``NoKeysError``,
 ``InvalidKeyError``, ``BadRequestError``...), so code written against nats.py can be
-tested without a server. It needs ``nats-py`` installed (code under test imports it anyway).
+tested without a server. It needs nats-py (``pip install 'sqlkv[nats]'``; code under test
+imports it anyway): without it, making one raises a RuntimeError that says so.
 
 Where nats.py has a known bug, the stand-in follows the NATS server instead
 (documented in docs/semantics.md): ``keys(filters)`` matches subject wildcards rather
@@ -33,8 +34,8 @@ _OPS = {sqlkv.Operation.PUT: None, sqlkv.Operation.DEL: "DEL", sqlkv.Operation.P
 def _nats() -> Any:
     try:
         from nats.js import api, errors, kv
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError("sqlkv.testing.NatsKeyValue needs nats-py: pip install nats-py") from exc
+    except ImportError as exc:
+        raise RuntimeError("sqlkv.testing.NatsKeyValue needs nats-py: pip install 'sqlkv[nats]'") from exc
     return api, errors, kv
 
 
@@ -121,6 +122,7 @@ class NatsKeyValue:
     """The interface of ``nats.js.kv.KeyValue`` on an sqlkv bucket (see the module docstring)."""
 
     def __init__(self, bucket: sqlkv.AsyncBucket) -> None:
+        _nats()  # no nats-py: fail now, not at the first call
         self._kv = bucket
         self._name = bucket.name
 

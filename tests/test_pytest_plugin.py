@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
+
+import sqlkv
+from sqlkv.testing import NatsKeyValue
 
 pytest_plugins = ["pytester"]
 
@@ -176,3 +180,45 @@ def test_async_fixtures_in_a_session_mixing_pytest_asyncio_and_anyio(pytester: p
     result.assert_outcomes(passed=4 * (2 + backends) + 3, failed=2 + backends)
     assert "AssertionError: this test fails" in result.stdout.str()
     assert "ERROR" not in result.stdout.str()
+
+
+def test_nats_kv_without_nats_py_is_a_one_line_error_naming_the_extra(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("nats.js.kv")  # already imported: hiding it must hide the loaded modules too
+    pytester.makepyfile(
+        """
+        import sys
+
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def no_nats(monkeypatch):
+            for name in ["nats", *(name for name in sys.modules if name.startswith("nats."))]:
+                monkeypatch.setitem(sys.modules, name, None)  # `import nats...` fails, as if it were not installed
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        @pytest.mark.anyio
+        async def test_uses_nats_kv(nats_kv):
+            pass
+
+        def test_next():
+            import sqlkv
+            assert sqlkv.open_stores() == []
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
+    result.assert_outcomes(passed=1, errors=1)
+    errors = result.stdout.str().partition("= ERRORS =")[2].partition("short test summary")[0]
+    assert errors.strip("= \n").splitlines()[1:] == ["nats_kv needs nats-py: pip install 'sqlkv[nats]'"], errors
+
+
+@pytest.mark.anyio
+async def test_the_stand_in_without_nats_py_says_what_to_install(
+    kv: sqlkv.AsyncBucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ["nats", *(name for name in sys.modules if name.startswith("nats."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if nats-py were not installed
+    with pytest.raises(RuntimeError, match=r"^sqlkv.testing.NatsKeyValue needs nats-py: pip install 'sqlkv\[nats\]'$"):
+        NatsKeyValue(kv)
