@@ -1,19 +1,20 @@
 """Test helpers: a stand-in for nats.py's ``KeyValue``, backed by sqlkv.
 
-``NatsKeyValue`` has the interface of ``nats.js.kv.KeyValue`` (nats-py 2.x):
+``NatsKeyValue`` has the interface of ``nats.js.kv.KeyValue`` (as of nats-py 2.16.0):
 ``put``, ``get``, ``create``, ``update``, ``delete``, ``purge``, ``purge_deletes``,
 ``keys``, ``history``, ``watch``, ``watchall`` and ``status``, returning nats.py's own
 ``KeyValue.Entry`` / ``BucketStatus`` and raising nats.py's own exception classes
 (``KeyNotFoundError`` with ``.op``, ``KeyWrongLastSequenceError``, ``NoKeysError``,
 ``InvalidKeyError``, ``BadRequestError``...), so code written against nats.py can be
-tested without a server. It needs ``nats-py`` installed (code under test imports it anyway).
+tested without a server. It needs nats-py (``pip install 'sqlkv[nats]'``; code under test
+imports it anyway): without it, making one raises a RuntimeError that says so.
 
-Where nats.py has a known bug, the stand-in follows the NATS server instead
+Where nats-py 2.16.0 has a known bug, the stand-in follows the NATS server instead
 (documented in docs/semantics.md): ``keys(filters)`` matches subject wildcards rather
 than substrings; the watcher's ``None`` marker comes exactly once, after every
 initial entry (never early: nats.py#842), and right away for an empty bucket;
-``stop()`` never blocks (nats.py#898); ``get()`` fills in ``created`` and ``delta``;
-``a..b`` is refused as an invalid key.
+``get()`` fills in ``created`` and ``delta``; ``a..b`` is refused as an invalid key.
+``stop()`` never blocks (as nats-py since 2.15.0: nats.py#898).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ _OPS = {sqlkv.Operation.PUT: None, sqlkv.Operation.DEL: "DEL", sqlkv.Operation.P
 def _nats() -> Any:
     try:
         from nats.js import api, errors, kv
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError("sqlkv.testing.NatsKeyValue needs nats-py: pip install nats-py") from exc
+    except ImportError as exc:
+        raise RuntimeError("sqlkv.testing.NatsKeyValue needs nats-py: pip install 'sqlkv[nats]'") from exc
     return api, errors, kv
 
 
@@ -121,6 +122,7 @@ class NatsKeyValue:
     """The interface of ``nats.js.kv.KeyValue`` on an sqlkv bucket (see the module docstring)."""
 
     def __init__(self, bucket: sqlkv.AsyncBucket) -> None:
+        _nats()  # no nats-py: fail now, not at the first call
         self._kv = bucket
         self._name = bucket.name
 

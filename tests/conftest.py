@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +14,14 @@ import pytest
 import sqlkv
 from tests.support.clock import FakeClock
 from tests.support.nats_server import NatsServer, RetryingJetStream, nats_server_binary
+
+# pytester's in-process runs (test_pytest_plugin.py, test_lifecycle.py) forget every module first imported during a
+# run, while `sqlkv` keeps each public class it loaded on first use: a later run would import the class's module again
+# and get a second, different class. So every public name and the SQLite backend are loaded here, before any run.
+for _name in sqlkv.__all__:
+    getattr(sqlkv, _name)
+for _module in ("sqlkv._api.sqlite.async_store", "sqlkv._api.sqlite.sync_store", "sqlkv.testing"):
+    importlib.import_module(_module)
 
 BACKENDS = ["asyncio", "trio"] if importlib.util.find_spec("trio") else ["asyncio"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import pickle
 from datetime import datetime, timezone
 
@@ -56,3 +57,22 @@ def test_entries_stay_frozen() -> None:
         entry.created = datetime.now(timezone.utc)  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         entry.value = b"other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("op", list(sqlkv.Operation), ids=lambda op: op.name)
+def test_an_operation_prints_as_its_name_and_is_still_its_number(op: sqlkv.Operation) -> None:
+    name, number = op.name, op.value
+    assert name in ("PUT", "DEL", "PURGE", "EXPIRE")
+    assert str(op) == f"{op}" == format(op) == "%s" % op == name  # noqa: UP031 - %-formatting is one of the cases
+    assert f"{op:>7}|" == f"{name:>7}|"  # a string's format spec pads the name
+    assert f"{op:d}" == f"{op:03d}".lstrip("0") == "%d" % op == str(number)  # noqa: UP031
+    assert op == number and int(op) == number and hash(op) == hash(number)
+    assert sqlkv.Operation(number) is op and sqlkv.Operation[name] is op
+    assert pickle.loads(pickle.dumps(op)) is op
+    assert repr(op) == f"<Operation.{name}: {number}>"
+    assert json.dumps(op) == str(number) and json.loads(json.dumps({"op": op})) == {"op": number}
+
+
+def test_print_of_an_entry_operation_shows_the_name(capsys: pytest.CaptureFixture[str]) -> None:
+    print(built().operation)
+    assert capsys.readouterr().out == "PUT\n"

@@ -128,24 +128,49 @@ def test_close_nowait_ends_an_async_store_without_a_loop(tmp_path: Path) -> None
         gc.collect()  # closed: no warning when dropped
 
 
-def test_the_plugin_fails_a_test_that_drops_a_store_open(pytester: pytest.Pytester) -> None:
+RUNNERS = {
+    "anyio": ("@pytest.mark.anyio", ["-p", "no:asyncio"]),
+    "pytest-asyncio strict": ("@pytest.mark.asyncio", ["-p", "no:anyio", "-o", "asyncio_mode=strict"]),
+    "pytest-asyncio auto": ("", ["-p", "no:anyio", "-o", "asyncio_mode=auto"]),
+}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_the_plugin_fails_a_test_that_drops_a_store_open(pytester: pytest.Pytester, runner: str) -> None:
+    mark, options = RUNNERS[runner]
     pytester.makepyfile(
-        """
+        f"""
+        import pytest
         import sqlkv
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
 
         def test_drops(tmp_path):
             sqlkv.Store(tmp_path / "x.db").open()  # never closed, garbage-collected at once
+
+        {mark}
+        async def test_drops_async(tmp_path):
+            await sqlkv.AsyncStore(tmp_path / "a.db").open()
 
         def test_fine(tmp_path):
             with sqlkv.Store(tmp_path / "y.db"):
                 pass
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*test left sqlkv stores open (now closed): sqlkv.Store(*x.db*) (garbage-collected*"])
+    if "asyncio" in runner:
+        options = [*options, "-o", "asyncio_default_fixture_loop_scope=function"]
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error::ResourceWarning", *options)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*test left sqlkv stores open (now closed): sqlkv.Store(*x.db*) (garbage-collected*",
+            "*test left sqlkv stores open (now closed): sqlkv.AsyncStore(*a.db*) (garbage-collected*",
+        ]
+    )
     failures = result.stdout.str().partition("= FAILURES =")[2].partition("short test summary")[0]
-    assert len(failures.strip("= \n").splitlines()) == 2, failures  # a title and one line: no pluggy internals
+    assert len(failures.strip("= \n").splitlines()) == 4, failures  # a title and one line each: no pluggy internals
 
 
 def test_a_watcher_in_use_keeps_its_store_open(tmp_path: Path) -> None:

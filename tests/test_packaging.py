@@ -1,9 +1,10 @@
-"""The built wheel carries the migrations and works in a fresh virtual environment."""
+"""The built wheel carries the migrations and the license and works in a fresh virtual environment; so does the sdist."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 from pathlib import Path
@@ -35,6 +36,7 @@ def test_wheel_installs_and_opens_a_store(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "sqlkv/_migrations/0001_initial.sql" in names
     assert "sqlkv/py.typed" in names
+    assert any(".dist-info/" in name and name.endswith("/LICENSE") for name in names)
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
@@ -53,3 +55,17 @@ def test_wheel_installs_and_opens_a_store(tmp_path: Path) -> None:
     )
     location, value = result.stdout.split()
     assert location.startswith(str(env_dir)) and value == "1"
+
+
+@pytest.mark.slow
+def test_sdist_carries_the_license_and_what_the_wheel_is_built_from(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    [sdist] = tmp_path.glob("sqlkv-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.partition("/")[2] for name in archive.getnames()}
+    assert {"LICENSE", "README.md", "pyproject.toml", "migrations/0001_initial.sql", "sqlkv/__init__.py"} <= names
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License\n\nCopyright (c) the sqlkv authors")

@@ -1,7 +1,7 @@
 """Watch parity with a real NATS server: initial entries, end of initial entries, live entries, every option.
 
-nats-py's ``watch`` covers the default mode, ``include_history``, ``ignore_deletes`` and
-``meta_only``; for ``updates_only`` and ``from_revision`` (which nats-py lacks) the NATS side
+nats-py 2.16.0's ``watch`` covers the default mode, ``include_history``, ``ignore_deletes`` and
+``meta_only``; for ``updates_only`` and ``from_revision`` (which it lacks) the NATS side
 is an ordered JetStream consumer with the deliver policy nats.go uses (``new`` /
 ``by_start_sequence``).
 """

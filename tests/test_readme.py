@@ -28,8 +28,16 @@ def test_readme_example_runs(index: int, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_readme_test_example_runs_under_pytest(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("import pytest\n" + BLOCKS[2])
+@pytest.mark.parametrize("runner", ["pytest-asyncio", "anyio"])
+def test_readme_test_example_runs_under_pytest(pytester: pytest.Pytester, runner: str) -> None:
+    example = BLOCKS[2]
+    assert example.startswith("@pytest.mark.asyncio  ")
+    if runner == "anyio":  # the comment's alternative
+        example = example.replace("@pytest.mark.asyncio  ", "@pytest.mark.anyio    ", 1)
+    pytester.makepyfile("import pytest\n" + example)
     pytester.makeconftest('import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return "asyncio"\n')
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
+    if runner == "pytest-asyncio":
+        pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    disabled = "no:anyio" if runner == "pytest-asyncio" else "no:asyncio"
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", disabled, "-W", "error")
     result.assert_outcomes(passed=1)

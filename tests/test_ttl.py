@@ -59,7 +59,7 @@ async def test_expired_key_is_absent_for_cas(timed_store: sqlkv.AsyncStore, cloc
 
 
 async def test_per_key_ttl_expires_the_whole_key(timed_store: sqlkv.AsyncStore, clock: FakeClock) -> None:
-    """Unlike NATS, an expiring latest revision never brings older history back (nats-server#6959)."""
+    """Unlike NATS, an expiring latest revision never brings older history back (why ADR-48 allows no TTL on put)."""
     kv = await timed_store.create_bucket("t", history=5)
     await kv.put("k", b"old")
     await kv.put("k", b"new", ttl=5)

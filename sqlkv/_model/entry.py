@@ -8,18 +8,36 @@ from typing import Any
 __all__ = ["BucketStatus", "Entry", "Operation", "make_entry", "ns_to_datetime"]
 
 
+_NUMBER_FORMATS = frozenset("bcdoxXneEfFgG%")
+"""Presentation types of a format spec that format an operation's number, not its name."""
+
+
 class Operation(enum.IntEnum):
     """What a revision did to its key. Stored as this integer in the ``op`` column.
 
     ``EXPIRE`` marks a key whose value expired (bucket or per-key TTL): watchers
     receive it as an event; reads treat the key as absent, exactly as before
     the expiry was swept.
+
+    ``str()``, ``print()`` and f-strings give the name (``PUT``, ``DEL``, ``PURGE``,
+    ``EXPIRE``), like nats.py's operation strings; a numeric format (``f"{op:d}"``)
+    gives the number. Otherwise it is an ``int``: ``op == 1``, ``int(op)``,
+    ``Operation(1)``, ``Operation["PUT"]``, and ``json.dumps(op)`` writes ``1``.
+    Compare with the members, not with strings (``op == "PUT"`` is false).
     """
 
     PUT = 1
     DEL = 2
     PURGE = 3
     EXPIRE = 4
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        if spec and spec[-1] in _NUMBER_FORMATS:
+            return int.__format__(self, spec)
+        return self.name.__format__(spec)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

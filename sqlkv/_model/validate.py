@@ -1,7 +1,7 @@
 """Validation of everything a caller hands in, done before any SQL is built.
 
 Keys follow NATS subject rules (``^[-/_=.a-zA-Z0-9]+$``, no leading or
-trailing dot, no empty token), with the holes of nats.py closed: ``a..b`` is
+trailing dot, no empty token), with the holes of nats-py 2.16.0 closed: ``a..b`` is
 refused, ``\\Z`` anchors the match (no trailing newline), and keys are at most
 :data:`MAX_KEY_LENGTH` characters.
 """

@@ -120,7 +120,7 @@ class NatsBucket(AsyncBucket):
 
     async def _history(self, key: str) -> list[Entry]:
         """Read with this store's own watcher rather than nats-py's ``history()``, whose end-of-initial signal can
-        come too early (nats.py#842)."""
+        come too early (nats.py#842, still so in nats-py 2.16.0)."""
         async with self.watch(key, include_history=True) as watcher:
             entries = await watcher.initial()
         if not entries:

@@ -139,7 +139,9 @@ class NatsStore(AsyncStore):
 
     async def _create_bucket(self, name: str, config: BucketConfig) -> NatsBucket:
         if config.metadata:
-            raise UnsupportedError("bucket metadata is not supported on a nats:// store (nats-py lacks it)")
+            raise UnsupportedError(
+                "bucket metadata is not supported on a nats:// store (nats-py 2.16.0's KeyValueConfig has none)"
+            )
         _, _, errors = nats()
         js = self._session.js
         with server_errors(f"create bucket {name}"):
@@ -195,7 +197,9 @@ class NatsStore(AsyncStore):
         current = await self._bucket(name)
         new = dataclasses.replace(current.config, **changes)  # type: ignore[arg-type]
         if new.metadata:
-            raise UnsupportedError("bucket metadata is not supported on a nats:// store (nats-py lacks it)")
+            raise UnsupportedError(
+                "bucket metadata is not supported on a nats:// store (nats-py 2.16.0's KeyValueConfig has none)"
+            )
         js = self._session.js
         with server_errors(f"update bucket {name}"):
             info = await js.stream_info(f"KV_{name}")
