@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -209,3 +211,84 @@ async def test_ttl_validation(store: sqlkv.AsyncStore) -> None:
         with pytest.raises(sqlkv.InvalidArgumentError):
             await kv.put("k", b"v", ttl=bad)
     assert await kv.keys() == []
+
+
+async def test_status_agrees_with_reads_before_the_sweep(timed_store: sqlkv.AsyncStore, clock: FakeClock) -> None:
+    """What reads treat as gone is not counted, swept or not (issue 14: a DEL marker and its value in a 1 s bucket)."""
+    kv = await timed_store.create_bucket("s", history=5, ttl=1.0)
+    other = await timed_store.create_bucket("t", history=5)
+    await kv.put("gone", b"12345")
+    await kv.delete("gone")
+    await kv.put("stays", b"x")
+    clock.advance(0.6)
+    await kv.put("young", b"yy")
+    await other.put("short", b"zzz", ttl=0.5)
+    await other.put("long", b"w")
+    await other.put("short2", b"v", ttl=5)
+    await other.put("short2", b"v2", ttl=0.5)  # the key's deadline is the latest write's
+    clock.advance(1.0)  # 1.6 s: gone (value + marker) and stays are past the TTL; young is 1.0 s old too
+    status, other_status = await kv.status(), await other.status()
+    assert (status.values, status.keys, status.bytes) == (0, 0, 0)
+    assert await kv.keys() == []
+    assert (other_status.values, other_status.keys) == (1, 1) and await other.keys() == ["long"]
+    assert other_status.bytes == len("long") + 1
+    await timed_store.sweep()  # the sweep turns expired values into EXPIRE markers, which reads show
+    after = await kv.status()
+    async with kv.watch(include_history=True) as watcher:
+        shown = await watcher.initial()
+    assert after.values == len(shown) and after.keys == 0
+    assert {e.operation for e in shown} == {sqlkv.Operation.EXPIRE}
+    assert await kv._recount() == (after.values, after.bytes, after.keys)  # type: ignore[attr-defined]
+
+
+LATE = 0.5
+"""How late a deadline may be acted on in these real-clock tests: the sweeper aims at ~0.1 s (it looks at the
+file every 0.1 s); this bound leaves room for a loaded CI machine. Before, the first expiry of a fresh store came
+after 60 s. bench/bench_sweep.py measures the real lateness."""
+
+
+async def next_entry(watcher: sqlkv.AsyncWatcher) -> sqlkv.Entry:
+    with anyio.fail_after(30):
+        return await watcher.__anext__()
+
+
+async def test_bucket_ttl_expires_on_time_in_a_fresh_store(db_path: Path) -> None:
+    """The first value of a fresh store's TTL bucket: its EXPIRE entry comes at the deadline (was 60 s late)."""
+    async with sqlkv.AsyncStore(db_path) as store:
+        kv = await store.create_bucket("t", ttl=0.5)
+        async with kv.watch(updates_only=True) as watcher:
+            await kv.put("k", b"v")
+            written = (await next_entry(watcher)).created.timestamp()
+            expired = await next_entry(watcher)
+            assert expired.operation is Operation.EXPIRE and expired.key == "k"
+            assert 0.5 <= expired.created.timestamp() - written < 0.5 + LATE
+
+
+async def test_markers_and_old_revisions_are_swept_on_time(db_path: Path) -> None:
+    """A DEL marker and the value before it, in a TTL bucket: gone from the file within moments of the deadline."""
+    async with sqlkv.AsyncStore(db_path) as store:
+        kv = await store.create_bucket("t", history=5, ttl=0.5)
+        await kv.put("k", b"v")
+        await kv.delete("k")
+        other = await store.create_bucket("u", history=5)
+        async with other.watch(updates_only=True) as ticks:
+            started = time.monotonic()
+            while await kv._counters() != (0, 0, 0):  # type: ignore[attr-defined]
+                await other.put("tick", b"")  # something to wait on between two looks: a commit's round trip
+                await next_entry(ticks)
+                assert time.monotonic() - started < 0.5 + LATE, "the sweeper did not act in time"
+        assert (await kv.status()).values == 0
+
+
+async def test_a_deadline_set_by_another_process_is_acted_on(db_path: Path) -> None:
+    """A per-key TTL written by a process that is gone (say the CLI): this store's sweeper expires the key."""
+    async with sqlkv.AsyncStore(db_path) as store:
+        kv = await store.create_bucket("t")
+        async with kv.watch(updates_only=True) as watcher:
+            script = "import sqlkv, sys\nwith sqlkv.Store(sys.argv[1], auto_sweep=False) as s:\n"
+            script += "    s.bucket('t').put('k', b'v', ttl=0.5)\n"
+            await anyio.run_process([sys.executable, "-c", script, str(db_path)])
+            written = (await next_entry(watcher)).created.timestamp()
+            expired = await next_entry(watcher)
+            assert expired.operation is Operation.EXPIRE
+            assert 0.5 <= expired.created.timestamp() - written < 0.5 + LATE

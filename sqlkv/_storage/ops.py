@@ -46,6 +46,7 @@ __all__ = [
     "insert_row",
     "keys",
     "put",
+    "counters",
     "recount",
     "status",
     "update",
@@ -286,16 +287,59 @@ def keys(conn: sqlite3.Connection, sql: BucketSQL, matcher: KeyMatcher | None, p
     return found if matcher is None else [k for k in found if matcher(k)]
 
 
+def _expired_now(conn: sqlite3.Connection, sql: BucketSQL, ttl: int, now: int) -> tuple[int, int, int]:
+    """(rows, bytes, live keys) that reads already treat as gone but the sweeper has not removed yet.
+
+    O(rows expired): rows past the bucket TTL are the oldest in revision order
+    (the scan stops at the first young one); per-key deadlines come from their
+    partial index. A key whose latest row expired is gone whole, history
+    included; it was live if that row is a value.
+    """
+    gone: dict[int, tuple[str, int, int]] = {}  # revision -> (key, op, bytes)
+    latest_gone: set[str] = set()
+    if ttl:
+        cutoff = now - ttl
+        oldest = conn.execute(sql.oldest_sized)
+        try:
+            for revision, key, op, created, size in oldest:  # stepped only this far
+                if created > cutoff:
+                    break
+                gone[revision] = (key, op, size)
+        finally:
+            oldest.close()
+        for key in {key for key, _, _ in gone.values()}:
+            if conn.execute(sql.newest_of_key, (key,)).fetchone()[0] in gone:
+                latest_gone.add(key)
+    for revision, key, _ in conn.execute(sql.expired_by_deadline, (now, -1)).fetchall():
+        if key not in latest_gone and conn.execute(sql.newest_of_key, (key,)).fetchone()[0] == revision:
+            latest_gone.add(key)
+            for other, op, size in conn.execute(sql.sizes_of_key, (key,)):
+                gone[other] = (key, op, size)
+    if not gone:
+        return 0, 0, 0
+    live = 0
+    for key in latest_gone:
+        newest = conn.execute(sql.newest_of_key, (key,)).fetchone()[0]
+        live += gone[newest][1] == _PUT
+    return len(gone), sum(size for _, _, size in gone.values()), live
+
+
 @on_bucket
-def status(conn: sqlite3.Connection, sql: BucketSQL) -> BucketStatus:
-    """Counts and sizes of the bucket, from the trigger-kept counters (O(1)), and its current config."""
+def status(conn: sqlite3.Connection, sql: BucketSQL, now: int) -> BucketStatus:
+    """Counts and sizes of the bucket as every read sees them now, and its current config.
+
+    The counters are kept by triggers (O(1)); what expired but was not swept
+    yet is subtracted (O(rows expired), nothing once the sweeper caught up).
+    """
     with snapshot(conn):
         catalog = conn.execute(sql.catalog_row).fetchone()
         counters = conn.execute(sql.stats).fetchone()
-    if catalog is None or counters is None:
-        raise BucketNotFoundError(f"bucket not found: {sql.bucket}")
-    config = BucketConfig.from_json(catalog[0])
+        if catalog is None or counters is None:
+            raise BucketNotFoundError(f"bucket not found: {sql.bucket}")
+        config = BucketConfig.from_json(catalog[0])
+        gone_rows, gone_bytes, gone_keys = _expired_now(conn, sql, config.ttl_ns, now)
     values, size, live, last_revision = counters
+    values, size, live = values - gone_rows, size - gone_bytes, live - gone_keys
     return BucketStatus(
         bucket=sql.bucket,
         values=values,
@@ -310,6 +354,15 @@ def status(conn: sqlite3.Connection, sql: BucketSQL) -> BucketStatus:
         metadata=dict(config.metadata),
         last_revision=last_revision or 0,
     )
+
+
+@on_bucket
+def counters(conn: sqlite3.Connection, sql: BucketSQL) -> tuple[int, int, int]:
+    """(rows, bytes, live keys) as the triggers keep them: every stored row, expired or not."""
+    row = conn.execute(sql.stats).fetchone()
+    if row is None:
+        raise BucketNotFoundError(f"bucket not found: {sql.bucket}")
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 @on_bucket

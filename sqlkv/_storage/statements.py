@@ -60,6 +60,8 @@ class BucketSQL:
     latest_rows_range: str
     rows_between: str
     oldest: str
+    oldest_sized: str
+    sizes_of_key: str
     next_expires: str
     expired_by_deadline: str
     newest_of_key: str
@@ -140,6 +142,13 @@ class BucketSQL:
                 f"AND l.revision = (SELECT max(revision) FROM {t} WHERE key = r.key)) ORDER BY revision"
             ),
             oldest=f"SELECT revision, key, op, created FROM {t} WHERE op != 0 ORDER BY revision LIMIT ?",
+            oldest_sized=(
+                f"SELECT revision, key, op, created, length(CAST(key AS BLOB)) + length(value) FROM {t} "
+                "WHERE op != 0 ORDER BY revision"
+            ),
+            sizes_of_key=(
+                f"SELECT revision, op, length(CAST(key AS BLOB)) + length(value) FROM {t} WHERE key = ? AND op != 0"
+            ),
             next_expires=f"SELECT min(expires) FROM {t} WHERE expires IS NOT NULL",
             expired_by_deadline=(
                 f"SELECT revision, key, op FROM {t} WHERE expires IS NOT NULL AND expires <= ? ORDER BY expires LIMIT ?"

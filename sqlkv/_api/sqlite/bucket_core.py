@@ -95,7 +95,7 @@ class SqliteBucketCore:
         return self._engine.write(expiry.purge_deletes, self._sql, self._engine.clock(), round(older_than * 1e9))
 
     def _status(self) -> Any:
-        return self._engine.read(ops.status, self._sql)
+        return self._engine.read(ops.status, self._sql, self._engine.clock())
 
     def _import_entries(self, rows: list[ImportRow]) -> Any:
         return self._engine.write(ops.import_rows, self._sql, rows)
@@ -103,3 +103,7 @@ class SqliteBucketCore:
     def _recount(self) -> Any:
         """(rows, bytes, live keys) counted from the table, for checking the counters."""
         return self._engine.read(ops.recount, self._sql)
+
+    def _counters(self) -> Any:
+        """(rows, bytes, live keys) as the triggers keep them (``status()`` also leaves out what expired)."""
+        return self._engine.read(ops.counters, self._sql)
