@@ -1,4 +1,4 @@
-"""The built wheel carries the migrations and the license and works in a fresh virtual environment; so does the sdist."""
+"""The built wheel carries the migrations and the license and works in a fresh venv; so does the sdist."""
 
 from __future__ import annotations
 
