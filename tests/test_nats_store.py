@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -207,7 +208,23 @@ async def test_three_node_cluster_survives_a_node_stopped_during_writes() -> Non
             rev = await _with_retries(lambda: kv.create("lock", b"me"))
             with pytest.raises(sqlkv.KeyExistsError):
                 await kv.create("lock", b"you")
-            assert await kv.update("lock", b"me again", last=rev) > rev
+            newer = await kv.update("lock", b"me again", last=rev)
+            assert newer > rev
+            # A replicated stream reports a CAS conflict as 10164 ("wrong last sequence" without a number), not
+            # 10071: both are a WrongLastRevisionError (issue 14), for delete and purge as for update.
+            for marker in (kv.delete, kv.purge):
+                with pytest.raises(sqlkv.WrongLastRevisionError) as conflict:
+                    await marker("lock", last=rev)
+                assert conflict.value.key == "lock" and conflict.value.expected == rev
+            assert (await kv.get("lock")).revision == newer
+            # Racing CAS writes on one key: the leader refuses those that find another in flight with 10164.
+            for marker in (kv.delete, kv.purge):
+                latest = await kv.put("race", b"x")
+                outcomes = await asyncio.gather(
+                    *(marker("race", last=latest) for _ in range(30)), return_exceptions=True
+                )
+                assert sum(isinstance(o, int) for o in outcomes) == 1, outcomes  # exactly one won
+                assert all(isinstance(o, (int, sqlkv.WrongLastRevisionError)) for o in outcomes), outcomes
 
 
 async def _with_retries(call: Any, attempts: int = 40) -> Any:

@@ -64,8 +64,9 @@ class WrongLastRevisionError(SqlkvError):
     """A compare-and-set write found another latest revision than expected.
 
     ``expected`` is the revision the caller passed, ``actual`` the key's real
-    latest revision (0 when the key has no entries). The message mirrors
-    NATS: ``wrong last sequence: 14``.
+    latest revision (0 when the key has no entries, and on a replicated NATS
+    bucket when the server refused a write racing another without saying it).
+    The message mirrors NATS: ``wrong last sequence: 14``.
     """
 
     def __init__(self, key: str, expected: int, actual: int, message: str | None = None) -> None:
