@@ -16,10 +16,8 @@ whose writes accept a per-key TTL.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
-import uuid
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,7 +32,9 @@ __all__ = ["AsyncLock", "Lock", "new_holder"]
 
 def new_holder() -> bytes:
     """A value naming this holder: host, process, and a random token."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}".encode()
+    import socket  # on first use: a script that never locks does not pay for these imports
+
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(16).hex()}".encode()
 
 
 class _AsyncKeys(Protocol):

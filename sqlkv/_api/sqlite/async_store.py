@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 from ..._engine.engine import SWEEP_BATCH
 from ..._engine.threaded import ThreadedEngine
@@ -16,11 +17,13 @@ from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
 from ..._storage.schema import load_migrations
-from ..._watch.hub import WatchHub
 from ..async_interface import AsyncBucket, AsyncStore
 from ..lifecycle import State, Tracker
-from .async_watcher import SqliteAsyncWatcher
 from .bucket_core import SqliteBucketCore
+
+if TYPE_CHECKING:
+    from ..._watch.hub import WatchHub
+    from .async_watcher import SqliteAsyncWatcher
 
 __all__ = ["SqliteAsyncBucket", "SqliteAsyncStore"]
 
@@ -52,7 +55,8 @@ class SqliteAsyncStore(AsyncStore):
             read_only=read_only,
         )
         self._engine = ThreadedEngine(options, inline=inline)
-        self._hub = WatchHub(self._engine)
+        self._hub: WatchHub | None = None
+        self._hub_lock = threading.Lock()
         self._tracker = Tracker()
 
     async def open(self) -> SqliteAsyncStore:
@@ -80,6 +84,15 @@ class SqliteAsyncStore(AsyncStore):
         self._state = State.CLOSED
         self._tracker.closed(self)
         self._engine.stop_nowait()
+
+    def _watch_hub(self) -> WatchHub:
+        """The store's watch plumbing, made on the first watch (a store never watched never loads it)."""
+        with self._hub_lock:
+            if self._hub is None:
+                from ..._watch.hub import WatchHub
+
+                self._hub = WatchHub(self._engine)
+            return self._hub
 
     @property
     def path(self) -> str:
@@ -143,7 +156,10 @@ class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
     __slots__ = ()
 
     def __init__(self, store: SqliteAsyncStore, record: BucketRecord) -> None:
-        self._attach(store, store._engine, store._hub, record)
+        self._attach(store, store._engine, record)
 
     def _watch(self, options: WatchOptions) -> SqliteAsyncWatcher:
-        return SqliteAsyncWatcher(self._store, self._hub, self._engine, self._sql, options)  # type: ignore[arg-type]
+        from .async_watcher import SqliteAsyncWatcher  # the watch layer loads on the first watch
+
+        store: SqliteAsyncStore = self._store
+        return SqliteAsyncWatcher(store, store._watch_hub(), store._engine, self._sql, options)

@@ -16,7 +16,6 @@ from ..._runtime.request import Operation as StorageOperation
 from ..._storage import expiry, ops
 from ..._storage.catalog import BucketRecord
 from ..._storage.statements import BucketSQL
-from ..._watch.hub import WatchHub
 from ..arguments import ImportRow
 
 __all__ = ["EngineCalls", "SqliteBucketCore"]
@@ -37,13 +36,12 @@ class EngineCalls(Protocol):
 class SqliteBucketCore:
     """The state of a SQLite bucket handle and the storage call behind each interface method."""
 
-    __slots__ = ("_engine", "_hub", "_sql", "_store", "_ttl_ns", "config")
+    __slots__ = ("_engine", "_sql", "_store", "_ttl_ns", "config")
 
-    def _attach(self, store: Any, engine: EngineCalls, hub: WatchHub, record: BucketRecord) -> None:
+    def _attach(self, store: Any, engine: EngineCalls, record: BucketRecord) -> None:
         bucket_id, name, config, _ = record
         self._store = store  # keeps the store alive while a handle is in use
         self._engine = engine
-        self._hub = hub
         self._sql = BucketSQL.for_bucket(name, bucket_id)
         self._ttl_ns = config.ttl_ns
         self.config = config

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 from ..._engine.direct import DirectEngine
 from ..._engine.engine import SWEEP_BATCH
@@ -16,11 +17,13 @@ from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
 from ..._storage.schema import load_migrations
-from ..._watch.hub import WatchHub
 from ..lifecycle import State, Tracker
 from ..sync_interface import Bucket, Store
 from .bucket_core import SqliteBucketCore
-from .sync_watcher import SqliteWatcher
+
+if TYPE_CHECKING:
+    from ..._watch.hub import WatchHub
+    from .sync_watcher import SqliteWatcher
 
 __all__ = ["SqliteBucket", "SqliteStore"]
 
@@ -51,7 +54,8 @@ class SqliteStore(Store):
             read_only=read_only,
         )
         self._engine = DirectEngine(options)
-        self._hub = WatchHub(self._engine)
+        self._hub: WatchHub | None = None
+        self._hub_lock = threading.Lock()
         self._tracker = Tracker()
 
     def open(self) -> SqliteStore:
@@ -68,6 +72,15 @@ class SqliteStore(Store):
         self._state = State.CLOSED
         self._tracker.closed(self)
         self._engine.stop()
+
+    def _watch_hub(self) -> WatchHub:
+        """The store's watch plumbing, made on the first watch (a store never watched never loads it)."""
+        with self._hub_lock:
+            if self._hub is None:
+                from ..._watch.hub import WatchHub
+
+                self._hub = WatchHub(self._engine)
+            return self._hub
 
     @property
     def path(self) -> str:
@@ -126,7 +139,10 @@ class SqliteBucket(SqliteBucketCore, Bucket):
     __slots__ = ()
 
     def __init__(self, store: SqliteStore, record: BucketRecord) -> None:
-        self._attach(store, store._engine, store._hub, record)
+        self._attach(store, store._engine, record)
 
     def _watch(self, options: WatchOptions, timeout: float | None) -> SqliteWatcher:
-        return SqliteWatcher(self._store, self._hub, self._engine, self._sql, options, timeout)  # type: ignore[arg-type]
+        from .sync_watcher import SqliteWatcher  # the watch layer loads on the first watch
+
+        store: SqliteStore = self._store
+        return SqliteWatcher(store, store._watch_hub(), store._engine, self._sql, options, timeout)
