@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -28,13 +29,19 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("prefix", [(), ("kv",)], ids=["sqlkv", "sqlkv-kv"])
 def test_the_walkthrough(db: Path, prefix: tuple[str, ...]) -> None:
-    info = run(db, "info")
-    assert info.returncode == 0 and f"Store file: {db}" in info.stdout and "Schema version:" in info.stdout
+    missing = run(db, "info")  # reading a store that is not there makes none
+    assert (missing.returncode, missing.stderr) == (
+        3,
+        f"sqlkv: error: no store at {db} (create one with `sqlkv kv add BUCKET`)\n",
+    )
+    assert list(db.parent.iterdir()) == []
 
     add = run(db, *prefix, "add", "my-kv")
     assert add.returncode == 0
     for line in ("Bucket Name: my-kv", "History Kept: 1", "Values Stored: 0", "Maximum Age: unlimited"):
         assert line in add.stdout
+    info = run(db, "info")
+    assert info.returncode == 0 and f"Store file: {db}" in info.stdout and "Schema version:" in info.stdout
 
     put = run(db, *prefix, "put", "my-kv", "Key1", "Value1")
     assert (put.returncode, put.stdout) == (0, "Value1\n")
@@ -150,7 +157,8 @@ def test_errors_are_one_line_with_distinct_statuses(db: Path) -> None:
 
 
 def test_help_and_version() -> None:
-    for args in (["--help"], ["kv", "--help"], ["kv", "put", "--help"], ["watch", "--help"], ["export", "--help"]):
+    helps = (["--help"], ["kv", "--help"], ["kv", "put", "--help"], ["watch", "--help"], ["export", "--help"])
+    for args in helps:
         result = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "usage: sqlkv" in result.stdout, args
     version = subprocess.run([*COMMAND, "--version"], capture_output=True, text=True, timeout=60)
@@ -158,9 +166,8 @@ def test_help_and_version() -> None:
 
 
 def test_default_store_from_environment(tmp_path: Path) -> None:
-    import os
-
     env = {**os.environ, "SQLKV_DB": str(tmp_path / "env.db")}
+    subprocess.run([*COMMAND, "add", "b"], capture_output=True, text=True, env=env, timeout=60, check=True)
     result = subprocess.run([*COMMAND, "info"], capture_output=True, text=True, env=env, timeout=60)
     assert f"Store file: {tmp_path / 'env.db'}" in result.stdout
 
@@ -238,3 +245,72 @@ def test_export_import_round_trip(db: Path, tmp_path: Path, history: bool) -> No
     again = run(fresh, "import", str(tmp_path / "dump.jsonl"))
     assert again.returncode == 2 and "renumber" in again.stderr
     assert run(fresh, "import", "--renumber", str(tmp_path / "dump.jsonl")).returncode == 0
+
+
+def test_a_mistyped_store_path_creates_nothing(tmp_path: Path) -> None:
+    """Only `add` and `import` make a store; every other command says there is none, and leaves no file."""
+    typo = tmp_path / "typo.db"
+    commands = [
+        ("kv", "ls"),
+        ("kv", "get", "b", "k"),
+        ("info",),
+        ("export",),
+        ("watch", "b"),
+        ("history", "b", "k"),
+        ("keys", "b"),
+        ("backup", str(tmp_path / "copy.db")),
+        ("kv", "put", "b", "k", "v"),
+        ("kv", "edit", "b", "--history", "2"),
+        ("kv", "rm", "b", "-f"),
+    ]
+    for args in commands:
+        result = run(typo, *args)
+        message = f"sqlkv: error: no store at {typo} (create one with `sqlkv kv add BUCKET`)\n"
+        assert (result.returncode, result.stderr) == (3, message), args
+        assert list(tmp_path.iterdir()) == [], args  # no store, no -wal, no -shm, no backup
+    assert run(typo, "kv", "add", "b").returncode == 0 and typo.exists()
+
+
+def test_usage_errors_are_one_line(db: Path) -> None:
+    cases = [
+        (("get", "b"), "the following arguments are required: key (see `sqlkv get --help`)"),
+        (("kv", "get", "b", "k", "--revision", "x"), "argument --revision: invalid int value: 'x'"),
+        (("kv", "nosuch"), "argument COMMAND: invalid choice: 'nosuch'"),
+    ]
+    for args, message in cases:
+        result = run(db, *args)
+        assert result.returncode == 2 and result.stderr.startswith(f"sqlkv: error: {message}"), result.stderr
+        assert result.stderr.count("\n") == 1 and result.stdout == ""
+    empty = subprocess.run([*COMMAND, "--db", "", "info"], capture_output=True, text=True, timeout=60)
+    assert (empty.returncode, empty.stderr) == (2, "sqlkv: error: --db needs a path\n")
+
+
+def test_values_given_as_arguments_are_stored_as_their_bytes(db: Path) -> None:
+    run(db, "add", "b")
+    put = subprocess.run([*COMMAND, "--db", str(db), "put", "b", "k", b"caf\xe9 \xff"], capture_output=True, timeout=60)
+    assert (put.returncode, put.stdout, put.stderr) == (0, b"caf\xe9 \xff\n", b"")
+    with sqlkv.Store(db) as store:
+        assert store.bucket("b").get("k").value == b"caf\xe9 \xff"
+
+
+def test_export_writes_a_private_file_and_replaces_one_only_with_force(db: Path, tmp_path: Path) -> None:
+    run(db, "add", "b")
+    run(db, "put", "b", "k", "v")
+    target = tmp_path / "dump.jsonl"
+    umask = os.umask(0o022)  # what a user typically has: a plain open() would make the file 0644
+    try:
+        assert run(db, "export", "-o", str(target)).returncode == 0
+        assert target.stat().st_mode & 0o777 == 0o600
+        first = target.read_text()
+        again = run(db, "export", "-o", str(target))
+        assert (again.returncode, again.stderr) == (2, f"sqlkv: error: {target} exists (overwrite it with --force)\n")
+        assert target.read_text() == first
+        target.chmod(0o644)
+        run(db, "put", "b", "k2", "v2")
+        assert run(db, "export", "-o", str(target), "--force").returncode == 0
+        assert target.stat().st_mode & 0o777 == 0o600 and '"key": "k2"' in target.read_text()
+        failed = run(db, "export", "nope", "-o", str(tmp_path / "other.jsonl"))
+        assert (failed.returncode, failed.stderr) == (3, "sqlkv: error: bucket not found: nope\n")
+        assert not (tmp_path / "other.jsonl").exists() and not list(tmp_path.glob(".*.part"))
+    finally:
+        os.umask(umask)

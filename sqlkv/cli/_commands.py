@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
-from typing import Any
+from typing import IO, Any
 
 import sqlkv
 from sqlkv import InvalidArgumentError
 
 from . import _format as fmt
 from . import _transfer
+from ._paths import check_store
 
 __all__ = ["COMMANDS", "parse_duration", "parse_size"]
 
@@ -59,10 +61,18 @@ def _json(args: argparse.Namespace, data: Any) -> bool:
 
 
 def _value_argument(value: str | None) -> tuple[bytes, bool]:
-    """The VALUE argument, or standard input when it is omitted (or '') and stdin is not a terminal."""
+    """The VALUE argument as the bytes given (any encoding), or standard input when it is omitted (or '')
+    and stdin is not a terminal."""
     if value in (None, "") and not sys.stdin.isatty():
         return sys.stdin.buffer.read(), True
-    return (value or "").encode("utf-8"), False
+    return os.fsencode(value or ""), False
+
+
+def _echo(value: bytes, from_stdin: bool) -> None:
+    """put/create/update print the value they stored (a blank line when it came from standard input)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(b"\n" if from_stdin else value + b"\n")
+    sys.stdout.flush()
 
 
 def _confirm(args: argparse.Namespace, question: str) -> bool:
@@ -138,21 +148,21 @@ def info(args: argparse.Namespace, store: sqlkv.Store) -> int:
 def put(args: argparse.Namespace, store: sqlkv.Store) -> int:
     value, from_stdin = _value_argument(args.value)
     store.bucket(args.bucket).put(args.key, value, ttl=parse_duration(args.ttl) if args.ttl else None)
-    _out("" if from_stdin else args.value or "")
+    _echo(value, from_stdin)
     return 0
 
 
 def create(args: argparse.Namespace, store: sqlkv.Store) -> int:
     value, from_stdin = _value_argument(args.value)
     store.bucket(args.bucket).create(args.key, value, ttl=parse_duration(args.ttl) if args.ttl else None)
-    _out("" if from_stdin else args.value or "")
+    _echo(value, from_stdin)
     return 0
 
 
 def update(args: argparse.Namespace, store: sqlkv.Store) -> int:
     value, from_stdin = _value_argument(args.value)
     store.bucket(args.bucket).update(args.key, value, last=args.revision)
-    _out("" if from_stdin else args.value)
+    _echo(value, from_stdin)
     return 0
 
 
@@ -311,31 +321,46 @@ def backup(args: argparse.Namespace, store: sqlkv.Store) -> int:
 
 
 def export(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    """``export [-o FILE]``: a new FILE is written 0600 beside its final name and renamed at the end, so a
+    failed export leaves nothing behind; a special file (a pipe, /dev/null) is written into as it is."""
     names = [args.bucket] if args.bucket else store.bucket_names()
-    target = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-    progress = _transfer.progress_stream() if args.output else None
-    count = 0
-    try:
-        for record in _transfer.export_lines(store, names, history=args.history):
-            target.write(fmt.dumps(record) + "\n")
-            count += 1
-            if progress is not None and count % 1000 == 0:
-                progress.write(f"\rexported {count:,} records")
-    finally:
-        if target is not sys.stdout:
-            target.close()
-    if progress is not None and count >= 1000:
-        progress.write(f"\rexported {count:,} records\n")
+    for name in names:
+        store.bucket(name)  # every bucket is found before anything is written
+    if args.output is None:
+        _write_export(store, names, args.history, sys.stdout, None)
+    elif getattr(args, "special_output", False):
+        with open(args.output, "w", encoding="utf-8") as target:
+            _write_export(store, names, args.history, target, _transfer.progress_stream())
+    else:
+        with _transfer.private_file(args.output) as target:
+            _write_export(store, names, args.history, target, _transfer.progress_stream())
     return 0
 
 
+def _write_export(
+    store: sqlkv.Store, names: list[str], history: bool, target: IO[str], progress: IO[str] | None
+) -> None:
+    count = 0
+    for record in _transfer.export_lines(store, names, history=history):
+        target.write(fmt.dumps(record) + "\n")
+        count += 1
+        if progress is not None and count % 1000 == 0:
+            progress.write(f"\rexported {count:,} records")
+    if progress is not None and count >= 1000:
+        progress.write(f"\rexported {count:,} records\n")
+
+
 def import_(args: argparse.Namespace, store: sqlkv.Store) -> int:
-    source = open(args.file, encoding="utf-8") if args.file not in (None, "-") else sys.stdin  # noqa: SIM115
-    try:
-        count = _transfer.import_lines(store, source, renumber=args.renumber, progress=_transfer.progress_stream())
-    finally:
-        if source is not sys.stdin:
-            source.close()
+    progress = _transfer.progress_stream()
+    if args.file in (None, "-"):
+        count = _transfer.import_lines(
+            store, _transfer.text_lines(sys.stdin.buffer), renumber=args.renumber, progress=progress
+        )
+    else:
+        with open(args.file, "rb") as source:
+            count = _transfer.import_lines(
+                store, _transfer.text_lines(source), renumber=args.renumber, progress=progress
+            )
     _out(f"Imported {count:,} entries")
     return 0
 
@@ -353,8 +378,16 @@ def migrate(args: argparse.Namespace) -> int:
             progress_stream.write(f"\r{bucket}: {count:,} entries")
             progress_stream.flush()
 
+    # As any command: the source must exist (opened read-only if it cannot be written), the destination may
+    # be created; a nats:// URL is left to the store.
+    source_options = {"read_only": True} if check_store(args.source, create=False, write=False) else {}
+    check_store(args.destination, create=True, write=True)
+
     async def run() -> int:
-        async with sqlkv.AsyncStore(args.source) as source, sqlkv.AsyncStore(args.destination) as destination:
+        async with (
+            sqlkv.AsyncStore(args.source, **source_options) as source,
+            sqlkv.AsyncStore(args.destination) as destination,
+        ):
             reports = await copy(source, destination, args.bucket, history=args.history, progress=progress)
         if progress_stream is not None:
             progress_stream.write("\n")
