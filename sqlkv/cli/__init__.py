@@ -78,7 +78,9 @@ def _add_kv_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     _json_flag(p)
     p.set_defaults(command="edit")
 
-    p = sub.add_parser("status", aliases=["view"], help="show a bucket's status (no bucket: the store)")
+    p = sub.add_parser(
+        "info", aliases=["view", "status"], help="show a bucket's status; without BUCKET, the store (file, buckets)"
+    )
     p.add_argument("bucket", nargs="?")
     _json_flag(p)
     p.set_defaults(command="status")
@@ -153,6 +155,10 @@ def _add_kv_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("bucket", nargs="?")
     p.add_argument("filter", nargs="?")
     p.add_argument("-n", "--names", action="store_true", help="bucket names only")
+    p.add_argument("-v", "--verbose", action="store_true", help="with BUCKET: each key's created time, delta, revision")
+    p.add_argument(
+        "--display-value", action="store_true", help="display values in verbose output (has no effect without -v)"
+    )
     _json_flag(p)
     p.set_defaults(command="ls")
 
@@ -179,14 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", metavar="PATH", help="the store file (default: $SQLKV_DB or the user data file)")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    kv = sub.add_parser("kv", help="the same commands, as `nats kv ...`")
+    kv = sub.add_parser(
+        "kv",
+        help="the same commands, as `nats kv ...`",
+        description="The NATS KV commands: `sqlkv kv <command>` as `nats kv <command>` (`kv` may be left out).",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+    )
+    kv.set_defaults(usage_of=kv)
     _add_kv_commands(kv.add_subparsers(title="commands", metavar="COMMAND"))
     _add_kv_commands(sub)
-
-    p = sub.add_parser("info", help="show the store (file, schema, buckets); with BUCKET, the bucket's status")
-    p.add_argument("bucket", nargs="?")
-    _json_flag(p)
-    p.set_defaults(command="status")
 
     p = sub.add_parser("backup", help="copy the store to PATH as one consistent snapshot, while others write")
     p.add_argument("path", help="a new file, written 0600")
@@ -288,8 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"sqlkv {__version__}")
         return EXIT_OK
-    if not hasattr(args, "command"):
-        parser.print_help()
+    if not hasattr(args, "command"):  # `sqlkv` or `sqlkv kv` alone: that group's help, as `nats kv` does
+        getattr(args, "usage_of", parser).print_help()
         print("sqlkv: error: a command from the list above is required", file=sys.stderr)
         return EXIT_INVALID
     try:

@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import sys
+from datetime import datetime, timezone
 from typing import IO, Any
 
 import sqlkv
@@ -270,24 +271,71 @@ def keys(args: argparse.Namespace, store: sqlkv.Store) -> int:
     return 0
 
 
+def _last_update(kv: sqlkv.Bucket, status: sqlkv.BucketStatus) -> datetime | None:
+    """When the bucket's newest revision was written; None if never, or if that entry is gone or expired.
+
+    Read through the public API: the entries from the last revision on (one
+    indexed query; later writes only make the answer newer).
+    """
+    if status.last_revision == 0:
+        return None
+    with kv.watch(from_revision=status.last_revision, meta_only=True) as watcher:
+        entries = watcher.initial()
+    return entries[-1].created if entries else None
+
+
+def _since(moment: datetime | None, revision: int) -> str:
+    """The ``Last Update`` column: how long ago, as the NATS CLI prints it; ``never`` for an empty bucket."""
+    if moment is None:
+        return "never" if revision == 0 else "unknown"
+    return fmt.age((datetime.now(timezone.utc) - moment).total_seconds())
+
+
+def _list_keys(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    """``ls BUCKET [FILTER]``: the keys; with -v a table of each key's latest entry (as ``nats kv ls -v``)."""
+    args.filters = [args.filter] if args.filter else []
+    if not args.verbose:
+        return keys(args, store)
+    kv = store.bucket(args.bucket)
+    entries = []
+    for key in kv.keys(*args.filters):
+        try:
+            entries.append(kv.get(key))
+        except sqlkv.KeyNotFoundError:  # deleted since it was listed
+            continue
+    if _json(args, [fmt.entry_json(e) for e in entries]):
+        return 0
+    headers = ["Key", "Created", "Delta", "Revision"] + (["Value"] if args.display_value else [])
+    rows = [
+        [e.key, fmt.local_time(e.created), str(e.delta), str(e.revision)]
+        + ([fmt.shown_value(e.value)] if args.display_value else [])
+        for e in entries
+    ]
+    _out(fmt.table(f"Contents for bucket '{args.bucket}'", headers, rows, right=(2, 3)))
+    if not entries:
+        _out("No keys found in bucket")
+    return 0
+
+
 def ls(args: argparse.Namespace, store: sqlkv.Store) -> int:
     if args.bucket is not None:
-        args.filters = [args.filter] if args.filter else []
-        return keys(args, store)
-    statuses = sorted((store.bucket(name).status() for name in store.bucket_names()), key=lambda s: s.bytes)
-    if _json(args, [fmt.status_json(s) for s in statuses]):
-        return 0
-    if args.names:
-        for s in statuses:
+        return _list_keys(args, store)
+    buckets = [store.bucket(name) for name in store.bucket_names()]
+    listed = sorted(((kv.status(), kv) for kv in buckets), key=lambda pair: pair[0].bytes)
+    if args.names and not args.json:
+        for s, _ in listed:
             _out(s.bucket)
         return 0
-    if not statuses:
+    updated = [(s, _last_update(kv, s)) for s, kv in listed]
+    if _json(args, [{**fmt.status_json(s), "last_update": t and t.isoformat()} for s, t in updated]):
+        return 0
+    if not updated:
         _out("No Key-Value buckets found")
         return 0
     rows = [
         [s.bucket, s.description or "", fmt.local_time(s.created), fmt.size(s.bytes), f"{s.values:,}",
-         f"rev {s.last_revision:,}"]
-        for s in statuses
+         _since(t, s.last_revision)]
+        for s, t in updated
     ]  # fmt: skip
     headers = ["Bucket", "Description", "Created", "Size", "Values", "Last Update"]
     _out(fmt.table("Key-Value Buckets", headers, rows))
