@@ -42,6 +42,8 @@ def _every_command() -> list[tuple[tuple[str, ...], str]]:
     return found
 
 
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the runs are forked children of one process")
+
 COMMANDS = _every_command()
 CREATES = {"add", "import"}
 READS = {"status", "get", "history", "keys", "ls", "watch", "backup", "export", "migrate"}
@@ -49,7 +51,7 @@ READS = {"status", "get", "history", "keys", "ls", "watch", "backup", "export", 
 
 @dataclass
 class Layout:
-    """The files of one test: a store, an export of another bucket, and paths of every kind."""
+    """The files the tests share: a store, an export of another bucket, and paths of every kind."""
 
     root: Path
 

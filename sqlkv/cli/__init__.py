@@ -248,8 +248,8 @@ def _describe(error: Exception) -> tuple[str, int]:
     if isinstance(error, sqlkv.SqlkvError):
         return str(error), _exit_status(error)
     if isinstance(error, OSError):
-        where = f": {error.filename}" if error.filename is not None else ""
-        return f"{error.strerror or error}{where}", os_error_status(error)
+        where = f"{error.filename}: " if error.filename is not None else ""
+        return f"{where}{error.strerror or error}", os_error_status(error)
     if isinstance(error, UnicodeError):
         return f"not UTF-8 text: {error}", EXIT_INVALID
     return f"unexpected {type(error).__name__}: {error}", EXIT_ERROR
