@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -28,13 +31,19 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("prefix", [(), ("kv",)], ids=["sqlkv", "sqlkv-kv"])
 def test_the_walkthrough(db: Path, prefix: tuple[str, ...]) -> None:
-    info = run(db, "info")
-    assert info.returncode == 0 and f"Store file: {db}" in info.stdout and "Schema version:" in info.stdout
+    missing = run(db, "info")  # reading a store that is not there makes none
+    assert (missing.returncode, missing.stderr) == (
+        3,
+        f"sqlkv: error: no store at {db} (create one with `sqlkv kv add BUCKET`)\n",
+    )
+    assert list(db.parent.iterdir()) == []
 
     add = run(db, *prefix, "add", "my-kv")
     assert add.returncode == 0
     for line in ("Bucket Name: my-kv", "History Kept: 1", "Values Stored: 0", "Maximum Age: unlimited"):
         assert line in add.stdout
+    info = run(db, "info")
+    assert info.returncode == 0 and f"Store file: {db}" in info.stdout and "Schema version:" in info.stdout
 
     put = run(db, *prefix, "put", "my-kv", "Key1", "Value1")
     assert (put.returncode, put.stdout) == (0, "Value1\n")
@@ -108,6 +117,7 @@ def test_json_output_for_scripts(db: Path) -> None:
     assert (status["history"], status["ttl"], status["max_value_size"], status["description"]) == (3, 3600, 1024, "d")
     listing = json.loads(run(db, "ls", "--json").stdout)
     assert [b["bucket"] for b in listing] == ["b"]
+    assert listing[0]["last_update"] == entry["created"]  # the newest revision's time
     assert json.loads(run(db, "info", "--json").stdout)["buckets"][0]["values"] == 2
 
 
@@ -150,7 +160,8 @@ def test_errors_are_one_line_with_distinct_statuses(db: Path) -> None:
 
 
 def test_help_and_version() -> None:
-    for args in (["--help"], ["kv", "--help"], ["kv", "put", "--help"], ["watch", "--help"], ["export", "--help"]):
+    helps = (["--help"], ["kv", "--help"], ["kv", "put", "--help"], ["kv", "info", "--help"], ["export", "--help"])
+    for args in helps:
         result = subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "usage: sqlkv" in result.stdout, args
     version = subprocess.run([*COMMAND, "--version"], capture_output=True, text=True, timeout=60)
@@ -158,9 +169,8 @@ def test_help_and_version() -> None:
 
 
 def test_default_store_from_environment(tmp_path: Path) -> None:
-    import os
-
     env = {**os.environ, "SQLKV_DB": str(tmp_path / "env.db")}
+    subprocess.run([*COMMAND, "add", "b"], capture_output=True, text=True, env=env, timeout=60, check=True)
     result = subprocess.run([*COMMAND, "info"], capture_output=True, text=True, env=env, timeout=60)
     assert f"Store file: {tmp_path / 'env.db'}" in result.stdout
 
@@ -238,3 +248,151 @@ def test_export_import_round_trip(db: Path, tmp_path: Path, history: bool) -> No
     again = run(fresh, "import", str(tmp_path / "dump.jsonl"))
     assert again.returncode == 2 and "renumber" in again.stderr
     assert run(fresh, "import", "--renumber", str(tmp_path / "dump.jsonl")).returncode == 0
+
+
+def test_a_mistyped_store_path_creates_nothing(tmp_path: Path) -> None:
+    """Only `add` and `import` make a store; every other command says there is none, and leaves no file."""
+    typo = tmp_path / "typo.db"
+    commands = [
+        ("kv", "ls"),
+        ("kv", "get", "b", "k"),
+        ("info",),
+        ("export",),
+        ("watch", "b"),
+        ("history", "b", "k"),
+        ("keys", "b"),
+        ("backup", str(tmp_path / "copy.db")),
+        ("kv", "put", "b", "k", "v"),
+        ("kv", "edit", "b", "--history", "2"),
+        ("kv", "rm", "b", "-f"),
+    ]
+    for args in commands:
+        result = run(typo, *args)
+        message = f"sqlkv: error: no store at {typo} (create one with `sqlkv kv add BUCKET`)\n"
+        assert (result.returncode, result.stderr) == (3, message), args
+        assert list(tmp_path.iterdir()) == [], args  # no store, no -wal, no -shm, no backup
+    assert run(typo, "kv", "add", "b").returncode == 0 and typo.exists()
+
+
+def test_kv_info_and_its_aliases(db: Path) -> None:
+    run(db, "add", "b", "--description", "d")
+    shown = {words: run(db, *words, "b") for words in [("kv", "info"), ("kv", "view"), ("kv", "status"), ("info",)]}
+    for words, result in shown.items():
+        assert result.returncode == 0 and "Information for Key-Value Store Bucket b created" in result.stdout, words
+    assert len({result.stdout for result in shown.values()}) == 1
+    store = run(db, "kv", "info")
+    assert store.returncode == 0 and f"Store file: {db}" in store.stdout
+
+
+@pytest.mark.parametrize("prefix", [(), ("kv",)], ids=["sqlkv", "sqlkv-kv"])
+def test_a_command_group_alone_prints_its_own_help(prefix: tuple[str, ...]) -> None:
+    result = subprocess.run([*COMMAND, *prefix], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout.startswith("usage: sqlkv kv " if prefix else "usage: sqlkv [")
+    assert "info (view, status)" in result.stdout and "ls (list)" in result.stdout
+    listed_backup = re.search(r"^    backup ", result.stdout, re.M) is not None
+    assert listed_backup != bool(prefix)  # the store commands are not in `kv`
+    assert result.stderr == "sqlkv: error: a command from the list above is required\n"
+
+
+def test_usage_errors_are_one_line(db: Path) -> None:
+    cases = [
+        (("get", "b"), "the following arguments are required: key (see `sqlkv get --help`)"),
+        (("kv", "get", "b", "k", "--revision", "x"), "argument --revision: invalid int value: 'x'"),
+        (("kv", "nosuch"), "argument COMMAND: invalid choice: 'nosuch'"),
+    ]
+    for args, message in cases:
+        result = run(db, *args)
+        assert result.returncode == 2 and result.stderr.startswith(f"sqlkv: error: {message}"), result.stderr
+        assert result.stderr.count("\n") == 1 and result.stdout == ""
+    empty = subprocess.run([*COMMAND, "--db", "", "info"], capture_output=True, text=True, timeout=60)
+    assert (empty.returncode, empty.stderr) == (2, "sqlkv: error: --db needs a path\n")
+
+
+def test_values_given_as_arguments_are_stored_as_their_bytes(db: Path) -> None:
+    run(db, "add", "b")
+    put = subprocess.run([*COMMAND, "--db", str(db), "put", "b", "k", b"caf\xe9 \xff"], capture_output=True, timeout=60)
+    assert (put.returncode, put.stdout, put.stderr) == (0, b"caf\xe9 \xff\n", b"")
+    with sqlkv.Store(db) as store:
+        assert store.bucket("b").get("k").value == b"caf\xe9 \xff"
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The cells of a rounded-box table's header and rows."""
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if line.count("│") > 2]
+
+
+def test_ls_shows_how_long_ago_each_bucket_was_updated(db: Path) -> None:
+    with sqlkv.Store(db) as store:
+        store.create_bucket("empty")
+        old = store.create_bucket("old")
+        two_days_ago = datetime.now(timezone.utc) - timedelta(days=2, seconds=5)
+        old.import_entries([sqlkv.Entry("old", "k", b"v", 1, two_days_ago, 0, sqlkv.Operation.PUT)])
+        gone = store.create_bucket("gone")  # its newest revision was compacted away: the time is not known
+        gone.put("k", b"v")
+        gone.delete("k")
+        gone.purge_deletes(older_than=0)
+        store.create_bucket("fresh").put("k", b"v")
+    listing = run(db, "kv", "ls")
+    assert listing.returncode == 0 and "rev " not in listing.stdout
+    header, *rows = _table_rows(listing.stdout)
+    assert header == ["Bucket", "Description", "Created", "Size", "Values", "Last Update"]
+    last = {row[0]: row[5] for row in rows}
+    assert last["empty"] == "never"  # as the NATS CLI says of an empty bucket
+    assert re.fullmatch(r"2d0h0m\d+s", last["old"]), last
+    assert last["gone"] == "unknown"
+    assert re.fullmatch(r"\d+µs|\d+ms|\d+\.\d\ds", last["fresh"]), last
+    updated = {b["bucket"]: b["last_update"] for b in json.loads(run(db, "ls", "--json").stdout)}
+    assert (updated["empty"], updated["gone"], updated["old"]) == (None, None, two_days_ago.isoformat())
+
+
+def test_ages_as_the_nats_cli_prints_them() -> None:
+    from sqlkv.cli._format import age
+
+    seconds = [0, 4e-7, 7.34e-4, 0.0123, 0.9996, 4.254, 62, 3723, 90061, 366 * 86400 + 3661]
+    printed = ["0s", "0s", "734µs", "12ms", "1s", "4.25s", "1m2s", "1h2m3s", "1d1h1m1s", "1y1d1h1m1s"]
+    assert [age(s) for s in seconds] == printed
+
+
+def test_ls_verbose_shows_each_key_as_the_nats_cli(db: Path) -> None:
+    run(db, "add", "b")
+    run(db, "put", "b", "a.1", "one")
+    run(db, "put", "b", "a.2", "two")
+    subprocess.run([*COMMAND, "--db", str(db), "put", "b", "z", b"\xff"], capture_output=True, timeout=60, check=True)
+    verbose = run(db, "kv", "ls", "b", "-v")
+    assert verbose.returncode == 0 and "│           Contents for bucket 'b'            │" in verbose.stdout
+    header, *rows = _table_rows(verbose.stdout)
+    assert header == ["Key", "Created", "Delta", "Revision"]
+    assert [(r[0], r[2], r[3]) for r in rows] == [("a.1", "0", "1"), ("a.2", "0", "2"), ("z", "0", "3")]
+    header, *rows = _table_rows(run(db, "kv", "ls", "b", "--verbose", "--display-value").stdout)
+    assert header[-1] == "Value" and [(r[0], r[-1]) for r in rows] == [("a.1", "one"), ("a.2", "two"), ("z", "/w==")]
+    assert [r[0] for r in _table_rows(run(db, "ls", "b", "a.*", "-v").stdout)[1:]] == ["a.1", "a.2"]
+    assert run(db, "ls", "b", "--display-value").stdout == "a.1\na.2\nz\n"  # as NATS: no effect without -v
+    entries = json.loads(run(db, "ls", "b", "-v", "--json").stdout)
+    assert [(e["key"], e["value_base64"]) for e in entries] == [("a.1", "b25l"), ("a.2", "dHdv"), ("z", "/w==")]
+    run(db, "add", "empty")
+    empty = run(db, "ls", "empty", "-v").stdout
+    assert "Contents for bucket 'empty'" in empty and empty.endswith("╯\nNo keys found in bucket\n")
+
+
+def test_export_writes_a_private_file_and_replaces_one_only_with_force(db: Path, tmp_path: Path) -> None:
+    run(db, "add", "b")
+    run(db, "put", "b", "k", "v")
+    target = tmp_path / "dump.jsonl"
+    umask = os.umask(0o022)  # what a user typically has: a plain open() would make the file 0644
+    try:
+        assert run(db, "export", "-o", str(target)).returncode == 0
+        assert target.stat().st_mode & 0o777 == 0o600
+        first = target.read_text()
+        again = run(db, "export", "-o", str(target))
+        assert (again.returncode, again.stderr) == (2, f"sqlkv: error: {target} exists (overwrite it with --force)\n")
+        assert target.read_text() == first
+        target.chmod(0o644)
+        run(db, "put", "b", "k2", "v2")
+        assert run(db, "export", "-o", str(target), "--force").returncode == 0
+        assert target.stat().st_mode & 0o777 == 0o600 and '"key": "k2"' in target.read_text()
+        failed = run(db, "export", "nope", "-o", str(tmp_path / "other.jsonl"))
+        assert (failed.returncode, failed.stderr) == (3, "sqlkv: error: bucket not found: nope\n")
+        assert not (tmp_path / "other.jsonl").exists() and not list(tmp_path.glob(".*.part"))
+    finally:
+        os.umask(umask)

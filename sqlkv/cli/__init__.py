@@ -11,18 +11,43 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+from ._paths import CliError, check_input, check_output, check_store, os_error_status
 
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_LIMIT = 0, 1, 2, 3, 4, 5
 
+_CREATES = frozenset({"add", "import"})
+"""The commands that may create the store file; every other one needs an existing store."""
+_READS = frozenset({"status", "get", "history", "keys", "ls", "watch", "backup", "export"})
+"""The commands that only read: a store they cannot write is opened read-only."""
+
 _EPILOG = """\
-exit status: 0 success, 1 other error, 2 invalid input, 3 not found (key or bucket),
-4 compare-and-set conflict (wrong last sequence), 5 limit exceeded (value size, bucket size).
+Every error is one line on standard error, `sqlkv: error: <message>`, with an exit status by kind:
+  0 success
+  1 other error (permission denied, I/O, a store busy or corrupt)
+  2 invalid input (bad arguments, a path that is a directory or not a store, an existing output without --force)
+  3 not found (key, bucket, the store, an input file, a missing directory)
+  4 compare-and-set conflict (wrong last sequence)
+  5 limit exceeded (value size, bucket size)
 
 The store is --db PATH, else $SQLKV_DB, else sqlkv.db in your user data directory
-(`sqlkv info` shows which). Values omitted from put/create (or '' for update) are read from standard input.
+(`sqlkv info` shows which). Only `add` and `import` create a store that does not exist
+(and `migrate` its destination); any other command on a missing store fails with status 3.
+A store that cannot be written is opened read-only by the reading commands.
+`backup` and `export -o` write new files readable by their owner only (0600), and replace
+an existing file only with --force. Values omitted from put/create (or '' for update) are
+read from standard input.
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, ``sqlkv: error: ...``, with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INVALID, f"sqlkv: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _bucket_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +65,7 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 
-def _add_kv_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_kv_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = sub.add_parser("add", aliases=["new"], help="create a bucket and show its status")
     p.add_argument("bucket")
     _bucket_config_flags(p)
@@ -53,7 +78,9 @@ def _add_kv_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _json_flag(p)
     p.set_defaults(command="edit")
 
-    p = sub.add_parser("status", aliases=["view"], help="show a bucket's status (no bucket: the store)")
+    p = sub.add_parser(
+        "info", aliases=["view", "status"], help="show a bucket's status; without BUCKET, the store (file, buckets)"
+    )
     p.add_argument("bucket", nargs="?")
     _json_flag(p)
     p.set_defaults(command="status")
@@ -128,6 +155,10 @@ def _add_kv_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("bucket", nargs="?")
     p.add_argument("filter", nargs="?")
     p.add_argument("-n", "--names", action="store_true", help="bucket names only")
+    p.add_argument("-v", "--verbose", action="store_true", help="with BUCKET: each key's created time, delta, revision")
+    p.add_argument(
+        "--display-value", action="store_true", help="display values in verbose output (has no effect without -v)"
+    )
     _json_flag(p)
     p.set_defaults(command="ls")
 
@@ -144,33 +175,37 @@ def _add_kv_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sqlkv`` (built without importing the store)."""
-    parser = argparse.ArgumentParser(
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
         prog="sqlkv",
         description="A NATS-KV-compatible key/value store on SQLite: `sqlkv kv <command>` as `nats kv <command>`.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=formatter,
     )
     parser.add_argument("--db", metavar="PATH", help="the store file (default: $SQLKV_DB or the user data file)")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    kv = sub.add_parser("kv", help="the same commands, as `nats kv ...`")
+    kv = sub.add_parser(
+        "kv",
+        help="the same commands, as `nats kv ...`",
+        description="The NATS KV commands: `sqlkv kv <command>` as `nats kv <command>` (`kv` may be left out).",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+    )
+    kv.set_defaults(usage_of=kv)
     _add_kv_commands(kv.add_subparsers(title="commands", metavar="COMMAND"))
     _add_kv_commands(sub)
 
-    p = sub.add_parser("info", help="show the store (file, schema, buckets); with BUCKET, the bucket's status")
-    p.add_argument("bucket", nargs="?")
-    _json_flag(p)
-    p.set_defaults(command="status")
-
     p = sub.add_parser("backup", help="copy the store to PATH as one consistent snapshot, while others write")
-    p.add_argument("path")
-    p.add_argument("-f", "--force", action="store_true", help="overwrite PATH")
+    p.add_argument("path", help="a new file, written 0600")
+    p.add_argument("-f", "--force", action="store_true", help="replace PATH if it exists")
     p.set_defaults(command="backup")
 
     p = sub.add_parser("export", help="write buckets as JSON Lines (standard output or -o FILE)")
     p.add_argument("bucket", nargs="?", help="one bucket (default: all)")
     p.add_argument("--history", action="store_true", help="every retained revision, markers included")
-    p.add_argument("-o", "--output", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="FILE", help="a new file, written 0600 (default: standard output)")
+    p.add_argument("-f", "--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(command="export")
 
     p = sub.add_parser("migrate", help="copy buckets between stores: files and nats:// servers, either way")
@@ -201,6 +236,57 @@ def _exit_status(error: Exception) -> int:
     return EXIT_ERROR
 
 
+def _describe(error: Exception) -> tuple[str, int]:
+    """The message and exit status of an error that ended a command."""
+    import sqlkv
+
+    inner = getattr(error, "exceptions", None)  # an exception group of one error: that error
+    if isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], Exception):
+        return _describe(inner[0])
+    if isinstance(error, CliError):
+        return str(error), error.status
+    if isinstance(error, sqlkv.SqlkvError):
+        return str(error), _exit_status(error)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename is not None else ""
+        return f"{where}{error.strerror or error}", os_error_status(error)
+    if isinstance(error, UnicodeError):
+        return f"not UTF-8 text: {error}", EXIT_INVALID
+    return f"unexpected {type(error).__name__}: {error}", EXIT_ERROR
+
+
+def _store_location(args: argparse.Namespace) -> str:
+    """--db, else $SQLKV_DB, else the default store in the user data directory."""
+    if args.db is not None:
+        if not args.db:
+            raise CliError("--db needs a path", EXIT_INVALID)
+        return str(args.db)
+    import sqlkv
+
+    return os.environ.get("SQLKV_DB") or str(sqlkv.default_store_path())
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Check every path the command was given, then open the store and run the command."""
+    from ._commands import COMMANDS, migrate
+
+    if args.command == "migrate":
+        return migrate(args)
+    path = _store_location(args)
+    read_only = check_store(path, create=args.command in _CREATES, write=args.command not in _READS)
+    if args.command == "import" and args.file not in (None, "-"):
+        check_input(args.file)
+    elif args.command == "export" and args.output is not None:
+        args.special_output = check_output(args.output, force=args.force)
+    elif args.command == "backup" and check_output(args.path, force=args.force):
+        raise CliError(f"cannot back up to {args.path}: not a regular file", EXIT_INVALID)
+    import sqlkv
+
+    options = {"read_only": True} if read_only else {}
+    with sqlkv.Store(path, auto_sweep=args.command == "watch" and not read_only, **options) as store:
+        return COMMANDS[args.command](args, store)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sqlkv``; returns the exit status."""
     parser = build_parser()
@@ -210,26 +296,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"sqlkv {__version__}")
         return EXIT_OK
-    if not hasattr(args, "command"):
-        parser.print_help()
+    if not hasattr(args, "command"):  # `sqlkv` or `sqlkv kv` alone: that group's help, as `nats kv` does
+        getattr(args, "usage_of", parser).print_help()
+        print("sqlkv: error: a command from the list above is required", file=sys.stderr)
         return EXIT_INVALID
-    import sqlkv
-
-    from ._commands import COMMANDS, migrate
-
     try:
-        if args.command == "migrate":
-            return migrate(args)
-        path = args.db or os.environ.get("SQLKV_DB") or str(sqlkv.default_store_path())
-        with sqlkv.Store(path, auto_sweep=args.command == "watch") as store:
-            return COMMANDS[args.command](args, store)
-    except sqlkv.SqlkvError as error:
-        print(f"sqlkv: error: {error}", file=sys.stderr)
-        return _exit_status(error)
+        return _run(args)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`sqlkv kv ls | head`): not an error
+        _silence_stdout()
         return EXIT_OK
+    except Exception as error:  # every failure is one line, never a traceback
+        message, status = _describe(error)
+        print(f"sqlkv: error: {' '.join(message.splitlines())}", file=sys.stderr)
+        return status
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def run() -> None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
-from typing import Any
+from datetime import datetime, timezone
+from typing import IO, Any
 
 import sqlkv
 from sqlkv import InvalidArgumentError
 
 from . import _format as fmt
 from . import _transfer
+from ._paths import check_store
 
 __all__ = ["COMMANDS", "parse_duration", "parse_size"]
 
@@ -59,10 +62,18 @@ def _json(args: argparse.Namespace, data: Any) -> bool:
 
 
 def _value_argument(value: str | None) -> tuple[bytes, bool]:
-    """The VALUE argument, or standard input when it is omitted (or '') and stdin is not a terminal."""
+    """The VALUE argument as the bytes given (any encoding), or standard input when it is omitted (or '')
+    and stdin is not a terminal."""
     if value in (None, "") and not sys.stdin.isatty():
         return sys.stdin.buffer.read(), True
-    return (value or "").encode("utf-8"), False
+    return os.fsencode(value or ""), False
+
+
+def _echo(value: bytes, from_stdin: bool) -> None:
+    """put/create/update print the value they stored (a blank line when it came from standard input)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(b"\n" if from_stdin else value + b"\n")
+    sys.stdout.flush()
 
 
 def _confirm(args: argparse.Namespace, question: str) -> bool:
@@ -138,21 +149,21 @@ def info(args: argparse.Namespace, store: sqlkv.Store) -> int:
 def put(args: argparse.Namespace, store: sqlkv.Store) -> int:
     value, from_stdin = _value_argument(args.value)
     store.bucket(args.bucket).put(args.key, value, ttl=parse_duration(args.ttl) if args.ttl else None)
-    _out("" if from_stdin else args.value or "")
+    _echo(value, from_stdin)
     return 0
 
 
 def create(args: argparse.Namespace, store: sqlkv.Store) -> int:
     value, from_stdin = _value_argument(args.value)
     store.bucket(args.bucket).create(args.key, value, ttl=parse_duration(args.ttl) if args.ttl else None)
-    _out("" if from_stdin else args.value or "")
+    _echo(value, from_stdin)
     return 0
 
 
 def update(args: argparse.Namespace, store: sqlkv.Store) -> int:
     value, from_stdin = _value_argument(args.value)
     store.bucket(args.bucket).update(args.key, value, last=args.revision)
-    _out("" if from_stdin else args.value)
+    _echo(value, from_stdin)
     return 0
 
 
@@ -260,24 +271,71 @@ def keys(args: argparse.Namespace, store: sqlkv.Store) -> int:
     return 0
 
 
+def _last_update(kv: sqlkv.Bucket, status: sqlkv.BucketStatus) -> datetime | None:
+    """When the bucket's newest revision was written; None if never, or if that entry is gone or expired.
+
+    Read through the public API: the entries from the last revision on (one
+    indexed query; later writes only make the answer newer).
+    """
+    if status.last_revision == 0:
+        return None
+    with kv.watch(from_revision=status.last_revision, meta_only=True) as watcher:
+        entries = watcher.initial()
+    return entries[-1].created if entries else None
+
+
+def _since(moment: datetime | None, revision: int) -> str:
+    """The ``Last Update`` column: how long ago, as the NATS CLI prints it; ``never`` for an empty bucket."""
+    if moment is None:
+        return "never" if revision == 0 else "unknown"
+    return fmt.age((datetime.now(timezone.utc) - moment).total_seconds())
+
+
+def _list_keys(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    """``ls BUCKET [FILTER]``: the keys; with -v a table of each key's latest entry (as ``nats kv ls -v``)."""
+    args.filters = [args.filter] if args.filter else []
+    if not args.verbose:
+        return keys(args, store)
+    kv = store.bucket(args.bucket)
+    entries = []
+    for key in kv.keys(*args.filters):
+        try:
+            entries.append(kv.get(key))
+        except sqlkv.KeyNotFoundError:  # deleted since it was listed
+            continue
+    if _json(args, [fmt.entry_json(e) for e in entries]):
+        return 0
+    headers = ["Key", "Created", "Delta", "Revision"] + (["Value"] if args.display_value else [])
+    rows = [
+        [e.key, fmt.local_time(e.created), str(e.delta), str(e.revision)]
+        + ([fmt.shown_value(e.value)] if args.display_value else [])
+        for e in entries
+    ]
+    _out(fmt.table(f"Contents for bucket '{args.bucket}'", headers, rows, right=(2, 3)))
+    if not entries:
+        _out("No keys found in bucket")
+    return 0
+
+
 def ls(args: argparse.Namespace, store: sqlkv.Store) -> int:
     if args.bucket is not None:
-        args.filters = [args.filter] if args.filter else []
-        return keys(args, store)
-    statuses = sorted((store.bucket(name).status() for name in store.bucket_names()), key=lambda s: s.bytes)
-    if _json(args, [fmt.status_json(s) for s in statuses]):
-        return 0
-    if args.names:
-        for s in statuses:
+        return _list_keys(args, store)
+    buckets = [store.bucket(name) for name in store.bucket_names()]
+    listed = sorted(((kv.status(), kv) for kv in buckets), key=lambda pair: pair[0].bytes)
+    if args.names and not args.json:
+        for s, _ in listed:
             _out(s.bucket)
         return 0
-    if not statuses:
+    updated = [(s, _last_update(kv, s)) for s, kv in listed]
+    if _json(args, [{**fmt.status_json(s), "last_update": t and t.isoformat()} for s, t in updated]):
+        return 0
+    if not updated:
         _out("No Key-Value buckets found")
         return 0
     rows = [
         [s.bucket, s.description or "", fmt.local_time(s.created), fmt.size(s.bytes), f"{s.values:,}",
-         f"rev {s.last_revision:,}"]
-        for s in statuses
+         _since(t, s.last_revision)]
+        for s, t in updated
     ]  # fmt: skip
     headers = ["Bucket", "Description", "Created", "Size", "Values", "Last Update"]
     _out(fmt.table("Key-Value Buckets", headers, rows))
@@ -311,31 +369,46 @@ def backup(args: argparse.Namespace, store: sqlkv.Store) -> int:
 
 
 def export(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    """``export [-o FILE]``: a new FILE is written 0600 beside its final name and renamed at the end, so a
+    failed export leaves nothing behind; a special file (a pipe, /dev/null) is written into as it is."""
     names = [args.bucket] if args.bucket else store.bucket_names()
-    target = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-    progress = _transfer.progress_stream() if args.output else None
-    count = 0
-    try:
-        for record in _transfer.export_lines(store, names, history=args.history):
-            target.write(fmt.dumps(record) + "\n")
-            count += 1
-            if progress is not None and count % 1000 == 0:
-                progress.write(f"\rexported {count:,} records")
-    finally:
-        if target is not sys.stdout:
-            target.close()
-    if progress is not None and count >= 1000:
-        progress.write(f"\rexported {count:,} records\n")
+    for name in names:
+        store.bucket(name)  # every bucket is found before anything is written
+    if args.output is None:
+        _write_export(store, names, args.history, sys.stdout, None)
+    elif getattr(args, "special_output", False):
+        with open(args.output, "w", encoding="utf-8") as target:
+            _write_export(store, names, args.history, target, _transfer.progress_stream())
+    else:
+        with _transfer.private_file(args.output) as target:
+            _write_export(store, names, args.history, target, _transfer.progress_stream())
     return 0
 
 
+def _write_export(
+    store: sqlkv.Store, names: list[str], history: bool, target: IO[str], progress: IO[str] | None
+) -> None:
+    count = 0
+    for record in _transfer.export_lines(store, names, history=history):
+        target.write(fmt.dumps(record) + "\n")
+        count += 1
+        if progress is not None and count % 1000 == 0:
+            progress.write(f"\rexported {count:,} records")
+    if progress is not None and count >= 1000:
+        progress.write(f"\rexported {count:,} records\n")
+
+
 def import_(args: argparse.Namespace, store: sqlkv.Store) -> int:
-    source = open(args.file, encoding="utf-8") if args.file not in (None, "-") else sys.stdin  # noqa: SIM115
-    try:
-        count = _transfer.import_lines(store, source, renumber=args.renumber, progress=_transfer.progress_stream())
-    finally:
-        if source is not sys.stdin:
-            source.close()
+    progress = _transfer.progress_stream()
+    if args.file in (None, "-"):
+        count = _transfer.import_lines(
+            store, _transfer.text_lines(sys.stdin.buffer), renumber=args.renumber, progress=progress
+        )
+    else:
+        with open(args.file, "rb") as source:
+            count = _transfer.import_lines(
+                store, _transfer.text_lines(source), renumber=args.renumber, progress=progress
+            )
     _out(f"Imported {count:,} entries")
     return 0
 
@@ -353,8 +426,16 @@ def migrate(args: argparse.Namespace) -> int:
             progress_stream.write(f"\r{bucket}: {count:,} entries")
             progress_stream.flush()
 
+    # As any command: the source must exist (opened read-only if it cannot be written), the destination may
+    # be created; a nats:// URL is left to the store.
+    source_options = {"read_only": True} if check_store(args.source, create=False, write=False) else {}
+    check_store(args.destination, create=True, write=True)
+
     async def run() -> int:
-        async with sqlkv.AsyncStore(args.source) as source, sqlkv.AsyncStore(args.destination) as destination:
+        async with (
+            sqlkv.AsyncStore(args.source, **source_options) as source,
+            sqlkv.AsyncStore(args.destination) as destination,
+        ):
             reports = await copy(source, destination, args.bucket, history=args.history, progress=progress)
         if progress_stream is not None:
             progress_stream.write("\n")

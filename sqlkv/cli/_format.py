@@ -11,6 +11,7 @@ from typing import Any
 import sqlkv
 
 __all__ = [
+    "age",
     "duration",
     "entry_json",
     "local_time",
@@ -52,6 +53,31 @@ def duration(seconds: float | None) -> str:
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h{minutes}m{secs}s"
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s"
+
+
+def age(seconds: float) -> str:
+    """How long ago, as the NATS CLI's ``Last Update``: ``734µs``, ``12ms``, ``4.25s``, ``3m2s``, ``1y2d3h4m5s``."""
+    seconds = max(seconds, 0.0)
+    if seconds < 0.001:
+        micros = round(seconds * 1e6)
+        return f"{micros}µs" if micros else "0s"
+    if seconds < 1:
+        millis = round(seconds * 1e3)
+        return f"{millis}ms" if millis < 1000 else "1s"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    total = int(seconds)
+    minutes, secs = divmod(total, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    years, days = divmod(days, 365)
+    if years:
+        return f"{years}y{days}d{hours}h{minutes}m{secs}s"
     if days:
         return f"{days}d{hours}h{minutes}m{secs}s"
     if hours:

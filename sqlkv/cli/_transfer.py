@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any
@@ -12,7 +15,7 @@ from typing import IO, Any
 import sqlkv
 from sqlkv import InvalidArgumentError
 
-__all__ = ["export_lines", "import_lines", "progress_stream"]
+__all__ = ["export_lines", "import_lines", "private_file", "progress_stream", "text_lines"]
 
 _BATCH = 1000
 """Entries imported with their revisions per write transaction."""
@@ -117,3 +120,32 @@ def import_lines(store: sqlkv.Store, lines: Iterable[str], *, renumber: bool, pr
 def progress_stream() -> IO[str] | None:
     """Standard error when it is a terminal (for progress lines), else None."""
     return sys.stderr if sys.stderr.isatty() else None
+
+
+def text_lines(source: IO[bytes]) -> Iterator[str]:
+    """The lines of ``source`` as text; a line that is not UTF-8 is InvalidArgumentError (with its number)."""
+    for number, line in enumerate(source, 1):
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidArgumentError(f"line {number}: not UTF-8 text") from None
+
+
+@contextlib.contextmanager
+def private_file(path: str) -> Iterator[IO[str]]:
+    """Write ``path`` as a new file readable by its owner only (0600).
+
+    The text goes to a temporary file created 0600 in the same directory,
+    renamed to ``path`` once complete (replacing a file there); on any
+    failure it is removed and ``path`` is untouched.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)  # O_EXCL, mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            yield file
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

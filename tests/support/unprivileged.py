@@ -48,14 +48,17 @@ def shared_dir() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_unprivileged(code: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` (Python; ``sys.argv[1:]`` are ``args``) as uid 65534 when we are root, else as ourselves."""
-    script = _PRELUDE.format(uid=NOBODY) + textwrap.dedent(code)
+def run_unprivileged(code: str, *args: str, preload: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (Python; ``sys.argv[1:]`` are ``args``) as uid 65534 when we are root, else as ourselves.
+
+    ``preload`` runs first, still privileged: the imports ``code`` needs beyond the prelude's.
+    """
+    script = textwrap.dedent(preload) + _PRELUDE.format(uid=NOBODY) + textwrap.dedent(code)
     return subprocess.run(
         [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         cwd="/",
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
