@@ -174,3 +174,28 @@ def test_read_only_in_a_read_only_directory_with_a_wal_left_says_what_to_do() ->
             writer.close()
         assert result.stderr == "", result.stderr
         assert result.stdout.startswith("StorageError: cannot open") and "copy the file" in result.stdout
+
+
+def test_another_sqlite_database_is_never_turned_into_a_store(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "theirs.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.execute("INSERT INTO notes VALUES ('mine')")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(sqlkv.StorageError, match="not an sqlkv store"):
+        sqlkv.Store(path).open()
+    assert path.read_bytes() == before
+
+
+def test_backup_never_replaces_a_special_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with sqlkv.Store(tmp_path / "s.db") as store:
+        store.create_bucket("b")
+        with pytest.raises(sqlkv.InvalidArgumentError, match="not a regular file"):
+            store.backup(str(fifo), overwrite=True)
+    assert fifo.is_fifo()

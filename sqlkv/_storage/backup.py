@@ -20,6 +20,8 @@ def backup(conn: sqlite3.Connection, target: str, overwrite: bool) -> int:
     """
     if os.path.isdir(target):
         raise InvalidArgumentError(f"cannot back up to {target}: it is a directory")
+    if os.path.lexists(target) and not os.path.isfile(target):
+        raise InvalidArgumentError(f"cannot back up to {target}: it is not a regular file")
     if os.path.lexists(target):
         if not overwrite:
             raise InvalidArgumentError(f"{target} exists (overwrite it with overwrite=True / --force)")

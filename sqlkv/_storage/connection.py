@@ -111,6 +111,17 @@ def _open_read_only(options: StoreOptions) -> Connection:
     )
 
 
+def _refuse_a_foreign_database(conn: sqlite3.Connection, path: str) -> None:
+    """StorageError for an SQLite database that is not an sqlkv store (it must not even switch to WAL mode)."""
+    if (
+        conn.execute("PRAGMA user_version").fetchone()[0] == 0
+        and conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlkv_%' AND name NOT LIKE 'kv_%'"
+        ).fetchone()[0]
+    ):
+        raise StorageError(f"{path} is an SQLite database, but not an sqlkv store: it is left as it is")
+
+
 def open_connection(options: StoreOptions, *, reader: bool) -> Connection:
     """Open a connection in autocommit mode with WAL and the store's durability.
 
@@ -134,6 +145,7 @@ def open_connection(options: StoreOptions, *, reader: bool) -> Connection:
     )
     try:
         if not reader:
+            _refuse_a_foreign_database(conn, options.path)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StorageError(f"could not switch {options.path} to WAL mode (got {mode})")

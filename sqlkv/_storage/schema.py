@@ -156,6 +156,8 @@ def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...]
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = _check_version(conn, target)
+        if current == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise StorageError("the file is an SQLite database, but not an sqlkv store: it is left as it is")
         buckets: list[tuple[int, dict[str, int]]] = []
         for migration in chosen[current:]:
             if migration.version > 1:
