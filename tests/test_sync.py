@@ -316,3 +316,31 @@ def test_the_fork_gate_waits_for_sqlite_work_and_holds_new_work_back() -> None:
     assert entered_late.wait(10)
     for thread in threads:
         thread.join(10)
+
+
+def test_the_sync_api_and_the_cli_never_import_asyncio_or_anyio(tmp_path: Path) -> None:
+    """A script or a desktop app using Store pays for no event loop machinery (issue 14: the CLI's start)."""
+    import subprocess
+    import sys
+
+    script = """
+import sys, sqlkv
+from sqlkv.cli import main
+with sqlkv.Store(sys.argv[1]) as store:
+    kv = store.create_bucket("b", history=3, ttl=60)
+    kv.put("k", b"v", ttl=5)
+    kv.get("k"), kv.history("k"), kv.keys(), kv.status()
+    with kv.watch(timeout=0) as watcher:
+        watcher.initial()
+    with kv.lock("l", ttl=5):
+        pass
+    store.backup(sys.argv[1] + ".copy")
+main(["--db", sys.argv[1], "kv", "get", "b", "k"])
+main(["--db", sys.argv[1], "kv", "ls"])
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("asyncio", "anyio", "trio", "sniffio")))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "s.db")], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"

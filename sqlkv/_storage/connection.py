@@ -6,7 +6,6 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 from .._model.errors import StorageError
 from .._model.options import StoreOptions
@@ -41,7 +40,9 @@ def _create_private(path: str) -> None:
     except FileExistsError:
         return
     except FileNotFoundError:
-        raise StorageError(f"cannot create database file: directory {Path(path).parent} does not exist") from None
+        raise StorageError(
+            f"cannot create database file: directory {os.path.dirname(os.path.abspath(path))} does not exist"
+        ) from None
     except IsADirectoryError:
         raise StorageError(f"cannot create database file: {path} is a directory") from None
     except PermissionError:
@@ -52,7 +53,7 @@ def _create_private(path: str) -> None:
 
 
 def _connect_uri(options: StoreOptions, query: str) -> Connection:
-    location = Path(options.path).absolute().as_posix()
+    location = os.path.abspath(options.path)
     conn: Connection = sqlite3.connect(
         f"file:{location}?{query}",
         uri=True,

@@ -9,12 +9,12 @@ later. The applied version is kept in ``PRAGMA user_version``.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from typing import NamedTuple
 
 from .._model.config import BucketConfig
 from .._model.errors import SchemaTooNewError, StorageError
@@ -36,8 +36,7 @@ _CONFIG_PLACEHOLDERS = ("{{history}}", "{{max_value_size}}", "{{max_bytes}}")
 _CREATE_TRIGGER_RE = re.compile(r"CREATE TRIGGER (\{\{table:[a-z_]+\}\})")
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(NamedTuple):
     """One numbered migration: store-level statements and per-bucket statements."""
 
     version: int
@@ -46,11 +45,11 @@ class Migration:
     bucket_statements: tuple[str, ...]
 
 
-def _migrations_dir() -> Path:
+def _migrations_dir() -> str:
     """``sqlkv/_migrations`` in an installed wheel, else the repository's ``migrations/`` (an editable install)."""
-    package = Path(__file__).resolve().parent.parent
-    packaged = package / "_migrations"
-    return packaged if packaged.is_dir() else package.parent / "migrations"
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    packaged = os.path.join(package, "_migrations")
+    return packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(package), "migrations")
 
 
 def split_statements(script: str) -> tuple[str, ...]:
@@ -71,20 +70,27 @@ def split_statements(script: str) -> tuple[str, ...]:
 
 
 @cache
-def load_migrations(directory: Path | None = None) -> tuple[Migration, ...]:
+def migration_count() -> int:
+    """How many migrations this sqlkv has: the schema version of an up-to-date file (no SQL parsed)."""
+    return sum(1 for name in os.listdir(_migrations_dir()) if _FILE_RE.fullmatch(name))
+
+
+@cache
+def load_migrations(directory: str | os.PathLike[str] | None = None) -> tuple[Migration, ...]:
     """Read and parse every migration file, in version order."""
-    folder = directory or _migrations_dir()
+    folder = os.fspath(directory) if directory is not None else _migrations_dir()
     found: list[Migration] = []
-    for path in sorted(folder.iterdir()):
-        match = _FILE_RE.fullmatch(path.name)
+    for name in sorted(os.listdir(folder)):
+        match = _FILE_RE.fullmatch(name)
         if not match:
             continue
-        text = path.read_text(encoding="utf-8")
+        with open(os.path.join(folder, name), encoding="utf-8") as file:
+            text = file.read()
         store_part, _, bucket_part = text.partition(_PER_BUCKET_MARKER)
         found.append(
             Migration(
                 version=int(match.group(1)),
-                name=path.name,
+                name=name,
                 store_statements=split_statements(store_part),
                 bucket_statements=split_statements(bucket_part),
             )
@@ -149,10 +155,10 @@ def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...]
     Refuses (SchemaTooNewError) a database whose version is newer than the
     newest migration known here. ``conn`` must be in autocommit mode.
     """
-    chosen = load_migrations() if migrations is None else migrations
-    target = len(chosen)
+    target = migration_count() if migrations is None else len(migrations)
     if _check_version(conn, target) == target:
-        return target  # fast path: nothing to do, no write lock taken
+        return target  # fast path: nothing to do, no write lock taken, no SQL file parsed
+    chosen = load_migrations() if migrations is None else migrations
     conn.execute("BEGIN IMMEDIATE")
     try:
         current = _check_version(conn, target)
@@ -190,7 +196,7 @@ def _check_version(conn: sqlite3.Connection, target: int) -> int:
 
 def check_schema(conn: sqlite3.Connection) -> None:
     """For a read-only open: the file must already have exactly the schema of this sqlkv."""
-    target = len(load_migrations())
+    target = migration_count()
     current = _check_version(conn, target)
     if current != target:
         raise StorageError(

@@ -8,7 +8,7 @@ kept by the ``keep_high_water`` trigger and are never returned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["BucketSQL", "CatalogSQL", "bucket_table"]
 
@@ -33,9 +33,49 @@ class CatalogSQL:
 _ROW = "revision, key, op, value, created"
 
 
-@dataclass(frozen=True, slots=True)
 class BucketSQL:
-    """The statements of one bucket table."""
+    """The statements of one bucket table (built once per bucket by :meth:`for_bucket`).
+
+    A plain class, not a dataclass: it is made at every bucket handle and
+    imported by every command line run, where a 35-field dataclass costs ~2 ms.
+    """
+
+    __slots__ = (
+        "bucket",
+        "bucket_id",
+        "catalog_row",
+        "clear_expires",
+        "delete_key",
+        "delete_key_below",
+        "delete_revision",
+        "drop",
+        "expired_by_deadline",
+        "get_latest",
+        "get_latest_small",
+        "get_revision",
+        "history",
+        "insert",
+        "insert_with_revision",
+        "large_row_of_key",
+        "latest",
+        "latest_markers",
+        "latest_rows",
+        "latest_rows_range",
+        "live_keys",
+        "live_keys_range",
+        "newest_of_key",
+        "next_expires",
+        "oldest",
+        "oldest_sized",
+        "recount",
+        "rows_after",
+        "rows_between",
+        "sequence",
+        "sizes_of_key",
+        "stats",
+        "trim_all",
+        "ttl",
+    )
 
     bucket: str
     bucket_id: int
@@ -71,6 +111,13 @@ class BucketSQL:
     clear_expires: str
     latest_markers: str
     trim_all: str
+
+    def __init__(self, **statements: Any) -> None:
+        for name, text in statements.items():
+            setattr(self, name, text)
+
+    def __repr__(self) -> str:
+        return f"BucketSQL({self.bucket!r}, {self.bucket_id})"
 
     @classmethod
     def for_bucket(cls, bucket: str, bucket_id: int) -> BucketSQL:

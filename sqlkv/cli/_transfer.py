@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any
@@ -140,6 +139,8 @@ def private_file(path: str) -> Iterator[IO[str]]:
     failure it is removed and ``path`` is untouched.
     """
     directory, name = os.path.split(os.path.abspath(path))
+    import tempfile  # only an export to a file needs it (and its imports of random and shutil)
+
     fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)  # O_EXCL, mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:

@@ -16,7 +16,7 @@ from ..._storage import admin, catalog, expiry
 from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
-from ..._storage.schema import load_migrations
+from ..._storage.schema import migration_count
 from ..async_interface import AsyncBucket, AsyncStore
 from ..lifecycle import State, Tracker
 from .bucket_core import SqliteBucketCore
@@ -112,7 +112,7 @@ class SqliteAsyncStore(AsyncStore):
 
     @property
     def schema_version(self) -> int:
-        return len(load_migrations())
+        return migration_count()
 
     def _handle(self, record: BucketRecord) -> SqliteAsyncBucket:
         return SqliteAsyncBucket(self, record)
