@@ -119,6 +119,19 @@ async def test_connection_failure_is_a_storage_error() -> None:
             pass
 
 
+async def test_an_unreachable_server_is_one_clear_error(capfd: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: the error says why (it said "cannot connect to …: " and nats-py printed a traceback)."""
+    from tests.support.nats_server import free_port
+
+    url = f"nats://127.0.0.1:{free_port()}"
+    with pytest.raises(sqlkv.StorageError) as failure:
+        async with sqlkv.AsyncStore(url, open_timeout=2):
+            pass
+    message = str(failure.value)
+    assert message.startswith(f"cannot connect to {url}: ") and len(message) > len(f"cannot connect to {url}: ") + 3
+    assert "Traceback" not in capfd.readouterr().err
+
+
 async def _fill(store: sqlkv.AsyncStore, name: str) -> None:
     kv = await store.create_bucket(name, history=4, description="moved")
     for i in range(30):

@@ -28,7 +28,6 @@ __all__ = [
     "lock_args",
     "marker_args",
     "older_than_seconds",
-    "read_args",
     "value_args",
 ]
 
@@ -55,14 +54,6 @@ def marker_args(key: object, last: object) -> tuple[str, int | None]:
     if last is not None:
         check_revision(last, name="last", minimum=0)
     return key, last  # type: ignore[return-value]  # both checked
-
-
-def read_args(key: object, revision: object) -> tuple[str, int | None]:
-    """(key, revision or None) of get."""
-    check_key(key)
-    if revision is not None:
-        check_revision(revision)
-    return key, revision  # type: ignore[return-value]  # both checked
 
 
 def older_than_seconds(older_than: float | timedelta | None) -> float:

@@ -288,7 +288,9 @@ class AsyncBucket(abc.ABC):
         KeyNotFoundError when there is none (or it expired); KeyDeletedError (a
         subclass) when the entry is a delete or purge marker.
         """
-        key, revision = arguments.read_args(key, revision)
+        check_key(key)
+        if revision is not None:
+            check_revision(revision)
         return await self._get(key, revision)
 
     async def history(self, key: str) -> list[Entry]:

@@ -247,7 +247,9 @@ class Bucket(abc.ABC):
 
     @twin(AsyncBucket.get)
     def get(self, key: str, *, revision: int | None = None) -> Entry:
-        key, revision = arguments.read_args(key, revision)
+        check_key(key)
+        if revision is not None:
+            check_revision(revision)
         return self._get(key, revision)
 
     @twin(AsyncBucket.history)

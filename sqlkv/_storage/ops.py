@@ -202,7 +202,7 @@ def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None
     if revision is not None:
         with snapshot(conn):
             return _get_revision(conn, sql, key, revision, now)
-    entry = _get_latest(conn, sql, key, now, sql.get_latest, ())
+    entry = _get_latest(conn, sql, key, now, sql.get_latest, (key,))
     assert entry is not None
     return entry
 
@@ -215,7 +215,7 @@ def get_latest_within(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: i
     the value's length (from the row's header) is within ``limit``: reading a
     large one would walk all its overflow pages.
     """
-    return _get_latest(conn, sql, key, now, sql.get_latest_small, (limit,))
+    return _get_latest(conn, sql, key, now, sql.get_latest_small, (key, limit))
 
 
 @on_bucket
@@ -225,9 +225,9 @@ def holds_value_over(conn: sqlite3.Connection, sql: BucketSQL, key: str, limit: 
 
 
 def _get_latest(
-    conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int, statement: str, extra: tuple[int, ...]
+    conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int, statement: str, parameters: tuple[object, ...]
 ) -> Entry | None:
-    latest = conn.execute(statement, (key, *extra)).fetchone()
+    latest = conn.execute(statement, parameters).fetchone()
     if latest is None:
         raise KeyNotFoundError(key)
     newest, op, value, created, expires, ttl = latest

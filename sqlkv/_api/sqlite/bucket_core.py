@@ -59,13 +59,17 @@ class SqliteBucketCore:
             self._engine.expect_deadline(min(deadlines))
 
     def _value_write(self, fn: StorageOperation, key: str, data: bytes, ttl: float | None, *last: int) -> Any:
-        now = self._engine.clock()
+        engine = self._engine
+        now = engine.clock()
         expires = None if ttl is None else now + round(ttl * 1e9)
         if expires is not None or self._ttl_ns:
             self._announce(now, expires)
-        return self._engine.write(fn, self._sql, key, data, *last, now, expires)
+        return engine.write(fn, self._sql, key, data, *last, now, expires)
 
     def _put(self, key: str, data: bytes, ttl: float | None) -> Any:
+        if ttl is None and not self._ttl_ns:  # the common case, without a detour
+            engine = self._engine
+            return engine.write(ops.put, self._sql, key, data, engine.clock(), None)
         return self._value_write(ops.put, key, data, ttl)
 
     def _create(self, key: str, data: bytes, ttl: float | None) -> Any:
@@ -81,7 +85,8 @@ class SqliteBucketCore:
         return self._engine.write(ops.write_marker, self._sql, key, op, last, now)
 
     def _get(self, key: str, revision: int | None) -> Any:
-        return self._engine.read(ops.get, self._sql, key, revision, self._engine.clock())
+        engine = self._engine
+        return engine.read(ops.get, self._sql, key, revision, engine.clock())
 
     def _history(self, key: str) -> Any:
         return self._engine.read(ops.history, self._sql, key, self._engine.clock())
