@@ -10,6 +10,7 @@ percentage of one core each used over ``--seconds``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import tempfile
 import time
@@ -29,7 +30,7 @@ async def idle(path: Path, watchers: int, poll_interval: float, seconds: float) 
     async with sqlkv.AsyncStore(path, poll_interval=poll_interval) as store:
         kv = await store.create_bucket("b", ttl=3600)  # a TTL bucket, so that the sweeper has a deadline to plan
         await kv.put("k", b"v")
-        async with anyio.AsyncExitStack() as stack:
+        async with contextlib.AsyncExitStack() as stack:
             for _ in range(watchers):
                 await stack.enter_async_context(kv.watch())
             await anyio.sleep(0.5)  # settle
