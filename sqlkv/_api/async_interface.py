@@ -16,7 +16,6 @@ import abc
 from collections.abc import Awaitable, Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
 
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation
@@ -26,6 +25,10 @@ from . import arguments, registry
 from .arguments import UNSET, ImportRow, Unset
 from .lifecycle import State
 from .locks import AsyncLock
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["AsyncBucket", "AsyncStore", "AsyncWatcher"]
 

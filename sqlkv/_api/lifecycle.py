@@ -19,7 +19,10 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["State", "Tracker", "collected_open", "open_stores"]
 

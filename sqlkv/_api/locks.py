@@ -19,13 +19,9 @@ import os
 import threading
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
 
 from .._model.entry import Entry, Operation
 from .._model.errors import KeyExistsError, LockNotAcquiredError, SqlkvError, StoreClosedError, WrongLastRevisionError
-
-if TYPE_CHECKING:
-    from anyio.abc import TaskGroup
 
 __all__ = ["AsyncLock", "Lock", "new_holder"]
 
@@ -37,34 +33,39 @@ def new_holder() -> bytes:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(16).hex()}".encode()
 
 
-class _AsyncKeys(Protocol):
-    """What the async recipe needs of a bucket (``AsyncBucket``)."""
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-    @property
-    def name(self) -> str: ...
+    from anyio.abc import TaskGroup
 
-    async def create(self, key: str, value: bytes, *, ttl: float) -> int: ...
+    class _AsyncKeys(Protocol):
+        """What the async recipe needs of a bucket (``AsyncBucket``)."""
 
-    async def update(self, key: str, value: bytes, last: int, *, ttl: float) -> int: ...
+        @property
+        def name(self) -> str: ...
 
-    async def delete(self, key: str, *, last: int | None = None) -> int: ...
+        async def create(self, key: str, value: bytes, *, ttl: float) -> int: ...
 
-    def watch(self, *filters: str, updates_only: bool = ...) -> Any: ...
+        async def update(self, key: str, value: bytes, last: int, *, ttl: float) -> int: ...
 
+        async def delete(self, key: str, *, last: int | None = None) -> int: ...
 
-class _Keys(Protocol):
-    """What the threaded recipe needs of a bucket (``Bucket``)."""
+        def watch(self, *filters: str, updates_only: bool = ...) -> Any: ...
 
-    @property
-    def name(self) -> str: ...
+    class _Keys(Protocol):
+        """What the threaded recipe needs of a bucket (``Bucket``)."""
 
-    def create(self, key: str, value: bytes, *, ttl: float) -> int: ...
+        @property
+        def name(self) -> str: ...
 
-    def update(self, key: str, value: bytes, last: int, *, ttl: float) -> int: ...
+        def create(self, key: str, value: bytes, *, ttl: float) -> int: ...
 
-    def delete(self, key: str, *, last: int | None = None) -> int: ...
+        def update(self, key: str, value: bytes, last: int, *, ttl: float) -> int: ...
 
-    def watch(self, *filters: str, updates_only: bool = ...) -> Any: ...
+        def delete(self, key: str, *, last: int | None = None) -> int: ...
+
+        def watch(self, *filters: str, updates_only: bool = ...) -> Any: ...
 
 
 class AsyncLock:

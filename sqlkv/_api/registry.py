@@ -9,9 +9,12 @@ from the interface to any backend (and ``import sqlkv`` loads none of them).
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 from .._model.errors import UnsupportedError
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["NATS_SCHEMES", "async_store_class", "backend_of", "sync_store_class"]
 

@@ -14,7 +14,6 @@ import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, TypeVar
 
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation
@@ -28,7 +27,11 @@ from .locks import Lock
 
 __all__ = ["Bucket", "Store", "Watcher", "sync_doc"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 _ASYNC_WORDS = (
     ("``async with ", "``with "),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from typing import Any
 
 from .._model.errors import StoreClosedError
 from .._model.options import StoreOptions
@@ -23,6 +22,10 @@ from .._storage.errors import map_sqlite_error
 from .._storage.expiry import SweepResult
 from .engine import SWEEP_BATCH, Engine
 from .transactions import run_writes
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DirectEngine"]
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import Protocol, TypeVar
 
 from .._model.errors import StorageError, StoreClosedError
 from .._model.options import StoreOptions
@@ -37,24 +36,27 @@ SWEEP_BATCH = 1000
 """Rows a sweep handles per write transaction."""
 
 
-ObserverT = TypeVar("ObserverT", bound="CommitObserver")
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
 
+    ObserverT = TypeVar("ObserverT", bound="CommitObserver")
 
-class CommitObserver(Protocol):
-    """What the engine tells about each commit (the watch layer's change feed)."""
+    class CommitObserver(Protocol):
+        """What the engine tells about each commit (the watch layer's change feed)."""
 
-    @property
-    def active(self) -> bool:
-        """Whether anyone listens (read without a lock, as a hint)."""
+        @property
+        def active(self) -> bool:
+            """Whether anyone listens (read without a lock, as a hint)."""
 
-    def dispatch(self, conn: sqlite3.Connection, journal: list[tuple[int, Row | None]] | None, out: Posts) -> None:
-        """Right after a commit on ``conn``: collect the callbacks for each loop in ``out``."""
+        def dispatch(self, conn: sqlite3.Connection, journal: list[tuple[int, Row | None]] | None, out: Posts) -> None:
+            """Right after a commit on ``conn``: collect the callbacks for each loop in ``out``."""
 
-    def redeliver(self) -> None:
-        """The last commit's posts may not all have been delivered (an interrupt): post them again."""
+        def redeliver(self) -> None:
+            """The last commit's posts may not all have been delivered (an interrupt): post them again."""
 
-    def close(self) -> None:
-        """The store is closing: end every listener."""
+        def close(self) -> None:
+            """The store is closing: end every listener."""
 
 
 class Engine:

@@ -3,7 +3,10 @@
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["BucketStatus", "Entry", "Operation", "make_entry", "ns_to_datetime"]
 
@@ -127,10 +130,10 @@ class _CreatedOnFirstUse:
 
     __slots__ = ("_slot",)
 
-    def __init__(self, slot: Any) -> None:
+    def __init__(self, slot: "Any") -> None:
         self._slot = slot  # the dataclass's own member descriptor of the ``created`` slot
 
-    def __get__(self, entry: Entry | None, owner: type | None = None) -> Any:
+    def __get__(self, entry: Entry | None, owner: type | None = None) -> "Any":
         if entry is None:
             return self
         created = self._slot.__get__(entry, owner)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Literal
 
 from .errors import InvalidArgumentError
 
 __all__ = ["Durability", "StoreOptions"]
 
-Durability = Literal["normal", "full"]
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Durability = Literal["normal", "full"]
+else:
+    Durability = str
 
 
 class StoreOptions:

@@ -11,14 +11,47 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 from .._model.errors import SqlkvError
 
 __all__ = ["THREAD_PORT", "Calls", "Operation", "Port", "Posts", "Request", "Submit", "ThreadPort"]
 
-Operation = Callable[..., Any]
-"""A function ``fn(connection, *args)`` run by a database thread."""
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    Operation = Callable[..., Any]
+    """A function ``fn(connection, *args)`` run by a database thread."""
+    Calls = Sequence[tuple[Callable[..., None], tuple[Any, ...]]]
+    """Callbacks ``(fn, args)`` to run on a loop before a batch's results are resolved there."""
+    Posts = dict[int, tuple["Port", list[tuple[Callable[..., None], tuple[Any, ...]]]]]
+    """Callbacks to run on callers' loops, by id of their port: ``{id: (port, [(fn, args), ...])}``."""
+    Submit = Callable[["Request"], None]
+    """Hands a request to a database thread (``DatabaseThread.submit`` or ``.stop``)."""
+
+    class Port(Protocol):
+        """The way results travel back to one caller: an event loop, or a blocked thread."""
+
+        active: int
+        """Operations of this loop under way (submitted, or about to run here)."""
+
+        def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
+            """On a database thread: run ``calls``, then resolve ``requests``, on the loop, in one wake-up."""
+
+        def post(self, fn: Callable[..., None], *args: Any) -> None:
+            """Called on any thread: run ``fn(*args)`` on the loop soon (dropped if the loop ended)."""
+
+        def run_posts(self, posts: Posts) -> None:
+            """On this loop's thread, after a commit made here: its watchers' callbacks, in commit order."""
+
+        async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+            """Hand ``fn(conn, *args)`` to ``submit`` and wait for its result."""
+
+        async def yield_once(self) -> None:
+            """Let every other ready task of the loop run once."""
+
+else:  # names for annotations only
+    Operation = Calls = Posts = Submit = Port = object
 
 
 class Request:
@@ -41,38 +74,6 @@ class Request:
             self.result = self.fn(conn, *self.args)
         except SqlkvError as exc:
             self.error = exc
-
-
-Calls = Sequence[tuple[Callable[..., None], tuple[Any, ...]]]
-"""Callbacks ``(fn, args)`` to run on a loop before a batch's results are resolved there."""
-
-Posts = dict[int, tuple["Port", list[tuple[Callable[..., None], tuple[Any, ...]]]]]
-"""Callbacks to run on callers' loops, by id of their port: ``{id: (port, [(fn, args), ...])}``."""
-
-Submit = Callable[[Request], None]
-"""Hands a request to a database thread (``DatabaseThread.submit`` or ``.stop``)."""
-
-
-class Port(Protocol):
-    """The way results travel back to one caller: an event loop, or a blocked thread."""
-
-    active: int
-    """Operations of this loop under way (submitted, or about to run here)."""
-
-    def deliver(self, requests: list[Request], calls: Calls = ()) -> None:
-        """On a database thread: run ``calls``, then resolve ``requests``, on the loop, in one wake-up."""
-
-    def post(self, fn: Callable[..., None], *args: Any) -> None:
-        """Called on any thread: run ``fn(*args)`` on the loop soon (dropped if the loop ended)."""
-
-    def run_posts(self, posts: Posts) -> None:
-        """On this loop's thread, after a commit made here: its watchers' callbacks, in commit order."""
-
-    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
-        """Hand ``fn(conn, *args)`` to ``submit`` and wait for its result."""
-
-    async def yield_once(self) -> None:
-        """Let every other ready task of the loop run once."""
 
 
 def set_events(requests: list[Request]) -> None:

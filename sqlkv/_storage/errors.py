@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .._model.errors import BucketNotFoundError, StorageError, StorageFullError, StoreBusyError
 from .statements import BucketSQL
@@ -66,8 +65,12 @@ def map_sqlite_error(exc: sqlite3.Error, path: str = "") -> StorageError:
     return StorageError(f"{exc}{where}")
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any, Concatenate, ParamSpec, TypeVar
+
+    P = ParamSpec("P")
+    R = TypeVar("R")
 
 
 def _translating(

@@ -14,7 +14,6 @@ import re
 import sqlite3
 from collections.abc import Mapping
 from functools import cache
-from typing import NamedTuple
 
 from .._model.config import BucketConfig
 from .._model.errors import SchemaTooNewError, StorageError
@@ -36,13 +35,18 @@ _CONFIG_PLACEHOLDERS = ("{{history}}", "{{max_value_size}}", "{{max_bytes}}")
 _CREATE_TRIGGER_RE = re.compile(r"CREATE TRIGGER (\{\{table:[a-z_]+\}\})")
 
 
-class Migration(NamedTuple):
+class Migration:
     """One numbered migration: store-level statements and per-bucket statements."""
 
-    version: int
-    name: str
-    store_statements: tuple[str, ...]
-    bucket_statements: tuple[str, ...]
+    __slots__ = ("bucket_statements", "name", "store_statements", "version")
+
+    def __init__(
+        self, version: int, name: str, store_statements: tuple[str, ...], bucket_statements: tuple[str, ...]
+    ) -> None:
+        self.version = version
+        self.name = name
+        self.store_statements = store_statements
+        self.bucket_statements = bucket_statements
 
 
 def _migrations_dir() -> str:

@@ -8,7 +8,10 @@ kept by the ``keep_high_water`` trigger and are never returned.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["BucketSQL", "CatalogSQL", "bucket_table"]
 

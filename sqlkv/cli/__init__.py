@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeAlias
 
 from ._paths import CliError, check_input, check_output, check_store, os_error_status
 
@@ -65,7 +64,11 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 
-_Sub: TypeAlias = "argparse._SubParsersAction[_Parser]"
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import NoReturn, TypeAlias
+
+    _Sub: TypeAlias = argparse._SubParsersAction[_Parser]
 
 
 def _add_command(sub: _Sub, name: str) -> None:

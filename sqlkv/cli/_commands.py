@@ -7,14 +7,16 @@ import os
 import re
 import sys
 from datetime import datetime, timezone
-from typing import IO, Any
 
 import sqlkv
 from sqlkv import InvalidArgumentError
 
 from . import _format as fmt
-from . import _transfer
 from ._paths import check_store
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 __all__ = ["COMMANDS", "parse_duration", "parse_size"]
 
@@ -371,6 +373,8 @@ def backup(args: argparse.Namespace, store: sqlkv.Store) -> int:
 def export(args: argparse.Namespace, store: sqlkv.Store) -> int:
     """``export [-o FILE]``: a new FILE is written 0600 beside its final name and renamed at the end, so a
     failed export leaves nothing behind; a special file (a pipe, /dev/null) is written into as it is."""
+    from . import _transfer  # export and import only: other commands start without it
+
     names = [args.bucket] if args.bucket else store.bucket_names()
     for name in names:
         store.bucket(name)  # every bucket is found before anything is written
@@ -388,6 +392,8 @@ def export(args: argparse.Namespace, store: sqlkv.Store) -> int:
 def _write_export(
     store: sqlkv.Store, names: list[str], history: bool, target: IO[str], progress: IO[str] | None
 ) -> None:
+    from . import _transfer  # export and import only: other commands start without it
+
     count = 0
     for record in _transfer.export_lines(store, names, history=history):
         target.write(fmt.dumps(record) + "\n")
@@ -399,6 +405,8 @@ def _write_export(
 
 
 def import_(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    from . import _transfer  # export and import only: other commands start without it
+
     progress = _transfer.progress_stream()
     if args.file in (None, "-"):
         count = _transfer.import_lines(
@@ -418,6 +426,8 @@ def migrate(args: argparse.Namespace) -> int:
     import anyio
 
     from sqlkv.migrate import migrate as copy
+
+    from . import _transfer  # export and import only: other commands start without it
 
     progress_stream = _transfer.progress_stream()
 

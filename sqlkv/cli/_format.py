@@ -6,9 +6,12 @@ import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlkv
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "age",

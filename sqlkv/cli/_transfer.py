@@ -9,10 +9,13 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import IO, Any
 
 import sqlkv
 from sqlkv import InvalidArgumentError
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 __all__ = ["export_lines", "import_lines", "private_file", "progress_stream", "text_lines"]
 

@@ -8,8 +8,6 @@ sync bucket returns its result). So both twins run the very same code.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from ..._model.entry import Operation
 from ..._model.watch_options import WatchOptions
 from ..._runtime.request import Operation as StorageOperation
@@ -21,16 +19,20 @@ from ..arguments import ImportRow
 __all__ = ["EngineCalls", "SqliteBucketCore"]
 
 
-class EngineCalls(Protocol):
-    """The engine as a bucket sees it: ``write``/``read`` return an awaitable (threaded) or the result (direct)."""
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-    def clock(self) -> int: ...
+    class EngineCalls(Protocol):
+        """The engine as a bucket sees it: ``write``/``read`` return an awaitable (threaded) or the result (direct)."""
 
-    def write(self, fn: StorageOperation, *args: Any) -> Any: ...
+        def clock(self) -> int: ...
 
-    def read(self, fn: StorageOperation, *args: Any) -> Any: ...
+        def write(self, fn: StorageOperation, *args: Any) -> Any: ...
 
-    def expect_deadline(self, deadline: int) -> None: ...
+        def read(self, fn: StorageOperation, *args: Any) -> Any: ...
+
+        def expect_deadline(self, deadline: int) -> None: ...
 
 
 class SqliteBucketCore:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
 
 from ..._engine.direct import DirectEngine
 from ..._engine.engine import SWEEP_BATCH
@@ -21,7 +20,10 @@ from ..lifecycle import State, Tracker
 from ..sync_interface import Bucket, Store
 from .bucket_core import SqliteBucketCore
 
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..._watch.hub import WatchHub
     from .sync_watcher import SqliteWatcher
 
