@@ -317,7 +317,7 @@ class AsyncBucket(abc.ABC):
         return await self._purge_deletes(arguments.older_than_seconds(older_than))
 
     async def status(self) -> BucketStatus:
-        """Counts, sizes and configuration of the bucket (O(1): trigger-kept counters)."""
+        """Counts, sizes and configuration of the bucket, as reads see them now (O(1) counters on a file store)."""
         return await self._status()
 
     def watch(

@@ -77,7 +77,7 @@ class BucketStatus:
     ``values`` counts every stored row (history and markers included, as
     NATS does); ``keys`` counts keys whose latest row is a value; ``bytes`` is
     the sum of the UTF-8 key length and the value length of every stored row.
-    Entries past their TTL count until the sweeper removes them.
+    Entries past their TTL are not counted, swept or not: every count is what reads show.
     """
 
     bucket: str
