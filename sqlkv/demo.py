@@ -185,5 +185,13 @@ def main() -> None:
         anyio.run(walkthrough, scratch)
 
 
+def run() -> None:
+    """``python -m sqlkv.demo``: the walkthrough; its output piped into a command that stops reading ends it quietly."""
+    try:
+        main()
+    except BrokenPipeError:
+        sys.stderr.close()  # nothing more can be said; and no "Exception ignored" on exit
+
+
 if __name__ == "__main__":
-    main()
+    run()
