@@ -19,7 +19,7 @@ from types import TracebackType
 
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation
-from .._model.validate import check_key, check_revision
+from .._model.validate import check_bucket_name, check_key, check_revision
 from .._model.watch_options import WatchOptions
 from . import arguments, registry
 from .arguments import UNSET, ImportRow, Unset
@@ -184,7 +184,7 @@ class AsyncStore:
 
     async def bucket(self, name: str) -> AsyncBucket:
         """The existing bucket ``name``; BucketNotFoundError if there is none."""
-        arguments.bucket_changes(name)
+        check_bucket_name(name)
         return await self._bucket(name)
 
     async def bucket_names(self) -> list[str]:
@@ -193,7 +193,7 @@ class AsyncStore:
 
     async def delete_bucket(self, name: str) -> None:
         """Delete bucket ``name`` and all its data; BucketNotFoundError if there is none."""
-        arguments.bucket_changes(name)
+        check_bucket_name(name)
         await self._delete_bucket(name)
 
     async def sweep(self) -> int:

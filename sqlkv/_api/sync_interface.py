@@ -17,7 +17,7 @@ from types import TracebackType
 
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation
-from .._model.validate import check_key, check_revision
+from .._model.validate import check_bucket_name, check_key, check_revision
 from .._model.watch_options import WatchOptions
 from . import arguments, registry
 from .arguments import UNSET, ImportRow, Unset
@@ -163,7 +163,7 @@ class Store:
 
     @twin(AsyncStore.bucket)
     def bucket(self, name: str) -> Bucket:
-        arguments.bucket_changes(name)
+        check_bucket_name(name)
         return self._bucket(name)
 
     @twin(AsyncStore.bucket_names)
@@ -172,7 +172,7 @@ class Store:
 
     @twin(AsyncStore.delete_bucket)
     def delete_bucket(self, name: str) -> None:
-        arguments.bucket_changes(name)
+        check_bucket_name(name)
         self._delete_bucket(name)
 
     @twin(AsyncStore.sweep)

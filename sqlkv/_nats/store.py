@@ -119,16 +119,14 @@ class NatsStore(AsyncStore):
 
     async def aclose(self) -> None:
         for watcher in self._closing():
-            if watcher is not None:
-                await watcher.aclose()
+            await watcher.aclose()
         nc = self._session.nc
         if nc is not None and not nc.is_closed:  # also after close_nowait() without a loop
             await nc.close()
 
     def close_nowait(self) -> None:
         for watcher in self._closing():
-            if watcher is not None:
-                watcher.close()
+            watcher.close()
         nc = self._session.nc
         if nc is not None and not nc.is_closed:
             try:

@@ -20,10 +20,7 @@ from .errors import map_sqlite_error, on_bucket
 from .ops import insert_row
 from .statements import BucketSQL
 
-__all__ = ["DEFAULT_MARKER_AGE", "SweepResult", "next_deadline", "purge_deletes", "sweep", "sweep_bucket"]
-
-DEFAULT_MARKER_AGE = 30 * 60 * 10**9
-"""purge_deletes keeps markers younger than this (ns): 30 minutes, as NATS does."""
+__all__ = ["SweepResult", "next_deadline", "purge_deletes", "sweep", "sweep_bucket"]
 
 _PUT, _EXPIRE = int(Operation.PUT), int(Operation.EXPIRE)
 

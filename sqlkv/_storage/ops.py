@@ -296,7 +296,7 @@ def _expired_now(conn: sqlite3.Connection, sql: BucketSQL, ttl: int, now: int) -
     included; it was live if that row is a value.
     """
     gone: dict[int, tuple[str, int, int]] = {}  # revision -> (key, op, bytes)
-    latest_gone: set[str] = set()
+    latest_gone: dict[str, int] = {}  # key -> its newest revision, which has expired
     if ttl:
         cutoff = now - ttl
         oldest = conn.execute(sql.oldest_sized)
@@ -308,19 +308,17 @@ def _expired_now(conn: sqlite3.Connection, sql: BucketSQL, ttl: int, now: int) -
         finally:
             oldest.close()
         for key in {key for key, _, _ in gone.values()}:
-            if conn.execute(sql.newest_of_key, (key,)).fetchone()[0] in gone:
-                latest_gone.add(key)
+            newest = conn.execute(sql.newest_of_key, (key,)).fetchone()[0]
+            if newest in gone:
+                latest_gone[key] = newest
     for revision, key, _ in conn.execute(sql.expired_by_deadline, (now, -1)).fetchall():
         if key not in latest_gone and conn.execute(sql.newest_of_key, (key,)).fetchone()[0] == revision:
-            latest_gone.add(key)
+            latest_gone[key] = revision
             for other, op, size in conn.execute(sql.sizes_of_key, (key,)):
                 gone[other] = (key, op, size)
     if not gone:
         return 0, 0, 0
-    live = 0
-    for key in latest_gone:
-        newest = conn.execute(sql.newest_of_key, (key,)).fetchone()[0]
-        live += gone[newest][1] == _PUT
+    live = sum(gone[newest][1] == _PUT for newest in latest_gone.values())
     return len(gone), sum(size for _, _, size in gone.values()), live
 
 
