@@ -239,3 +239,24 @@ def test_a_watch_racing_close_leaves_no_thread(tmp_path: Path) -> None:
         store.close()
         watching.join(10)
         assert not end_of(sqlkv_threads() - threads_before)
+
+
+def test_aclose_returns_after_every_thread_of_the_store_has_ended(tmp_path: Path) -> None:
+    """No waiting afterwards: when ``aclose()`` returns, none of the store's threads is still running."""
+
+    async def open_use_close(path: Path) -> set[threading.Thread]:
+        store = await sqlkv.AsyncStore(path).open()
+        kv = await store.create_bucket("b")
+        watcher = kv.watch()
+        await watcher.start()
+        await kv.put("k", b"v")
+        assert (await watcher.__anext__()).key == "k"
+        started = sqlkv_threads()
+        await store.aclose()
+        return started
+
+    for attempt in range(20):
+        threads_before = sqlkv_threads()
+        started = asyncio.run(open_use_close(tmp_path / f"c{attempt}.db")) - threads_before
+        assert started  # the threads this check is about
+        assert [thread.name for thread in sqlkv_threads() - threads_before] == []

@@ -66,14 +66,21 @@ class ThreadedEngine(Engine):
         import anyio
 
         self.open, self.closed = False, True
-        port = current_port()
-        await anyio.to_thread.run_sync(self.stop_helpers)
+        await anyio.to_thread.run_sync(self._stop_all)
+
+    def _stop_all(self) -> None:
+        """Stop the helpers, then the database threads, and wait until each has ended (blocking)."""
+        self.stop_helpers()
+        stopped = []
         for thread in (self.reader, self.writer):
             if thread is not None:
                 try:
-                    await port.call(thread.stop, _noop, ())
-                except StoreClosedError:
-                    pass
+                    thread.stop()
+                except StoreClosedError:  # stopped already (close_nowait, a fork)
+                    continue
+                stopped.append(thread)
+        for thread in stopped:  # not just its last answer: the thread itself is gone when close returns
+            thread.join()
 
     def stop_nowait(self) -> None:
         """End every thread without waiting and without an event loop (a store dropped or closed in a hurry).
