@@ -1,8 +1,9 @@
 """Running a snippet where file permissions apply: as an unprivileged user when the tests run as root.
 
 Root ignores file modes, so a test of "a directory you cannot write" runs its
-snippet in a child process that first imports everything it needs (the
-interpreter's own files may be unreadable to that user) and then drops to
+snippet in a child process that first imports everything it needs and reads
+sqlkv's migrations (the interpreter's and the checkout's files may be
+unreadable to that user: a clone in a 0700 directory) and then drops to
 uid/gid 65534. Its working directories must be traversable by that user:
 :func:`shared_dir` makes one.
 """
@@ -24,9 +25,14 @@ __all__ = ["NOBODY", "run_unprivileged", "shared_dir"]
 NOBODY = 65534
 
 _PRELUDE = """
-import os, sys, json, sqlite3, tempfile
-import sqlkv, sqlkv.cli
-from sqlkv._api.sqlite import async_store, sync_store
+import os, sys, json, sqlite3, tempfile, importlib, pkgutil
+import sqlkv
+not_needed = ("sqlkv._nats", "sqlkv._runtime.trio", "sqlkv.cli.__main__", "sqlkv.demo", "sqlkv.pytest", "sqlkv.testing")
+for module in pkgutil.walk_packages(sqlkv.__path__, "sqlkv."):  # sqlkv loads some modules only when used
+    if not module.name.startswith(not_needed):
+        importlib.import_module(module.name)
+from sqlkv._storage import schema
+schema.migration_count(), schema.load_migrations()  # read on the first open, then cached
 import anyio, anyio._backends._asyncio
 for name in ("Store", "AsyncStore", "StorageError", "SqlkvError", "Operation"):
     getattr(sqlkv, name)
