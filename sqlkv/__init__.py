@@ -19,13 +19,17 @@ if TYPE_CHECKING:
     from ._api.sync_interface import Bucket as Bucket
     from ._api.sync_interface import Store as Store
     from ._api.sync_interface import Watcher as Watcher
+    from ._api.transaction import AsyncTransaction as AsyncTransaction
+    from ._api.transaction import Transaction as Transaction
     from ._model.config import BucketConfig as BucketConfig
     from ._model.entry import BucketStatus as BucketStatus
     from ._model.entry import Entry as Entry
     from ._model.entry import Operation as Operation
+    from ._model.errors import AtomicCheckError as AtomicCheckError
     from ._model.errors import BucketExistsError as BucketExistsError
     from ._model.errors import BucketFullError as BucketFullError
     from ._model.errors import BucketNotFoundError as BucketNotFoundError
+    from ._model.errors import CheckFailure as CheckFailure
     from ._model.errors import InvalidArgumentError as InvalidArgumentError
     from ._model.errors import InvalidBucketNameError as InvalidBucketNameError
     from ._model.errors import InvalidKeyError as InvalidKeyError
@@ -33,12 +37,14 @@ if TYPE_CHECKING:
     from ._model.errors import KeyExistsError as KeyExistsError
     from ._model.errors import KeyNotFoundError as KeyNotFoundError
     from ._model.errors import LockNotAcquiredError as LockNotAcquiredError
+    from ._model.errors import NotACounterError as NotACounterError
     from ._model.errors import SchemaTooNewError as SchemaTooNewError
     from ._model.errors import SqlkvError as SqlkvError
     from ._model.errors import StorageError as StorageError
     from ._model.errors import StorageFullError as StorageFullError
     from ._model.errors import StoreBusyError as StoreBusyError
     from ._model.errors import StoreClosedError as StoreClosedError
+    from ._model.errors import TransactionTooLargeError as TransactionTooLargeError
     from ._model.errors import UnsupportedError as UnsupportedError
     from ._model.errors import ValueTooLargeError as ValueTooLargeError
     from ._model.errors import WrongLastRevisionError as WrongLastRevisionError

@@ -24,8 +24,11 @@ __all__ = [
     "check_timeout",
     "import_rows",
     "path_arg",
+    "scan_args",
+    "ttl_seconds",
     "bucket_config",
     "lock_args",
+    "many_keys",
     "marker_args",
     "older_than_seconds",
     "value_args",
@@ -46,6 +49,11 @@ UNSET = Unset.UNSET
 def value_args(key: object, value: object, ttl: object) -> tuple[str, bytes, float | None]:
     """(key, value as bytes, per-key TTL in seconds or None) of put, create and update."""
     return check_key(key), coerce_value(value), None if ttl is None else to_seconds(ttl, "ttl")
+
+
+def ttl_seconds(ttl: object) -> float | None:
+    """A per-key TTL (seconds or a timedelta) in seconds, or None."""
+    return None if ttl is None else to_seconds(ttl, "ttl")
 
 
 def marker_args(key: object, last: object) -> tuple[str, int | None]:
@@ -148,3 +156,22 @@ def import_rows(entries: Iterable[Entry]) -> list[ImportRow]:
         rows.append((revision, check_key(entry.key), int(entry.operation), coerce_value(entry.value), ns))
         last = revision
     return rows
+
+
+def scan_args(start: object, end: object, limit: object, reverse: object) -> tuple[str, str | None, int | None, bool]:
+    """(start, end, limit, reverse) of entries() and iter_keys(): str bounds, a count >= 0 or None, a bool."""
+    for name, bound in (("start", start), ("end", end)):
+        if bound is not None and not isinstance(bound, str):
+            raise InvalidArgumentError(f"{name} must be a str (a key or any prefix) or None, not {bound!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InvalidArgumentError(f"limit must be None or an int >= 0, not {limit!r}")
+    if not isinstance(reverse, bool):
+        raise InvalidArgumentError(f"reverse must be a bool, not {reverse!r}")
+    return start or "", end, limit, reverse  # type: ignore[return-value]
+
+
+def many_keys(keys: object) -> list[str]:
+    """get_many's keys: an iterable of valid keys (not a lone str)."""
+    if isinstance(keys, (str, bytes)) or not isinstance(keys, Iterable):
+        raise InvalidArgumentError(f"get_many takes an iterable of keys, not {keys!r}")
+    return [check_key(key) for key in keys]

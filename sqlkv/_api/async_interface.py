@@ -13,7 +13,7 @@ signature and docstring, in the one place users and implementers read it.)
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
 
@@ -25,6 +25,7 @@ from . import arguments, registry
 from .arguments import UNSET, ImportRow, Unset
 from .lifecycle import State
 from .locks import AsyncLock
+from .transaction import AsyncTransaction, Step, check_increment
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
@@ -213,7 +214,29 @@ class AsyncStore:
         """
         return await self._backup(arguments.path_arg(path), bool(overwrite))
 
+    def atomic(self) -> AsyncTransaction:
+        """An atomic transaction across any buckets of this store: ``async with store.atomic() as tx:``.
+
+        Inside the block, ``tx.check(bucket, key, last=rev)``, ``tx.put``,
+        ``tx.create``, ``tx.update``, ``tx.delete``, ``tx.purge`` and
+        ``tx.incr`` (each as the bucket's own method, with the bucket first)
+        only record. At a clean exit every check is evaluated against the
+        state before any mutation, then the mutations apply in order: all or
+        nothing, serialisable with every other write, from any process. A
+        failing check raises AtomicCheckError listing every failing check; a
+        mutation refused by its own rule raises that rule's error, naming the
+        mutation (``error.mutation`` is its index). ``tx.revisions`` then holds
+        each mutation's revision; watchers see the mutations in revision order,
+        none before the commit. At most 1,000 checks and mutations
+        (TransactionTooLargeError). On NATS: one bucket's puts, creates,
+        updates, deletes and purges, as the server's atomic batch.
+        """
+        return AsyncTransaction(self)
+
     # -- what an implementation provides ---------------------------------------------------------
+
+    async def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]:
+        raise NotImplementedError
 
     async def _create_bucket(self, name: str, config: BucketConfig) -> AsyncBucket:
         raise NotImplementedError
@@ -285,6 +308,31 @@ class AsyncBucket(abc.ABC):
         key, last = arguments.marker_args(key, last)
         return await self._marker(key, Operation.PURGE, last)
 
+    async def incr(self, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> int:
+        """Add ``by`` to the key's integer value and return the new value, as one write (no retry loop).
+
+        The value is stored as ASCII decimal (``get`` reads ``b"42"``; any NATS
+        client can read it), as a new revision; an absent, deleted or expired
+        key counts from 0. A value that is not a decimal integer, or a result
+        outside the signed 64-bit range, raises NotACounterError and changes
+        nothing. ``ttl`` as for put. On NATS: a bounded compare-and-set loop.
+        """
+        key = check_key(key)
+        by = check_increment(by)
+        _, value = await self._incr(key, by, arguments.ttl_seconds(ttl))
+        return value
+
+    async def touch(self, key: str, ttl: float | timedelta | None) -> int:
+        """Move the key's expiry to ``ttl`` from now (None: it no longer expires), writing no new revision.
+
+        The whole key is concerned, as with ``put(..., ttl=)``; the bucket's own
+        ``ttl`` still counts from the last write. Returns the key's latest
+        revision. KeyNotFoundError if the key is absent or expired,
+        KeyDeletedError if it is deleted. UnsupportedError on NATS (its
+        deadlines belong to each message).
+        """
+        return await self._touch(check_key(key), arguments.ttl_seconds(ttl))
+
     async def get(self, key: str, *, revision: int | None = None) -> Entry:
         """The key's latest value, or the value at ``revision`` if that revision is this key's.
 
@@ -307,6 +355,47 @@ class AsyncBucket(abc.ABC):
         An empty bucket gives ``[]``.
         """
         return await self._keys(WatchOptions.make(filters))
+
+    def entries(
+        self,
+        *filters: str,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> AsyncIterator[Entry]:
+        """The latest live entry of each key, in key order: ``async for entry in kv.entries("orders.>")``.
+
+        Keys from ``start`` (inclusive) to ``end`` (exclusive), matching any of
+        ``filters`` (as for keys()), at most ``limit`` of them, descending with
+        ``reverse``. Read page by page: memory stays that of a page (1,000
+        entries) whatever the bucket's size; each page is one consistent
+        snapshot, and the next resumes after the last key seen, so no key is
+        returned twice and a key present throughout is never missed. On NATS
+        the whole listing is read first.
+        """
+        options = WatchOptions.make(filters)
+        return self._scan(options, *arguments.scan_args(start, end, limit, reverse), True)
+
+    def iter_keys(
+        self,
+        *filters: str,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> AsyncIterator[str]:
+        """Live keys in key order, as ``entries()`` reads them (values are not read): for very large buckets."""
+        options = WatchOptions.make(filters)
+        return self._scan(options, *arguments.scan_args(start, end, limit, reverse), False)
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, Entry]:
+        """The latest entry of each of ``keys``, read from one snapshot, as ``{key: entry}``.
+
+        Absent, deleted and expired keys are left out of the result. On NATS
+        the keys are read one by one (not one snapshot).
+        """
+        return await self._get_many(arguments.many_keys(keys))
 
     async def purge_deletes(self, *, older_than: float | timedelta | None = None) -> int:
         """Drop the history of deleted keys, and their markers once older than ``older_than``.
@@ -387,6 +476,20 @@ class AsyncBucket(abc.ABC):
 
     @abc.abstractmethod
     def _marker(self, key: str, op: Operation, last: int | None) -> Awaitable[int]: ...
+
+    @abc.abstractmethod
+    def _incr(self, key: str, by: int, ttl: float | None) -> Awaitable[tuple[int, int]]: ...
+
+    @abc.abstractmethod
+    def _touch(self, key: str, ttl: float | None) -> Awaitable[int]: ...
+
+    @abc.abstractmethod
+    def _scan(
+        self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool
+    ) -> AsyncIterator[Any]: ...
+
+    @abc.abstractmethod
+    def _get_many(self, keys: list[str]) -> Awaitable[dict[str, Entry]]: ...
 
     @abc.abstractmethod
     def _get(self, key: str, revision: int | None) -> Awaitable[Entry]: ...

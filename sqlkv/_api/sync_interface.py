@@ -24,6 +24,7 @@ from .arguments import UNSET, ImportRow, Unset
 from .async_interface import AsyncBucket, AsyncStore, AsyncWatcher
 from .lifecycle import State
 from .locks import Lock
+from .transaction import Step, Transaction, check_increment
 
 __all__ = ["Bucket", "Store", "Watcher", "sync_doc"]
 
@@ -183,6 +184,13 @@ class Store:
     def backup(self, path: str, *, overwrite: bool = False) -> int:
         return self._backup(arguments.path_arg(path), bool(overwrite))
 
+    @twin(AsyncStore.atomic)
+    def atomic(self) -> Transaction:
+        return Transaction(self)
+
+    def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]:
+        raise NotImplementedError
+
     def _create_bucket(self, name: str, config: BucketConfig) -> Bucket:
         raise NotImplementedError
 
@@ -248,6 +256,17 @@ class Bucket(abc.ABC):
         key, last = arguments.marker_args(key, last)
         return self._marker(key, Operation.PURGE, last)
 
+    @twin(AsyncBucket.incr)
+    def incr(self, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> int:
+        key = check_key(key)
+        by = check_increment(by)
+        _, value = self._incr(key, by, arguments.ttl_seconds(ttl))
+        return value
+
+    @twin(AsyncBucket.touch)
+    def touch(self, key: str, ttl: float | timedelta | None) -> int:
+        return self._touch(check_key(key), arguments.ttl_seconds(ttl))
+
     @twin(AsyncBucket.get)
     def get(self, key: str, *, revision: int | None = None) -> Entry:
         check_key(key)
@@ -262,6 +281,34 @@ class Bucket(abc.ABC):
     @twin(AsyncBucket.keys)
     def keys(self, *filters: str) -> list[str]:
         return self._keys(WatchOptions.make(filters))
+
+    @twin(AsyncBucket.entries)
+    def entries(
+        self,
+        *filters: str,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> Iterator[Entry]:
+        options = WatchOptions.make(filters)
+        return self._scan(options, *arguments.scan_args(start, end, limit, reverse), True)
+
+    @twin(AsyncBucket.iter_keys)
+    def iter_keys(
+        self,
+        *filters: str,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> Iterator[str]:
+        options = WatchOptions.make(filters)
+        return self._scan(options, *arguments.scan_args(start, end, limit, reverse), False)
+
+    @twin(AsyncBucket.get_many)
+    def get_many(self, keys: Iterable[str]) -> dict[str, Entry]:
+        return self._get_many(arguments.many_keys(keys))
 
     @twin(AsyncBucket.purge_deletes)
     def purge_deletes(self, *, older_than: float | timedelta | None = None) -> int:
@@ -320,6 +367,20 @@ class Bucket(abc.ABC):
 
     @abc.abstractmethod
     def _marker(self, key: str, op: Operation, last: int | None) -> int: ...
+
+    @abc.abstractmethod
+    def _incr(self, key: str, by: int, ttl: float | None) -> tuple[int, int]: ...
+
+    @abc.abstractmethod
+    def _touch(self, key: str, ttl: float | None) -> int: ...
+
+    @abc.abstractmethod
+    def _scan(
+        self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool
+    ) -> Iterator[Any]: ...
+
+    @abc.abstractmethod
+    def _get_many(self, keys: list[str]) -> dict[str, Entry]: ...
 
     @abc.abstractmethod
     def _get(self, key: str, revision: int | None) -> Entry: ...

@@ -57,7 +57,7 @@ def get_small(conn: sqlite3.Connection, sql: Any, key: str, revision: int | None
     return entry
 
 
-def _small_rows_only(fn: Callable[..., int]) -> Callable[..., int]:
+def _small_rows_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The variant of a one-key write ``fn`` for an event loop's thread.
 
     RunOnThread if the key keeps a value over SMALL_VALUE bytes: checking the
@@ -65,7 +65,7 @@ def _small_rows_only(fn: Callable[..., int]) -> Callable[..., int]:
     """
 
     @functools.wraps(fn)
-    def on_loop(conn: sqlite3.Connection, sql: Any, key: str, *args: Any) -> int:
+    def on_loop(conn: sqlite3.Connection, sql: Any, key: str, *args: Any) -> Any:
         if ops.holds_value_over(conn, sql, key, SMALL_VALUE):
             raise RunOnThread
         return fn(conn, sql, key, *args)
@@ -79,6 +79,8 @@ INLINE_WRITES: dict[Operation, Operation] = {
     ops.create: _small_rows_only(ops.create),
     ops.update: _small_rows_only(ops.update),
     ops.write_marker: _small_rows_only(ops.write_marker),
+    ops.incr: _small_rows_only(ops.incr),
+    ops.touch: _small_rows_only(ops.touch),
 }
 """Writes of one key (one short transaction), and the variant each runs on a loop."""
 

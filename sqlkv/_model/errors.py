@@ -7,11 +7,14 @@ exception ever reaches a caller::
     ├── KeyNotFoundError (also KeyError)
     │   └── KeyDeletedError            latest entry is a DEL/PURGE marker
     ├── WrongLastRevisionError         compare-and-set failed
-    │   └── KeyExistsError             create() on a live key
+    │   ├── KeyExistsError             create() on a live key
+    │   └── AtomicCheckError           a check of an atomic transaction failed
     ├── InvalidKeyError (also ValueError)
     ├── InvalidBucketNameError (also ValueError)
     ├── InvalidArgumentError (also ValueError)   bad revision, value, config...
-    │   └── UnsupportedError           valid, but this backend cannot do it (a nats:// store)
+    │   ├── UnsupportedError           valid, but this backend cannot do it (a nats:// store)
+    │   └── TransactionTooLargeError   an atomic transaction over its bounded size
+    ├── NotACounterError (also ValueError)      incr() on a value that is not a decimal integer
     ├── ValueTooLargeError (also ValueError)
     ├── BucketFullError                a put would take the bucket past max_bytes
     ├── LockNotAcquiredError           kv.lock() could not get the lock (in time)
@@ -82,6 +85,52 @@ class KeyExistsError(WrongLastRevisionError):
         super().__init__(key, 0, actual, f"wrong last sequence: {actual}: key exists")
 
 
+class CheckFailure(tuple[str, str, int, int]):
+    """One failed check of an atomic transaction: ``(bucket, key, expected, actual)``."""
+
+    __slots__ = ()
+
+    def __new__(cls, bucket: str, key: str, expected: int, actual: int) -> CheckFailure:
+        return super().__new__(cls, (bucket, key, expected, actual))
+
+    @property
+    def bucket(self) -> str:
+        """The bucket of the checked key."""
+        return self[0]
+
+    @property
+    def key(self) -> str:
+        """The checked key."""
+        return self[1]
+
+    @property
+    def expected(self) -> int:
+        """The revision the check asked for (0: no row)."""
+        return self[2]
+
+    @property
+    def actual(self) -> int:
+        """The key's latest revision when the transaction ran (0: no row)."""
+        return self[3]
+
+
+class AtomicCheckError(WrongLastRevisionError):
+    """Checks of an atomic transaction failed; nothing of the transaction was written.
+
+    ``failures`` lists every failing check as ``CheckFailure(bucket, key,
+    expected, actual)``; ``key``, ``expected`` and ``actual`` are the first one's.
+    """
+
+    def __init__(self, failures: list[CheckFailure]) -> None:
+        self.failures = list(failures)
+        first = self.failures[0]
+        listed = "; ".join(f"{f.bucket}/{f.key}: expected {f.expected}, actual {f.actual}" for f in self.failures)
+        count = len(self.failures)
+        super().__init__(
+            first.key, first.expected, first.actual, f"atomic check failed ({count} of the checks): {listed}"
+        )
+
+
 class InvalidKeyError(SqlkvError, ValueError):
     """A key or key filter breaks the naming rules (see docs/semantics.md)."""
 
@@ -96,6 +145,21 @@ class InvalidArgumentError(SqlkvError, ValueError):
 
 class UnsupportedError(InvalidArgumentError):
     """The store's backend cannot do what was asked (for example a SQLite-only feature on a nats:// store)."""
+
+
+class TransactionTooLargeError(InvalidArgumentError):
+    """An atomic transaction recorded more checks and mutations than a transaction may hold (1,000)."""
+
+
+class NotACounterError(SqlkvError, ValueError):
+    """``incr()`` found a value that is not an ASCII decimal integer, or the sum would leave the signed 64-bit range.
+
+    Nothing was written. ``key`` names the key.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(message)
 
 
 class ValueTooLargeError(SqlkvError, ValueError):
@@ -139,3 +203,15 @@ class StorageFullError(StorageError):
 
 class SchemaTooNewError(StorageError):
     """The file was written by a newer sqlkv whose schema this version does not know."""
+
+
+def name_mutation(error: SqlkvError, index: int, description: str) -> SqlkvError:
+    """``error`` (refusing a mutation of an atomic transaction), its message now naming that mutation.
+
+    Sets ``error.mutation`` to the mutation's index (0-based, in the order
+    recorded) and prefixes the message with ``mutation 2 (create orders/o.7): ``.
+    """
+    error.mutation = index  # type: ignore[attr-defined]
+    if error.args and isinstance(error.args[0], str):
+        error.args = (f"mutation {index} ({description}): {error.args[0]}", *error.args[1:])
+    return error

@@ -11,17 +11,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from .errors import InvalidArgumentError, InvalidBucketNameError, InvalidKeyError
+from .errors import InvalidArgumentError, InvalidBucketNameError, InvalidKeyError, NotACounterError
 
 __all__ = [
+    "COUNTER_DIGITS",
+    "COUNTER_MAX",
+    "COUNTER_MIN",
     "MAX_BUCKET_NAME_LENGTH",
     "MAX_KEY_LENGTH",
     "KeyMatcher",
+    "add_to_counter",
     "compile_filters",
     "check_bucket_name",
     "check_key",
     "check_revision",
     "coerce_value",
+    "parse_counter",
 ]
 
 MAX_KEY_LENGTH = 1024
@@ -156,3 +161,27 @@ def coerce_value(value: object) -> bytes:
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     raise InvalidArgumentError(f"value must be bytes or str, not {type(value).__name__}")
+
+
+COUNTER_MIN, COUNTER_MAX = -(2**63), 2**63 - 1
+"""The range of a counter (``incr``): a signed 64-bit integer, as every NATS client and language can read it."""
+
+COUNTER_DIGITS = 20
+"""The longest counter value in bytes (``-9223372036854775808``)."""
+
+
+def parse_counter(key: str, value: bytes) -> int:
+    """The integer a counter's stored value holds: ASCII decimal, an optional ``-``, nothing else."""
+    digits = value[1:] if value[:1] == b"-" else value
+    if not digits or not digits.isdigit() or len(value) > COUNTER_DIGITS:
+        shown = value[:24] + (b"..." if len(value) > 24 else b"")
+        raise NotACounterError(key, f"value of {key} is not a decimal integer: {shown!r}")
+    return int(value)
+
+
+def add_to_counter(key: str, current: int, by: int) -> int:
+    """``current + by``; NotACounterError if that leaves the signed 64-bit range."""
+    total = current + by
+    if not COUNTER_MIN <= total <= COUNTER_MAX:
+        raise NotACounterError(key, f"{key}: {current} + {by} leaves the signed 64-bit range of a counter")
+    return total

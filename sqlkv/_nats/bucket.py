@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -9,13 +10,24 @@ from .._api.arguments import ImportRow
 from .._api.async_interface import AsyncBucket
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation, make_entry
-from .._model.errors import KeyDeletedError, KeyExistsError, KeyNotFoundError, UnsupportedError, WrongLastRevisionError
+from .._model.errors import (
+    KeyDeletedError,
+    KeyExistsError,
+    KeyNotFoundError,
+    StoreBusyError,
+    UnsupportedError,
+    WrongLastRevisionError,
+)
+from .._model.validate import add_to_counter, parse_counter
 from .._model.watch_options import WatchOptions
 from .errors import bucket_errors, nats, ns
 from .session import Session
 from .watcher import OPERATIONS, NatsWatcher
 
-__all__ = ["NatsBucket", "config_of"]
+__all__ = ["INCR_ATTEMPTS", "NatsBucket", "config_of"]
+
+INCR_ATTEMPTS = 100
+"""How many compare-and-set rounds ``incr`` tries on NATS before giving up with StoreBusyError."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -97,6 +109,56 @@ class NatsBucket(AsyncBucket):
         except WrongLastRevisionError as exc:
             raise WrongLastRevisionError(key, last or 0, exc.actual) from None
         return int(ack.seq)
+
+    async def _incr(self, key: str, by: int, ttl: float | None) -> tuple[int, int]:
+        """A bounded compare-and-set loop: NATS has no server-side increment."""
+        _no_ttl(ttl, "incr")
+        for _ in range(INCR_ATTEMPTS):
+            try:
+                entry = await self._get(key, None)
+            except KeyNotFoundError:  # absent, deleted or expired: counts from 0, written as a create
+                total = add_to_counter(key, 0, by)
+                try:
+                    return await self._create(key, b"%d" % total, None), total
+                except KeyExistsError:
+                    continue
+            total = add_to_counter(key, parse_counter(key, entry.value), by)
+            try:
+                return await self._update(key, b"%d" % total, entry.revision, None), total
+            except WrongLastRevisionError:
+                continue
+        raise StoreBusyError(f"incr({key!r}): the key changed under each of {INCR_ATTEMPTS} compare-and-set attempts")
+
+    async def _touch(self, key: str, ttl: float | None) -> int:
+        raise UnsupportedError(
+            "touch() is not supported on a nats:// store: NATS keeps a TTL per message and cannot move it "
+            "without writing a new revision"
+        )
+
+    async def _get_many(self, keys: list[str]) -> dict[str, Entry]:
+        """One direct get per key (NATS has no snapshot across keys)."""
+        found: dict[str, Entry] = {}
+        for key in keys:
+            if key not in found:
+                try:
+                    found[key] = await self._get(key, None)
+                except KeyNotFoundError:
+                    pass
+        return found
+
+    async def _scan(
+        self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool
+    ) -> AsyncIterator[Any]:
+        """The latest entries from an ordered consumer (one watch per filter), sorted here."""
+        latest: dict[str, Entry] = {}
+        for pattern in options.filters or (">",):
+            async with self.watch(pattern, ignore_deletes=True, meta_only=not values) as watcher:
+                for entry in await watcher.initial():
+                    if start <= entry.key and (end is None or entry.key < end):
+                        latest[entry.key] = entry
+        found = sorted(latest, reverse=reverse)
+        for key in found if limit is None else found[:limit]:
+            yield latest[key] if values else key
 
     async def _get(self, key: str, revision: int | None) -> Entry:
         _, _, errors = nats()

@@ -26,10 +26,11 @@ from .._model.errors import (
     KeyDeletedError,
     KeyExistsError,
     KeyNotFoundError,
+    NotACounterError,
     ValueTooLargeError,
     WrongLastRevisionError,
 )
-from .._model.validate import KeyMatcher
+from .._model.validate import COUNTER_DIGITS, KeyMatcher, add_to_counter, parse_counter
 from .changes import prefix_end, sequence
 from .connection import snapshot
 from .errors import on_bucket
@@ -43,12 +44,15 @@ __all__ = [
     "history",
     "holds_value_over",
     "import_rows",
+    "incr",
     "insert_row",
     "keys",
+    "latest_revision",
     "put",
     "counters",
     "recount",
     "status",
+    "touch",
     "update",
     "write_marker",
 ]
@@ -104,6 +108,13 @@ def _latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> tup
     return revision, op
 
 
+@on_bucket
+def latest_revision(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> int:
+    """The key's latest revision, markers included (0: absent or expired), as a compare-and-set sees it."""
+    row = _latest(conn, sql, key, now)
+    return row[0] if row else 0
+
+
 def _check_last(conn: sqlite3.Connection, sql: BucketSQL, key: str, last: int, now: int) -> None:
     row = _latest(conn, sql, key, now)
     actual = row[0] if row else 0
@@ -150,6 +161,46 @@ def write_marker(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operati
     if last is not None:
         _check_last(conn, sql, key, last, now)
     return insert_row(conn, sql, key, int(op), b"", now, None)
+
+
+@on_bucket
+def incr(conn: sqlite3.Connection, sql: BucketSQL, key: str, by: int, now: int, expires: int | None) -> tuple[int, int]:
+    """Add ``by`` to the key's integer value (absent, deleted or expired: 0); return (revision, new value).
+
+    The new value is stored as ASCII decimal in a new PUT revision; a value
+    that is not a decimal integer, or a sum outside the signed 64-bit range,
+    raises NotACounterError and writes nothing. Values over 20 bytes are never
+    read whole: no counter is that long.
+    """
+    current = 0
+    row = conn.execute(sql.get_latest_small, (key, COUNTER_DIGITS)).fetchone()
+    if row is not None and row[1] == _PUT:
+        revision, _, value, created, deadline, ttl = row
+        if value is None:  # over 20 bytes: not a counter, unless the key expired
+            if _latest(conn, sql, key, now) is not None:
+                message = f"value of {key} is not a decimal integer (revision {revision} is over 20 bytes)"
+                raise NotACounterError(key, message)
+        elif not _expired(created, deadline, ttl, now):
+            current = parse_counter(key, value)
+    total = add_to_counter(key, current, by)
+    return insert_row(conn, sql, key, _PUT, b"%d" % total, now, expires), total
+
+
+@on_bucket
+def touch(conn: sqlite3.Connection, sql: BucketSQL, key: str, expires: int | None, now: int) -> int:
+    """Move the key's deadline to ``expires`` (None: no deadline) without a new revision; return its revision.
+
+    KeyNotFoundError when the key is absent or expired, KeyDeletedError when
+    its latest entry is a marker. The bucket TTL still counts from the write.
+    """
+    row = _latest(conn, sql, key, now)
+    if row is None:
+        raise KeyNotFoundError(key)
+    revision, op = row
+    if op != _PUT:
+        raise KeyDeletedError(key, revision, Operation(op))
+    conn.execute(sql.set_expires, (revision, expires))
+    return revision
 
 
 @on_bucket

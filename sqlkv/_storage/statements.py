@@ -74,6 +74,7 @@ class BucketSQL:
         "rows_after",
         "rows_between",
         "sequence",
+        "set_expires",
         "sizes_of_key",
         "stats",
         "trim_all",
@@ -112,6 +113,7 @@ class BucketSQL:
     delete_key_below: str
     delete_revision: str
     clear_expires: str
+    set_expires: str
     latest_markers: str
     trim_all: str
 
@@ -208,6 +210,7 @@ class BucketSQL:
             delete_key_below=f"DELETE FROM {t} WHERE key = ? AND revision < ?",
             delete_revision=f"DELETE FROM {t} WHERE revision = ?",
             clear_expires=f"UPDATE {t} SET expires = NULL WHERE revision = ?",
+            set_expires=f"UPDATE {t} SET expires = ?2 WHERE revision = ?1",
             latest_markers=(
                 f"SELECT key, newest, created FROM (SELECT key, op, max(revision) AS newest, created FROM {t} "
                 "WHERE op != 0 GROUP BY key) WHERE op IN (2, 3, 4)"

@@ -9,14 +9,17 @@ sync bucket returns its result). So both twins run the very same code.
 from __future__ import annotations
 
 from ..._model.entry import Operation
+from ..._model.errors import InvalidArgumentError, name_mutation
 from ..._model.watch_options import WatchOptions
 from ..._runtime.request import Operation as StorageOperation
-from ..._storage import expiry, ops
+from ..._storage import atomic, expiry, ops, scan
 from ..._storage.catalog import BucketRecord
+from ..._storage.changes import prefix_end
 from ..._storage.statements import BucketSQL
 from ..arguments import ImportRow
+from ..transaction import Step
 
-__all__ = ["EngineCalls", "SqliteBucketCore"]
+__all__ = ["EngineCalls", "ScanCursor", "SqliteBucketCore", "storage_plan"]
 
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
@@ -86,6 +89,30 @@ class SqliteBucketCore:
             self._announce(now, None)
         return self._engine.write(ops.write_marker, self._sql, key, op, last, now)
 
+    def _incr(self, key: str, by: int, ttl: float | None) -> Any:
+        engine = self._engine
+        now = engine.clock()
+        expires = None if ttl is None else now + round(ttl * 1e9)
+        if expires is not None or self._ttl_ns:
+            self._announce(now, expires)
+        return engine.write(ops.incr, self._sql, key, by, now, expires)
+
+    def _touch(self, key: str, ttl: float | None) -> Any:
+        engine = self._engine
+        now = engine.clock()
+        expires = None if ttl is None else now + round(ttl * 1e9)
+        if expires is not None:
+            engine.expect_deadline(expires)
+        return engine.write(ops.touch, self._sql, key, expires, now)
+
+    def _get_many(self, keys: list[str]) -> Any:
+        return self._engine.read(scan.get_many, self._sql, keys, self._engine.clock())
+
+    def _page(self, cursor: ScanCursor) -> Any:
+        """The next page of a scan (a read on one snapshot)."""
+        engine = self._engine
+        return engine.read(scan.page, self._sql, *cursor.page_args(), engine.clock())
+
     def _get(self, key: str, revision: int | None) -> Any:
         engine = self._engine
         return engine.read(ops.get, self._sql, key, revision, engine.clock())
@@ -112,3 +139,77 @@ class SqliteBucketCore:
     def _counters(self) -> Any:
         """(rows, bytes, live keys) as the triggers keep them (``status()`` also leaves out what expired)."""
         return self._engine.read(ops.counters, self._sql)
+
+
+class ScanCursor:
+    """Where a scan (``entries()``, ``iter_keys()``) is: the range left, and how many entries it may still yield."""
+
+    __slots__ = ("done", "high", "low", "low_inclusive", "matcher", "remaining", "reverse", "values")
+
+    def __init__(
+        self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool
+    ) -> None:
+        low, high = start, end
+        if options.prefix:  # the filters' literal prefix narrows the range
+            low = max(low, options.prefix)
+            top = prefix_end(options.prefix)
+            high = top if high is None else min(high, top)
+        self.low, self.low_inclusive, self.high = low, True, high
+        self.matcher = options.matcher
+        self.remaining = limit
+        self.reverse = reverse
+        self.values = values
+        self.done = limit == 0 or (high is not None and low >= high)
+
+    def page_args(self) -> tuple[Any, ...]:
+        """The arguments of ``scan.page`` for the next page (the clock's reading follows)."""
+        size = scan.PAGE_SIZE if self.remaining is None else min(scan.PAGE_SIZE, max(self.remaining, 64))
+        return self.low, self.low_inclusive, self.high, self.reverse, self.matcher, size, self.values
+
+    def advance(self, page: scan.Page) -> list[Any]:
+        """Take ``page``: move past it and return what of it to yield."""
+        found = page.entries
+        if self.remaining is not None:
+            found = found[: self.remaining]
+            self.remaining -= len(found)
+        if page.done or self.remaining == 0 or page.last_key is None:
+            self.done = True
+        elif self.reverse:
+            self.high = page.last_key
+        else:
+            self.low, self.low_inclusive = page.last_key, False
+        return found
+
+
+def storage_plan(
+    store: object, checks: list[Step], mutations: list[Step], handles: dict[str, SqliteBucketCore], now: int
+) -> tuple[list[atomic.Check], list[atomic.Mutation]]:
+    """A transaction's steps as storage checks and mutations (``handles``: the buckets named by a string).
+
+    Tells the sweeper about each deadline the mutations store. Each bucket
+    handle must belong to ``store``.
+    """
+
+    def handle_of(step: Step) -> SqliteBucketCore:
+        bucket = step.bucket
+        if isinstance(bucket, str):
+            return handles[bucket]
+        if not isinstance(bucket, SqliteBucketCore) or bucket._store is not store:
+            raise InvalidArgumentError(f"bucket {step.bucket_name} is not a bucket of this store")
+        return bucket
+
+    storage_checks = [atomic.Check(handle_of(step)._sql, step.key, step.last or 0) for step in checks]
+    storage_mutations = []
+    for index, step in enumerate(mutations):
+        try:
+            handle = handle_of(step)
+        except InvalidArgumentError as exc:
+            raise name_mutation(exc, index, step.describe()) from None
+        expires = None if step.ttl is None else now + round(step.ttl * 1e9)
+        if expires is not None or handle._ttl_ns:
+            handle._announce(now, expires)
+        mutation = atomic.Mutation(
+            step.kind, handle._sql, step.key, value=step.value, last=step.last, by=step.by, expires=expires
+        )
+        storage_mutations.append(mutation)
+    return storage_checks, storage_mutations

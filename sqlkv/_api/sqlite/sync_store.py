@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 
 from ..._engine.direct import DirectEngine
 from ..._engine.engine import SWEEP_BATCH
@@ -11,14 +12,15 @@ from ..._model.config import BucketConfig
 from ..._model.errors import StoreClosedError
 from ..._model.options import StoreOptions
 from ..._model.watch_options import WatchOptions
-from ..._storage import admin, catalog, expiry
+from ..._storage import admin, atomic, catalog, expiry
 from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
 from ..._storage.schema import migration_count
 from ..lifecycle import State, Tracker
 from ..sync_interface import Bucket, Store
-from .bucket_core import SqliteBucketCore
+from ..transaction import Step
+from .bucket_core import ScanCursor, SqliteBucketCore, storage_plan
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
@@ -130,6 +132,17 @@ class SqliteStore(Store):
             if not more:
                 return expired
 
+    def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]:
+        if not checks and not mutations:
+            self._engine.check_open()
+            return []
+        named = {step.bucket for step in (*checks, *mutations) if isinstance(step.bucket, str)}
+        handles = {name: self._bucket(name) for name in sorted(named)}
+        now = self._engine.clock()
+        plan = storage_plan(self, checks, mutations, handles, now)  # type: ignore[arg-type]
+        revisions: list[int] = self._engine.write(atomic.run, *plan, now)
+        return revisions
+
     def _backup(self, path: str, overwrite: bool) -> int:
         pages: int = self._engine.read(backup, path, overwrite)
         return pages
@@ -142,6 +155,13 @@ class SqliteBucket(SqliteBucketCore, Bucket):
 
     def __init__(self, store: SqliteStore, record: BucketRecord) -> None:
         self._attach(store, store._engine, record)
+
+    def _scan(
+        self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool
+    ) -> Iterator[Any]:
+        cursor = ScanCursor(options, start, end, limit, reverse, values)
+        while not cursor.done:
+            yield from cursor.advance(self._page(cursor))
 
     def _watch(self, options: WatchOptions, timeout: float | None) -> SqliteWatcher:
         from .sync_watcher import SqliteWatcher  # the watch layer loads on the first watch

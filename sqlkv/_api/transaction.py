@@ -1,0 +1,246 @@
+"""Atomic transactions as the user writes them: ``async with store.atomic() as tx`` records, the exit commits.
+
+The block only records checks and mutations (each checked as it is
+recorded: a bad key, value or revision raises at once, naming the mutation).
+On a clean exit the store runs them as one all-or-nothing unit
+(``store._atomic(steps)``); an exception in the block commits nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import TracebackType
+
+from .._model.errors import InvalidArgumentError, SqlkvError, TransactionTooLargeError, name_mutation
+from .._model.validate import COUNTER_MAX, COUNTER_MIN, check_bucket_name, check_key, check_revision
+from . import arguments
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any, Protocol, TypeAlias
+
+    from .._model.config import BucketConfig
+
+    class BucketLike(Protocol):
+        """A bucket handle (``AsyncBucket`` or ``Bucket``) as a transaction sees it."""
+
+        @property
+        def name(self) -> str: ...
+
+        config: BucketConfig
+
+    BucketRef: TypeAlias = "BucketLike | str"
+
+    class AsyncStoreLike(Protocol):
+        """An ``AsyncStore`` as its transactions see it."""
+
+        async def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]: ...
+
+    class StoreLike(Protocol):
+        """A ``Store`` as its transactions see it."""
+
+        def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]: ...
+
+__all__ = ["MAX_TRANSACTION", "AsyncTransaction", "Step", "Transaction", "TransactionRecorder"]
+
+MAX_TRANSACTION = 1000
+"""Checks and mutations one transaction may hold (as Deno KV and NATS atomic batches)."""
+
+
+class Step:
+    """One recorded check or mutation.
+
+    ``kind`` is ``check``, ``put``, ``create``, ``update``, ``delete``,
+    ``purge`` or ``incr``; ``bucket`` a bucket handle or name; ``value`` the
+    value (bytes), ``last`` the expected latest revision, ``by`` an
+    increment, ``ttl`` the key's TTL in seconds (None: none).
+    """
+
+    __slots__ = ("bucket", "by", "key", "kind", "last", "ttl", "value")
+
+    def __init__(
+        self,
+        kind: str,
+        bucket: Any,
+        key: str,
+        *,
+        value: bytes = b"",
+        last: int | None = None,
+        by: int = 0,
+        ttl: float | None = None,
+    ) -> None:
+        self.kind = kind
+        self.bucket = bucket
+        self.key = key
+        self.value = value
+        self.last = last
+        self.by = by
+        self.ttl = ttl
+
+    @property
+    def bucket_name(self) -> str:
+        """The name of the step's bucket."""
+        bucket = self.bucket
+        return bucket if isinstance(bucket, str) else str(bucket.name)
+
+    def describe(self) -> str:
+        """``"create orders/o.7"``: how an error names this step."""
+        return f"{self.kind} {self.bucket_name}/{self.key}"
+
+    def __repr__(self) -> str:
+        return f"<Step {self.describe()}>"
+
+
+class TransactionRecorder:
+    """What ``atomic()`` gives inside its block: record checks and mutations; they run together at its exit."""
+
+    def __init__(self) -> None:
+        self.checks: list[Step] = []
+        self.mutations: list[Step] = []
+        self.revisions: list[int] = []
+        """The revision of each mutation, in the order recorded (once the transaction committed)."""
+        self.committed = False
+        """Whether the transaction committed."""
+        self._entered = False
+        self._finished = False
+
+    def __repr__(self) -> str:
+        state = "committed" if self.committed else "finished" if self._finished else "recording"
+        return f"<{type(self).__name__} {state}: {len(self.checks)} checks, {len(self.mutations)} mutations>"
+
+    def _record(self, step: Step, into: list[Step]) -> None:
+        if self._finished or not self._entered:
+            raise InvalidArgumentError(
+                "record into a transaction inside its block: `async with store.atomic() as tx:` (`with` for Store)"
+            )
+        if len(self.checks) + len(self.mutations) >= MAX_TRANSACTION:
+            raise TransactionTooLargeError(
+                f"a transaction holds at most {MAX_TRANSACTION} checks and mutations; split it"
+            )
+        into.append(step)
+
+    def _mutation(self, kind: str, bucket: BucketRef, key: Any, **fields: Any) -> None:
+        index = len(self.mutations)
+        try:
+            step = Step(kind, _bucket_ref(bucket), check_key(key), **fields)
+        except SqlkvError as exc:
+            raise name_mutation(exc, index, f"{kind} {_shown(bucket)}/{key}") from None
+        self._record(step, self.mutations)
+
+    def check(self, bucket: BucketRef, key: str, *, last: int) -> None:
+        """At commit, before any mutation: ``key``'s latest revision must be ``last`` (0: the key has no row).
+
+        Otherwise the transaction writes nothing and raises AtomicCheckError,
+        listing every failing check. ``bucket`` is a bucket of this store (or its name).
+        """
+        step = Step("check", _bucket_ref(bucket), check_key(key), last=check_revision(last, name="last", minimum=0))
+        self._record(step, self.checks)
+
+    def put(self, bucket: BucketRef, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> None:
+        """Record a put (as ``bucket.put``)."""
+        self._mutation("put", bucket, key, **_value_fields(key, value, ttl))
+
+    def create(self, bucket: BucketRef, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> None:
+        """Record a create (as ``bucket.create``: the key must be absent, deleted or expired)."""
+        self._mutation("create", bucket, key, **_value_fields(key, value, ttl))
+
+    def update(
+        self, bucket: BucketRef, key: str, value: bytes | str, last: int, *, ttl: float | timedelta | None = None
+    ) -> None:
+        """Record an update (as ``bucket.update``: the key's latest revision must then be ``last``)."""
+        self._mutation("update", bucket, key, last=_last(last, minimum=0), **_value_fields(key, value, ttl))
+
+    def delete(self, bucket: BucketRef, key: str, *, last: int | None = None) -> None:
+        """Record a delete marker (as ``bucket.delete``, with ``last`` as a compare-and-set)."""
+        self._mutation("delete", bucket, key, last=None if last is None else _last(last, minimum=0))
+
+    def purge(self, bucket: BucketRef, key: str, *, last: int | None = None) -> None:
+        """Record a purge (as ``bucket.purge``, with ``last`` as a compare-and-set)."""
+        self._mutation("purge", bucket, key, last=None if last is None else _last(last, minimum=0))
+
+    def incr(self, bucket: BucketRef, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> None:
+        """Record an increment (as ``bucket.incr``; its revision is in ``revisions``)."""
+        self._mutation("incr", bucket, key, by=check_increment(by), ttl=arguments.ttl_seconds(ttl))
+
+
+def check_increment(by: object) -> int:
+    """An ``incr`` step: an int within the signed 64-bit range."""
+    if isinstance(by, bool) or not isinstance(by, int) or not COUNTER_MIN <= by <= COUNTER_MAX:
+        raise InvalidArgumentError(f"by must be an int within the signed 64-bit range, not {by!r}")
+    return by
+
+
+def _value_fields(key: object, value: object, ttl: object) -> dict[str, Any]:
+    _, data, seconds = arguments.value_args(key, value, ttl)
+    return {"value": data, "ttl": seconds}
+
+
+def _last(last: object, *, minimum: int) -> int:
+    return check_revision(last, name="last", minimum=minimum)
+
+
+def _bucket_ref(bucket: object) -> Any:
+    """A bucket handle, or a valid bucket name."""
+    if isinstance(bucket, str):
+        return check_bucket_name(bucket)
+    if not isinstance(getattr(bucket, "name", None), str) or not hasattr(bucket, "config"):
+        raise InvalidArgumentError(f"a transaction step takes a bucket of this store or its name, not {bucket!r}")
+    return bucket
+
+
+def _shown(bucket: object) -> str:
+    return bucket if isinstance(bucket, str) else str(getattr(bucket, "name", bucket))
+
+
+class AsyncTransaction(TransactionRecorder):
+    """An atomic transaction of an AsyncStore: ``async with store.atomic() as tx: tx.put(kv, "k", b"v")``.
+
+    Records checks and mutations; at a clean exit of the block they run as one
+    all-or-nothing unit (see ``AsyncStore.atomic``); ``tx.revisions`` then
+    holds each mutation's revision. An exception in the block commits nothing.
+    """
+
+    def __init__(self, store: AsyncStoreLike) -> None:
+        super().__init__()
+        self._store = store
+
+    async def __aenter__(self) -> AsyncTransaction:
+        if self._entered:
+            raise InvalidArgumentError("a transaction runs once: call store.atomic() again")
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._finished = True  # nothing more may be recorded
+        if exc_type is None:
+            self.revisions = await self._store._atomic(self.checks, self.mutations)
+            self.committed = True
+
+
+class Transaction(TransactionRecorder):
+    """An atomic transaction of a Store: ``with store.atomic() as tx: tx.put(kv, "k", b"v")``.
+
+    Records checks and mutations; at a clean exit of the block they run as one
+    all-or-nothing unit (see ``Store.atomic``); ``tx.revisions`` then holds
+    each mutation's revision. An exception in the block commits nothing.
+    """
+
+    def __init__(self, store: StoreLike) -> None:
+        super().__init__()
+        self._store = store
+
+    def __enter__(self) -> Transaction:
+        if self._entered:
+            raise InvalidArgumentError("a transaction runs once: call store.atomic() again")
+        self._entered = True
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._finished = True
+        if exc_type is None:
+            self.revisions = self._store._atomic(self.checks, self.mutations)
+            self.committed = True

@@ -1,0 +1,168 @@
+"""Reads that scale with what they return: pages of latest entries in key order, and many keys at once.
+
+A page is found in two steps on one snapshot: the latest revision of each key
+in the range, in key order, from the ``(key, revision)`` index alone (no row
+is read), up to the page's size; then those rows by revision, their values
+included. Only live entries (latest row a PUT, not expired) are returned. A
+caller walks the whole range page after page, each page on its own snapshot,
+resuming after the last key it saw (see :class:`Page`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .._model.entry import Entry, Operation, make_entry
+from .._model.validate import KeyMatcher
+from .connection import snapshot
+from .errors import on_bucket
+from .statements import BucketSQL, bucket_table
+
+__all__ = ["PAGE_BYTES", "PAGE_SIZE", "Page", "get_many", "page"]
+
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    from typing import Any
+
+PAGE_SIZE = 1000
+"""Keys looked at per page: a page holds at most this many entries in memory."""
+
+PAGE_BYTES = 16 * 1024 * 1024
+"""A page stops once its values pass this many bytes (large values: fewer entries per page)."""
+
+_PUT = int(Operation.PUT)
+
+
+class Page:
+    """One page of a scan: its live ``entries`` (or keys), and where the next page starts.
+
+    ``last_key`` is the last key the page looked at (live or not), None when
+    it looked at none; ``done`` is true when no key is left in the range.
+    """
+
+    __slots__ = ("done", "entries", "last_key")
+
+    def __init__(self, entries: list[Any], last_key: str | None, done: bool) -> None:
+        self.entries = entries
+        self.last_key = last_key
+        self.done = done
+
+
+def _page_statement(bucket_id: int, lower: str, upper: bool, reverse: bool, values: bool) -> str:
+    """The statement of one page: the latest revisions of keys in range (index only), then their rows, in key order.
+
+    The rows come in the order of the materialised list of revisions (key
+    order): no sort holds their values, so a page can stop after any row.
+    """
+    t = f'"{bucket_table(bucket_id)}"'
+    bounds = f"key {lower} ?1" + (" AND key < ?2" if upper else "")
+    order = "DESC" if reverse else "ASC"
+    value = "r.value" if values else "NULL"
+    return (
+        f"SELECT r.key, r.revision, r.op, {value}, r.created, r.expires FROM ("
+        f"SELECT max(revision) AS latest FROM {t} WHERE {bounds} GROUP BY key ORDER BY key {order} LIMIT ?3) AS m "
+        f"JOIN {t} AS r ON r.revision = m.latest"
+    )
+
+
+_STATEMENTS: dict[tuple[int, str, bool, bool, bool], str] = {}
+
+
+@on_bucket
+def page(
+    conn: sqlite3.Connection,
+    sql: BucketSQL,
+    low: str,
+    low_inclusive: bool,
+    high: str | None,
+    reverse: bool,
+    matcher: KeyMatcher | None,
+    size: int,
+    values: bool,
+    now: int,
+) -> Page:
+    """Up to ``size`` keys of the range, in key order (descending with ``reverse``): their live entries or keys.
+
+    The range is ``low`` (inclusive or not) to ``high`` (exclusive; None: no
+    bound). ``matcher`` keeps only matching keys. With ``values=False`` the
+    page holds keys, and no value is read. A page stops early once its values
+    pass PAGE_BYTES (it then holds at least one entry).
+    """
+    lower = ">=" if low_inclusive else ">"
+    if not low:  # the invisible high-water row has the empty key: leave it out with the index alone
+        low, lower = "", ">"
+    shape = (sql.bucket_id, lower, high is not None, reverse, values)
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _STATEMENTS[shape] = _page_statement(sql.bucket_id, lower, high is not None, reverse, values)
+    found: list[Any] = []
+    append = found.append
+    bucket = sql.bucket
+    looked = 0
+    last_key: str | None = None
+    budget = PAGE_BYTES
+    with snapshot(conn):
+        ttl = conn.execute(sql.ttl).fetchone()[0]
+        cutoff = now - ttl if ttl else -1
+        cursor = conn.execute(statement, (low, high, size))
+        try:
+            for key, revision, op, value, created, expires in cursor:
+                if last_key is not None and (key < last_key if not reverse else key > last_key):
+                    return _sorted_page(conn, statement, low, high, size, reverse, matcher, values, now, cutoff, bucket)
+                looked += 1
+                last_key = key
+                if op != _PUT or created <= cutoff or (expires is not None and expires <= now):
+                    continue
+                if matcher is not None and not matcher(key):
+                    continue
+                if not values:
+                    append(key)
+                    continue
+                append(make_entry(bucket, key, value, revision, created, 0, op))
+                budget -= len(value)
+                if budget < 0:
+                    return Page(found, last_key, False)
+        finally:
+            cursor.close()
+    return Page(found, last_key, looked < size)
+
+
+def _sorted_page(
+    conn: sqlite3.Connection,
+    statement: str,
+    low: str,
+    high: str | None,
+    size: int,
+    reverse: bool,
+    matcher: KeyMatcher | None,
+    values: bool,
+    now: int,
+    cutoff: int,
+    bucket: str,
+) -> Page:
+    """The page, should SQLite ever return its rows out of key order: all of them, sorted here (same snapshot)."""
+    rows = sorted(conn.execute(statement, (low, high, size)).fetchall(), key=lambda row: row[0], reverse=reverse)
+    found: list[Any] = [
+        make_entry(bucket, key, value, revision, created, 0, op) if values else key
+        for key, revision, op, value, created, expires in rows
+        if op == _PUT and created > cutoff and (expires is None or expires > now) and (matcher is None or matcher(key))
+    ]
+    return Page(found, rows[-1][0] if rows else None, len(rows) < size)
+
+
+@on_bucket
+def get_many(conn: sqlite3.Connection, sql: BucketSQL, keys: list[str], now: int) -> dict[str, Entry]:
+    """The latest live entry of each of ``keys``, from one snapshot; absent, deleted and expired keys are left out."""
+    found: dict[str, Entry] = {}
+    with snapshot(conn):
+        for key in keys:
+            if key in found:
+                continue
+            row = conn.execute(sql.get_latest, (key,)).fetchone()
+            if row is None:
+                continue
+            revision, op, value, created, expires, ttl = row
+            if op != _PUT or (ttl and created <= now - ttl) or (expires is not None and expires <= now):
+                continue
+            found[key] = make_entry(sql.bucket, key, value, revision, created, 0, op)
+    return found
