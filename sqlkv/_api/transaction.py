@@ -8,11 +8,12 @@ On a clean exit the store runs them as one all-or-nothing unit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from types import TracebackType
 
 from .._model.errors import InvalidArgumentError, SqlkvError, TransactionTooLargeError, name_mutation
-from .._model.validate import COUNTER_MAX, COUNTER_MIN, check_bucket_name, check_key, check_revision
+from .._model.validate import COUNTER_MAX, COUNTER_MIN, check_bucket_name, check_key, check_revision, coerce_value
 from . import arguments
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         """A ``Store`` as its transactions see it."""
 
         def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]: ...
+
 
 __all__ = ["MAX_TRANSACTION", "AsyncTransaction", "Step", "Transaction", "TransactionRecorder"]
 
@@ -119,10 +121,11 @@ class TransactionRecorder:
             )
         into.append(step)
 
-    def _mutation(self, kind: str, bucket: BucketRef, key: Any, **fields: Any) -> None:
+    def _mutation(self, kind: str, bucket: BucketRef, key: Any, fields: Callable[[], dict[str, Any]]) -> None:
+        """Record a mutation; ``fields()`` checks and returns its other arguments (an error names the mutation)."""
         index = len(self.mutations)
         try:
-            step = Step(kind, _bucket_ref(bucket), check_key(key), **fields)
+            step = Step(kind, _bucket_ref(bucket), check_key(key), **fields())
         except SqlkvError as exc:
             raise name_mutation(exc, index, f"{kind} {_shown(bucket)}/{key}") from None
         self._record(step, self.mutations)
@@ -133,34 +136,34 @@ class TransactionRecorder:
         Otherwise the transaction writes nothing and raises AtomicCheckError,
         listing every failing check. ``bucket`` is a bucket of this store (or its name).
         """
-        step = Step("check", _bucket_ref(bucket), check_key(key), last=check_revision(last, name="last", minimum=0))
+        step = Step("check", _bucket_ref(bucket), check_key(key), last=_last(last))
         self._record(step, self.checks)
 
     def put(self, bucket: BucketRef, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> None:
         """Record a put (as ``bucket.put``)."""
-        self._mutation("put", bucket, key, **_value_fields(key, value, ttl))
+        self._mutation("put", bucket, key, lambda: _value_fields(value, ttl))
 
     def create(self, bucket: BucketRef, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> None:
         """Record a create (as ``bucket.create``: the key must be absent, deleted or expired)."""
-        self._mutation("create", bucket, key, **_value_fields(key, value, ttl))
+        self._mutation("create", bucket, key, lambda: _value_fields(value, ttl))
 
     def update(
         self, bucket: BucketRef, key: str, value: bytes | str, last: int, *, ttl: float | timedelta | None = None
     ) -> None:
         """Record an update (as ``bucket.update``: the key's latest revision must then be ``last``)."""
-        self._mutation("update", bucket, key, last=_last(last, minimum=0), **_value_fields(key, value, ttl))
+        self._mutation("update", bucket, key, lambda: {"last": _last(last), **_value_fields(value, ttl)})
 
     def delete(self, bucket: BucketRef, key: str, *, last: int | None = None) -> None:
         """Record a delete marker (as ``bucket.delete``, with ``last`` as a compare-and-set)."""
-        self._mutation("delete", bucket, key, last=None if last is None else _last(last, minimum=0))
+        self._mutation("delete", bucket, key, lambda: {"last": None if last is None else _last(last)})
 
     def purge(self, bucket: BucketRef, key: str, *, last: int | None = None) -> None:
         """Record a purge (as ``bucket.purge``, with ``last`` as a compare-and-set)."""
-        self._mutation("purge", bucket, key, last=None if last is None else _last(last, minimum=0))
+        self._mutation("purge", bucket, key, lambda: {"last": None if last is None else _last(last)})
 
     def incr(self, bucket: BucketRef, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> None:
         """Record an increment (as ``bucket.incr``; its revision is in ``revisions``)."""
-        self._mutation("incr", bucket, key, by=check_increment(by), ttl=arguments.ttl_seconds(ttl))
+        self._mutation("incr", bucket, key, lambda: {"by": check_increment(by), "ttl": arguments.ttl_seconds(ttl)})
 
 
 def check_increment(by: object) -> int:
@@ -170,13 +173,12 @@ def check_increment(by: object) -> int:
     return by
 
 
-def _value_fields(key: object, value: object, ttl: object) -> dict[str, Any]:
-    _, data, seconds = arguments.value_args(key, value, ttl)
-    return {"value": data, "ttl": seconds}
+def _value_fields(value: object, ttl: object) -> dict[str, Any]:
+    return {"value": coerce_value(value), "ttl": arguments.ttl_seconds(ttl)}
 
 
-def _last(last: object, *, minimum: int) -> int:
-    return check_revision(last, name="last", minimum=minimum)
+def _last(last: object) -> int:
+    return check_revision(last, name="last", minimum=0)
 
 
 def _bucket_ref(bucket: object) -> Any:
