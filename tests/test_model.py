@@ -16,21 +16,15 @@ import sqlkv
 from tests.support.model import Model, Result
 
 KEYS = st.sampled_from(["a", "b", "c.d", "c.e"])
-VALUES = st.binary(max_size=8)
+VALUES = st.one_of(st.binary(max_size=8), st.integers(-1000, 1000).map(lambda n: b"%d" % n))
 
 
 def observe(call: Any) -> Result:
     """Run a sync sqlkv call and describe its outcome the way the model does."""
     try:
         result = call()
-    except sqlkv.KeyDeletedError as exc:
-        return ("deleted", exc.revision)
-    except sqlkv.KeyNotFoundError:
-        return ("not_found",)
-    except sqlkv.KeyExistsError as exc:
-        return ("key_exists", exc.actual)
-    except sqlkv.WrongLastRevisionError as exc:
-        return ("wrong_last", exc.actual)
+    except sqlkv.SqlkvError as exc:
+        return describe(exc)
     if isinstance(result, int):
         return ("ok", result)
     if isinstance(result, sqlkv.Entry):
@@ -38,6 +32,26 @@ def observe(call: Any) -> Result:
     if isinstance(result, list) and result and isinstance(result[0], sqlkv.Entry):
         return ("ok", [(e.revision, e.operation.name, e.value) for e in result])
     return ("ok", result)
+
+
+def describe(error: sqlkv.SqlkvError) -> Result:
+    """An error as the model words it (a transaction's refused mutation: its index and the refusal)."""
+    if isinstance(error, sqlkv.AtomicCheckError):
+        return ("check_failed", [(f.key, f.expected, f.actual) for f in error.failures])
+    if isinstance(error, sqlkv.KeyDeletedError):
+        outcome: Result = ("deleted", error.revision)
+    elif isinstance(error, sqlkv.KeyNotFoundError):
+        outcome = ("not_found",)
+    elif isinstance(error, sqlkv.KeyExistsError):
+        outcome = ("key_exists", error.actual)
+    elif isinstance(error, sqlkv.WrongLastRevisionError):
+        outcome = ("wrong_last", error.actual)
+    elif isinstance(error, sqlkv.NotACounterError):
+        outcome = ("not_counter",)
+    else:
+        raise error
+    index = getattr(error, "mutation", None)
+    return outcome if index is None else ("refused", index, outcome[0])
 
 
 class KVMachine(RuleBasedStateMachine):
@@ -70,10 +84,9 @@ class KVMachine(RuleBasedStateMachine):
         written = self.model.revision
         if written == self.recorded:
             return
+        # Writes happened: the watcher must see each, those a transaction trimmed or purged again included.
+        self.expected_events.extend(event for event in self.model.log if event[0] > self.recorded)
         self.recorded = written
-        for key, kept in self.model.rows.items():  # a write happened: note what the watcher must see
-            if kept and kept[-1][0] == written:
-                self.expected_events.append((written, key, kept[-1][1]))
 
     @rule(key=KEYS, value=VALUES)
     def put(self, key: str, value: bytes) -> None:
@@ -98,6 +111,61 @@ class KVMachine(RuleBasedStateMachine):
     @rule(key=KEYS)
     def purge(self, key: str) -> None:
         self.check(observe(lambda: self.kv.purge(key)), self.model.purge(key))
+
+    @rule(key=KEYS, by=st.integers(-5, 5))
+    def incr(self, key: str, by: int) -> None:
+        ours = observe(lambda: self.kv.incr(key, by))
+        if ours[0] == "ok":  # incr returns the value; the model, the revision
+            ours = ("ok", self.kv.get(key).revision)
+        self.check(ours, self.model.incr(key, by))
+
+    @rule(key=KEYS, forever=st.booleans())
+    def touch(self, key: str, forever: bool) -> None:
+        self.check(observe(lambda: self.kv.touch(key, None if forever else 3600)), self.model.touch(key))
+
+    @rule(
+        checks=st.lists(st.tuples(KEYS, st.sampled_from([0, 0, 1, -1, None])), max_size=2),
+        mutations=st.lists(
+            st.one_of(
+                st.tuples(st.just("put"), KEYS, VALUES),
+                st.tuples(st.just("create"), KEYS, VALUES),
+                st.tuples(st.just("update"), KEYS, VALUES, st.sampled_from([0, 0, 1, -1, None])),
+                st.tuples(st.just("delete"), KEYS),
+                st.tuples(st.just("purge"), KEYS),
+                st.tuples(st.just("incr"), KEYS, st.integers(-3, 3)),
+            ),
+            max_size=4,
+        ),
+    )
+    def atomic(self, checks: list[tuple[str, int | None]], mutations: list[tuple[Any, ...]]) -> None:
+        def near(key: str, offset: int | None) -> int:  # a revision right, or off by one, or 0
+            latest = self.model._latest(key)
+            return 0 if offset is None else max(0, (latest[0] if latest else 0) + offset)
+
+        checks_at = [(key, near(key, offset)) for key, offset in checks]
+        planned: list[tuple[Any, ...]] = []
+        for kind, key, *args in mutations:
+            if kind == "update":
+                planned.append((kind, key, args[0], near(key, args[1])))
+            elif kind == "delete":
+                planned.append((kind, key, None))
+            else:
+                planned.append((kind, key, *args))
+
+        def run() -> list[int]:
+            with self.store.atomic() as tx:  # type: ignore[union-attr]
+                for key, last in checks_at:
+                    tx.check(self.kv, key, last=last)
+                for kind, key, *args in planned:
+                    if kind == "update":
+                        tx.update(self.kv, key, args[0], last=args[1])
+                    elif kind == "delete":
+                        tx.delete(self.kv, key)
+                    else:
+                        getattr(tx, kind)(self.kv, key, *args)
+            return tx.revisions
+
+        self.check(observe(run), self.model.atomic(checks_at, planned))
 
     @rule(key=KEYS, pick=st.integers(0, 100))
     def get(self, key: str, pick: int) -> None:
@@ -142,7 +210,7 @@ def _matches(pattern: list[str], key: list[str]) -> bool:
 
 TestKVModel = KVMachine.TestCase
 TestKVModel.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=100, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 

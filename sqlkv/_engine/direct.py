@@ -92,6 +92,9 @@ class DirectEngine(Engine):
                 conn.close()
             self._readers.clear()
 
+    def write_connection(self) -> sqlite3.Connection | None:
+        return self._writer
+
     def write(self, fn: Operation, *args: Any) -> Any:
         """Run ``fn(conn, *args)`` on the write connection, in its own transaction; deliver watchers' callbacks."""
         if not self.open or self._generation != FORKS.generation:

@@ -154,7 +154,17 @@ class Engine:
             observer = self.observer
             if observer is None:
                 observer = self.observer = make()
+            conn = self.write_connection()
+            if conn is not None and getattr(conn, "journal", None) is None:
+                # Keep the rows of the writer's next commit from now on, not from the commit after it: a watcher
+                # then also sees rows that the same commit trimmed or purged again (a transaction's whole).
+                # Set mid-batch, the journal misses that batch's first rows: the feed then reads the table.
+                conn.journal = []  # type: ignore[attr-defined]
             return observer  # type: ignore[return-value]  # always one of make()'s
+
+    def write_connection(self) -> sqlite3.Connection | None:
+        """The writer's connection, if open (its ``journal`` attribute is the one thing set from other threads)."""
+        return None
 
     def expect_deadline(self, deadline: int) -> None:
         """A write is about to store an entry that expires at ``deadline`` (ns): tell the sweeper."""

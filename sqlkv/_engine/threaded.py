@@ -102,6 +102,10 @@ class ThreadedEngine(Engine):
         found = [t._thread for t in (self.writer, self.reader) if t is not None]
         return [thread for thread in found if thread.is_alive()]
 
+    def write_connection(self) -> sqlite3.Connection | None:
+        writer = self.writer
+        return None if writer is None else writer.connection
+
     async def write(self, fn: Operation, *args: Any) -> Any:
         """Run ``fn(conn, *args)`` on the write connection: on the loop when alone and small, else the writer."""
         writer = self.writer

@@ -175,6 +175,11 @@ class DatabaseThread:
         self._thread.join(timeout)
 
     @property
+    def connection(self) -> sqlite3.Connection | None:
+        """The thread's connection once open (None before, and after it closed)."""
+        return self._conn
+
+    @property
     def alive(self) -> bool:
         """Whether the thread is still running."""
         return self._thread.is_alive()

@@ -17,14 +17,17 @@ from typing import Any
 
 from .._api.async_interface import AsyncStore
 from .._api.lifecycle import State, Tracker
+from .._api.transaction import Step
 from .._model.config import BucketConfig
 from .._model.errors import (
     BucketExistsError,
     BucketNotFoundError,
+    InvalidArgumentError,
     StorageError,
     StoreClosedError,
     UnsupportedError,
 )
+from .batch import publish_batch, refuse_unsupported
 from .bucket import NatsBucket, config_of
 from .errors import nats, retry_transient, server_errors
 from .session import Session
@@ -157,12 +160,29 @@ class NatsStore(AsyncStore):
                     )
                 )
             except errors.BadRequestError as exc:
-                if exc.err_code == 10058:
+                if exc.err_code != 10058:
+                    raise StorageError(str(exc)) from None
+                existing = await self._bucket(name)  # sqlkv's own bucket allows atomic publish: compare the rest
+                if existing.config != config:
                     raise BucketExistsError(
                         f"bucket name already in use with a different configuration: {name}"
                     ) from None
-                raise StorageError(str(exc)) from None
+                return existing
+            await allow_atomic_publish(js, f"KV_{name}")
         return NatsBucket(self._session, name, kv, config)
+
+    async def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]:
+        """One bucket's writes as the server's atomic batch (see ``batch``)."""
+        self._session.check_open()
+        if not mutations and not checks:
+            return []
+        name = refuse_unsupported(checks, mutations)
+        bucket = mutations[0].bucket
+        if isinstance(bucket, str) or not isinstance(bucket, NatsBucket) or bucket._session is not self._session:
+            if not isinstance(bucket, str):
+                raise InvalidArgumentError(f"bucket {name} is not a bucket of this store")
+            bucket = await self._bucket(name)
+        return await publish_batch(self._session.nc, bucket, mutations)
 
     async def _bucket(self, name: str) -> NatsBucket:
         _, _, errors = nats()
@@ -219,6 +239,13 @@ class NatsStore(AsyncStore):
 
     async def _backup(self, path: str, overwrite: bool) -> int:
         raise UnsupportedError("backup() copies a store file; for a nats:// store use `nats stream backup`")
+
+
+async def allow_atomic_publish(js: Any, stream: str) -> None:
+    """Let the bucket's stream take atomic batches (transactions); a server before 2.12 keeps it off."""
+    info = await js.stream_info(stream)
+    if not getattr(info.config, "allow_atomic", None):
+        await js.update_stream(dataclasses.replace(info.config, allow_atomic=True))
 
 
 def _forget() -> None:

@@ -7,6 +7,8 @@ create over markers, CAS on the latest revision, keys, history).
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass, field
 
 Result = tuple[object, ...]
@@ -17,6 +19,7 @@ class Model:
     history: int
     revision: int = 0
     rows: dict[str, list[tuple[int, str, bytes]]] = field(default_factory=dict)  # key -> [(rev, op, value)]
+    log: list[tuple[int, str, str]] = field(default_factory=list)  # every write: (rev, key, op), trimmed or not
 
     def _append(self, key: str, op: str, value: bytes) -> int:
         self.revision += 1
@@ -24,6 +27,7 @@ class Model:
         if op == "PURGE":
             kept.clear()
         kept.append((self.revision, op, value))
+        self.log.append((self.revision, key, op))
         del kept[: max(0, len(kept) - self.history)]
         return self.revision
 
@@ -80,3 +84,40 @@ class Model:
         if not kept:
             return ("not_found",)
         return ("ok", [(r[0], r[1], r[2]) for r in kept])
+
+    def incr(self, key: str, by: int) -> Result:
+        latest = self._latest(key)
+        current = 0
+        if latest is not None and latest[1] == "PUT":
+            if not re.fullmatch(rb"-?[0-9]{1,19}", latest[2]):
+                return ("not_counter",)
+            current = int(latest[2])
+        return ("ok", self._append(key, "PUT", b"%d" % (current + by)))
+
+    def touch(self, key: str) -> Result:
+        latest = self._latest(key)
+        if latest is None:
+            return ("not_found",)
+        if latest[1] != "PUT":
+            return ("deleted", latest[0])
+        return ("ok", latest[0])
+
+    def atomic(self, checks: list[tuple[str, int]], mutations: list[tuple[object, ...]]) -> Result:
+        """Checks on the state before any mutation, then the mutations in order; all or nothing."""
+        failed = []
+        for key, last in checks:
+            latest = self._latest(key)
+            actual = latest[0] if latest else 0
+            if actual != last:
+                failed.append((key, last, actual))
+        if failed:
+            return ("check_failed", failed)
+        trial = copy.deepcopy(self)
+        revisions = []
+        for index, (kind, *args) in enumerate(mutations):
+            outcome = getattr(trial, str(kind))(*args)
+            if outcome[0] != "ok":
+                return ("refused", index, outcome[0])
+            revisions.append(outcome[1])
+        self.revision, self.rows, self.log = trial.revision, trial.rows, trial.log
+        return ("ok", revisions)
