@@ -144,3 +144,80 @@ def test_killed_writer_loses_no_acknowledged_write(tmp_path: Path, durability: s
     with sqlkv.Store(path) as store:
         assert store.bucket("crash").put("after", b"x") > top  # never reused
     assert total_acknowledged > kills  # the victims did real work between kills
+
+
+TRANSACTION_VICTIM = textwrap.dedent(
+    """
+    import sys, anyio, sqlkv
+
+    async def main(path):
+        async with sqlkv.AsyncStore(path) as store:
+            left, right = await store.bucket("left"), await store.bucket("right")
+            print("ready", flush=True)
+
+            async def worker(n):
+                while True:
+                    count = (await right.get_many([f"c.{n}"])).get(f"c.{n}")
+                    done = int(count.value) if count else 0
+                    tag = f"{n}:{done}"
+                    async with store.atomic() as tx:
+                        tx.check(right, f"c.{n}", last=count.revision if count else 0)
+                        for k in range(4):
+                            tx.put(left, f"a.{n}.{k}", tag)
+                            tx.put(right, f"b.{n}.{k}", tag)
+                        tx.incr(right, f"c.{n}")
+                    print("tx", n, done + 1, flush=True)
+
+            async with anyio.create_task_group() as tg:
+                for n in range(4):
+                    tg.start_soon(worker, n)
+
+    anyio.run(main, sys.argv[1])
+    """
+)
+
+
+@pytest.mark.timeout(120 + 2 * KILLS)
+def test_a_killed_transaction_is_all_there_or_not_at_all(tmp_path: Path) -> None:
+    """SIGKILL amid transactions across two buckets: after each reopen every transaction is whole or absent."""
+    path = tmp_path / "tx.db"
+    with sqlkv.Store(path) as store:
+        store.create_bucket("left")
+        store.create_bucket("right")
+    rng = random.Random(2026)
+    acknowledged_total = 0
+    for _ in range(max(KILLS // 2, 10)):
+        victim = subprocess.Popen(
+            [sys.executable, "-c", TRANSACTION_VICTIM, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        assert victim.stdout is not None
+        assert victim.stdout.readline().strip() == "ready"
+        lines: list[str] = []
+        reader = threading.Thread(target=_collect, args=(victim.stdout, lines))
+        reader.start()
+        threading.Event().wait(rng.uniform(0.01, 0.2))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        reader.join()
+        victim.stdout.close()
+        acknowledged: dict[int, int] = {}
+        for line in lines:
+            if line.endswith("\n"):
+                _, worker, count = line.split()
+                acknowledged[int(worker)] = max(acknowledged.get(int(worker), 0), int(count))
+        acknowledged_total += len(lines)
+        with sqlkv.Store(path) as store:
+            left, right = store.bucket("left"), store.bucket("right")
+            for n in range(4):
+                counter = right.get_many([f"c.{n}"]).get(f"c.{n}")
+                committed = int(counter.value) if counter else 0
+                assert committed >= acknowledged.get(n, 0)  # every acknowledged transaction is there
+                tags = {e.value for e in left.get_many([f"a.{n}.{k}" for k in range(4)]).values()}
+                tags |= {e.value for e in right.get_many([f"b.{n}.{k}" for k in range(4)]).values()}
+                expected = {f"{n}:{committed - 1}".encode()} if committed else set()
+                assert tags == expected, (n, committed, tags)  # the last one whole, nothing of a later one
+                assert len(left.keys(f"a.{n}.*")) == (4 if committed else 0)
+            for kv in (left, right):
+                status = kv.status()
+                assert kv._recount() == (status.values, status.bytes, status.keys)  # type: ignore[attr-defined]
+    assert acknowledged_total > 10
