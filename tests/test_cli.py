@@ -396,3 +396,25 @@ def test_export_writes_a_private_file_and_replaces_one_only_with_force(db: Path,
         assert not (tmp_path / "other.jsonl").exists() and not list(tmp_path.glob(".*.part"))
     finally:
         os.umask(umask)
+
+
+@pytest.mark.parametrize("prefix", [(), ("kv",)], ids=["sqlkv", "sqlkv-kv"])
+def test_incr_and_touch(db: Path, prefix: tuple[str, ...]) -> None:
+    assert run(db, "add", "c").returncode == 0
+    assert [run(db, *prefix, "incr", "c", "hits", *by).stdout for by in ((), ("41",), ("-50",))] == [
+        "1\n",
+        "42\n",
+        "-8\n",
+    ]
+    assert run(db, "get", "c", "hits", "--raw").stdout == "-8"
+    touched = run(db, *prefix, "touch", "c", "hits", "1h")
+    assert (touched.returncode, touched.stdout, touched.stderr) == (0, "", "")
+    with sqlkv.Store(db) as store:
+        assert store.bucket("c").status().last_revision == 3  # touch wrote no revision
+    assert run(db, *prefix, "touch", "c", "hits", "never").returncode == 0
+    missing = run(db, *prefix, "touch", "c", "nobody", "5s")
+    assert (missing.returncode, missing.stderr) == (3, "sqlkv: error: key not found: nobody\n")
+    run(db, "put", "c", "text", "abc")
+    refused = run(db, *prefix, "incr", "c", "text")
+    assert refused.returncode == 2 and refused.stderr.startswith("sqlkv: error: value of text is not a decimal integer")
+    assert run(db, *prefix, "incr", "c", "hits", "1.5").returncode == 2  # a usage error, one line

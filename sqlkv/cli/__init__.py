@@ -115,6 +115,23 @@ def _update_command(sub: _Sub, name: str) -> None:
     p.set_defaults(command="update")
 
 
+def _incr_command(sub: _Sub, name: str) -> None:
+    p = sub.add_parser("incr", help="add BY (default 1) to the key's integer value; prints the new value")
+    p.add_argument("bucket")
+    p.add_argument("key")
+    p.add_argument("by", nargs="?", type=int, default=1, help="the increment, negative to decrement (default 1)")
+    p.add_argument("--ttl", help="the key expires, with its history, after this long: 30s, 5m, 1h")
+    p.set_defaults(command="incr")
+
+
+def _touch_command(sub: _Sub, name: str) -> None:
+    p = sub.add_parser("touch", help="set how long from now the key expires, writing no new revision")
+    p.add_argument("bucket")
+    p.add_argument("key")
+    p.add_argument("ttl", help="30s, 5m, 1h; 0 or 'never': the key no longer expires")
+    p.set_defaults(command="touch")
+
+
 def _get_command(sub: _Sub, name: str) -> None:
     p = sub.add_parser("get", help="show a key's value")
     p.add_argument("bucket")
@@ -214,6 +231,8 @@ KV_COMMANDS: dict[str, tuple[Callable[[_Sub, str], None], tuple[str, ...]]] = {
     "put": (_put_like, ()),
     "create": (_put_like, ()),
     "update": (_update_command, ()),
+    "incr": (_incr_command, ()),
+    "touch": (_touch_command, ()),
     "get": (_get_command, ()),
     "del": (_del_command, ()),
     "rm": (_rm_command, ()),

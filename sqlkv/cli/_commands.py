@@ -169,6 +169,18 @@ def update(args: argparse.Namespace, store: sqlkv.Store) -> int:
     return 0
 
 
+def incr(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    value = store.bucket(args.bucket).incr(args.key, args.by, ttl=parse_duration(args.ttl) if args.ttl else None)
+    print(value)
+    return 0
+
+
+def touch(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    ttl = None if args.ttl.strip().lower() == "never" else parse_duration(args.ttl)
+    store.bucket(args.bucket).touch(args.key, ttl)
+    return 0
+
+
 def get(args: argparse.Namespace, store: sqlkv.Store) -> int:
     entry = store.bucket(args.bucket).get(args.key, revision=args.revision)
     if args.raw:
@@ -466,6 +478,8 @@ COMMANDS = {
     "put": put,
     "create": create,
     "update": update,
+    "incr": incr,
+    "touch": touch,
     "get": get,
     "del": delete,
     "rm": remove_bucket,
