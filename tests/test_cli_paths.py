@@ -134,6 +134,8 @@ ARGUMENTS: dict[str, Arguments] = {
     "put": lambda lay, db, tag: ["b", "k", "v3"],
     "create": lambda lay, db, tag: ["b", "new", "v"],
     "update": lambda lay, db, tag: ["b", "k", "v3", "2"],
+    "incr": lambda lay, db, tag: ["b", "n", "2"],
+    "touch": lambda lay, db, tag: ["b", "k", "1h"],
     "get": lambda lay, db, tag: ["b", "k"],
     "del": lambda lay, db, tag: ["b", "k", "-f"],
     "rm": lambda lay, db, tag: ["b", "-f"],
