@@ -6,7 +6,8 @@ on a small machine they are most of a point operation's time. So an
 idle database thread's connection (:func:`call_here`), when that is cheaper
 and safe:
 
-- only the operations of :data:`INLINE_WRITES` and :data:`INLINE_READS`, each
+- only the operations of :data:`INLINE_WRITES` (one key, or a short
+  transaction) and :data:`INLINE_READS`, each
   through its *variant* that never touches a value over :data:`SMALL_VALUE`
   bytes (reading or freeing one walks all its overflow pages): a variant
   raises :class:`RunOnThread` instead, and the operation goes to the thread;
@@ -27,9 +28,17 @@ from typing import Any, Protocol
 
 from .._model.entry import Entry
 from .._runtime.request import Operation, Port, Posts, Request
-from .._storage import ops
+from .._storage import atomic, ops
 
-__all__ = ["INLINE_READS", "INLINE_WRITES", "SMALL_VALUE", "RunOnThread", "call_here", "small_values"]
+__all__ = [
+    "INLINE_READS",
+    "INLINE_TRANSACTION",
+    "INLINE_WRITES",
+    "SMALL_VALUE",
+    "RunOnThread",
+    "call_here",
+    "small_values",
+]
 
 SMALL_VALUE = 16 * 1024
 """Values up to this size (bytes) may be written or read on an event loop's thread."""
@@ -74,6 +83,25 @@ def _small_rows_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     return on_loop
 
 
+INLINE_TRANSACTION = 16
+"""Transactions of up to this many checks and mutations (of small values) may run on an event loop's thread."""
+
+
+def small_transaction(
+    conn: sqlite3.Connection, checks: list[atomic.Check], mutations: list[atomic.Mutation], now: int
+) -> list[int]:
+    """``atomic.run`` for an event loop's thread: RunOnThread for a long transaction or one near a large value."""
+    if len(checks) + len(mutations) > INLINE_TRANSACTION:
+        raise RunOnThread
+    for mutation in mutations:
+        if len(mutation.value) > SMALL_VALUE or ops.holds_value_over(conn, mutation.sql, mutation.key, SMALL_VALUE):
+            raise RunOnThread
+    for check in checks:
+        if ops.holds_value_over(conn, check.sql, check.key, SMALL_VALUE):
+            raise RunOnThread
+    return atomic.run(conn, checks, mutations, now)
+
+
 INLINE_WRITES: dict[Operation, Operation] = {
     ops.put: _small_rows_only(ops.put),
     ops.create: _small_rows_only(ops.create),
@@ -81,6 +109,7 @@ INLINE_WRITES: dict[Operation, Operation] = {
     ops.write_marker: _small_rows_only(ops.write_marker),
     ops.incr: _small_rows_only(ops.incr),
     ops.touch: _small_rows_only(ops.touch),
+    atomic.run: small_transaction,
 }
 """Writes of one key (one short transaction), and the variant each runs on a loop."""
 

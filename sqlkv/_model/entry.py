@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run t
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["BucketStatus", "Entry", "Operation", "make_entry", "ns_to_datetime"]
+__all__ = ["BucketStatus", "Entry", "EntryBuilder", "Operation", "make_entry", "ns_to_datetime"]
 
 
 _NUMBER_FORMATS = frozenset("bcdoxXneEfFgG%")
@@ -147,6 +147,11 @@ class _CreatedOnFirstUse:
 
 
 Entry.created = _CreatedOnFirstUse(Entry.__dict__["created"])  # type: ignore[assignment, misc]
+
+
+EntryBuilder = _EntryBuilder
+"""For a loop building many entries (a scan): ``e = EntryBuilder(...); e.__class__ = Entry`` is ``make_entry``
+without its call (``created`` in nanoseconds, ``operation`` an Operation)."""
 
 
 def make_entry(bucket: str, key: str, value: bytes, revision: int, created_ns: int, delta: int, op: int) -> Entry:

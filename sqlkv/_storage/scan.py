@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .._model.entry import Entry, Operation, make_entry
+from .._model.entry import Entry, EntryBuilder, Operation, make_entry
+from .._model.errors import BucketNotFoundError
 from .._model.validate import KeyMatcher
 from .connection import snapshot
 from .errors import on_bucket
@@ -65,7 +66,32 @@ def _page_statement(bucket_id: int, lower: str, upper: bool, reverse: bool, valu
     )
 
 
-_STATEMENTS: dict[tuple[int, str, bool, bool, bool], str] = {}
+def _single_row_statement(bucket_id: int, lower: str, upper: bool, reverse: bool, values: bool) -> str:
+    """A page of a bucket keeping one row per key (history 1): its live rows straight from the index order.
+
+    Every key's one row is its latest, so no grouping is needed, and rows
+    that are not live are skipped by SQLite itself.
+    """
+    t = f'"{bucket_table(bucket_id)}"'
+    bounds = f"key {lower} ?1" + (" AND key < ?2" if upper else "")
+    order = "DESC" if reverse else "ASC"
+    value = "value" if values else "NULL"
+    return (
+        f"SELECT key, revision, {value}, created FROM {t} WHERE {bounds} AND op = 1 AND created > ?4 "
+        f"AND (expires IS NULL OR expires > ?5) ORDER BY key {order} LIMIT ?3"
+    )
+
+
+_STATEMENTS: dict[tuple[int, str, bool, bool, bool, bool], str] = {}
+
+
+def _statement(bucket_id: int, lower: str, upper: bool, reverse: bool, values: bool, single: bool) -> str:
+    shape = (bucket_id, lower, upper, reverse, values, single)
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        make = _single_row_statement if single else _page_statement
+        statement = _STATEMENTS[shape] = make(bucket_id, lower, upper, reverse, values)
+    return statement
 
 
 @on_bucket
@@ -91,40 +117,93 @@ def page(
     lower = ">=" if low_inclusive else ">"
     if not low:  # the invisible high-water row has the empty key: leave it out with the index alone
         low, lower = "", ">"
-    shape = (sql.bucket_id, lower, high is not None, reverse, values)
-    statement = _STATEMENTS.get(shape)
-    if statement is None:
-        statement = _STATEMENTS[shape] = _page_statement(sql.bucket_id, lower, high is not None, reverse, values)
+    with snapshot(conn):
+        settings = conn.execute(_SETTINGS, (sql.bucket_id,)).fetchone()
+        if settings is None:
+            raise BucketNotFoundError(f"bucket not found: {sql.bucket}")
+        history, ttl = settings
+        cutoff = now - ttl if ttl else -1
+        single = history == 1
+        statement = _statement(sql.bucket_id, lower, high is not None, reverse, values, single)
+        if single:
+            cursor = conn.execute(statement, (low, high, size, cutoff, now))
+            try:
+                return _live_rows(cursor, sql.bucket, matcher, size, values)
+            finally:
+                cursor.close()
+        cursor = conn.execute(statement, (low, high, size))
+        try:
+            return _latest_rows(cursor, sql.bucket, matcher, size, values, reverse, cutoff, now)
+        except _OutOfOrder:
+            return _sorted_page(conn, statement, low, high, size, reverse, matcher, values, now, cutoff, sql.bucket)
+        finally:
+            cursor.close()
+
+
+_SETTINGS = "SELECT history, ttl FROM sqlkv_buckets WHERE id = ?"
+
+
+def _live_rows(cursor: sqlite3.Cursor, bucket: str, matcher: KeyMatcher | None, size: int, values: bool) -> Page:
+    """A page from rows that are live already (one per key, in key order)."""
     found: list[Any] = []
     append = found.append
-    bucket = sql.bucket
+    count = 0
+    key = None
+    budget = PAGE_BYTES
+    builder, entry_class, put = EntryBuilder, Entry, Operation.PUT
+    for key, revision, value, created in cursor:
+        count += 1
+        if matcher is not None and not matcher(key):
+            continue
+        if not values:
+            append(key)
+            continue
+        entry = builder(bucket, key, value, revision, created, 0, put)
+        entry.__class__ = entry_class  # type: ignore[assignment]  # (make_entry inlined: an entry per row)
+        append(entry)
+        budget -= len(value)
+        if budget < 0:
+            return Page(found, key, False)
+    return Page(found, key, count < size)
+
+
+def _latest_rows(
+    cursor: sqlite3.Cursor,
+    bucket: str,
+    matcher: KeyMatcher | None,
+    size: int,
+    values: bool,
+    reverse: bool,
+    cutoff: int,
+    now: int,
+) -> Page:
+    """A page from the latest row of each key (markers and expired rows among them), in key order."""
+    found: list[Any] = []
+    append = found.append
     looked = 0
     last_key: str | None = None
     budget = PAGE_BYTES
-    with snapshot(conn):
-        ttl = conn.execute(sql.ttl).fetchone()[0]
-        cutoff = now - ttl if ttl else -1
-        cursor = conn.execute(statement, (low, high, size))
-        try:
-            for key, revision, op, value, created, expires in cursor:
-                if last_key is not None and (key < last_key if not reverse else key > last_key):
-                    return _sorted_page(conn, statement, low, high, size, reverse, matcher, values, now, cutoff, bucket)
-                looked += 1
-                last_key = key
-                if op != _PUT or created <= cutoff or (expires is not None and expires <= now):
-                    continue
-                if matcher is not None and not matcher(key):
-                    continue
-                if not values:
-                    append(key)
-                    continue
-                append(make_entry(bucket, key, value, revision, created, 0, op))
-                budget -= len(value)
-                if budget < 0:
-                    return Page(found, last_key, False)
-        finally:
-            cursor.close()
+    for key, revision, op, value, created, expires in cursor:
+        if last_key is not None and (key < last_key if not reverse else key > last_key):
+            raise _OutOfOrder
+        looked += 1
+        last_key = key
+        if op != _PUT or created <= cutoff or (expires is not None and expires <= now):
+            continue
+        if matcher is not None and not matcher(key):
+            continue
+        if not values:
+            append(key)
+            continue
+        append(make_entry(bucket, key, value, revision, created, 0, op))
+        budget -= len(value)
+        if budget < 0:
+            return Page(found, last_key, False)
     return Page(found, last_key, looked < size)
+
+
+class _OutOfOrder(Exception):
+    """SQLite returned a page's rows out of key order (never seen): read it again, sorted here."""
 
 
 def _sorted_page(
