@@ -283,3 +283,48 @@ def test_the_sync_store_has_the_same_transactions(tmp_path: Path) -> None:
             tx.purge("a", "x")
         with pytest.raises(sqlkv.KeyNotFoundError):
             a.get("x")
+
+
+WATCHER_PROCESS = """
+import sys, sqlkv
+with sqlkv.Store(sys.argv[1]) as store:
+    kv = store.bucket("w")
+    with kv.watch("k.*", updates_only=True, timeout=20) as watcher:
+        print("ready", flush=True)  # watching from here on
+        for count, entry in enumerate(watcher, 1):
+            tags = {e.value for e in kv.get_many([f"k.{n}" for n in range(5)]).values()}
+            # the whole transaction is readable when its first entry arrives (a later one's, at most)
+            assert all(tag >= entry.value for tag in tags), (entry, tags)
+            print(entry.revision, entry.key, entry.value.decode(), flush=True)
+            if count == 5 * 30:
+                break
+"""
+
+
+def test_a_watcher_in_another_process_sees_each_transaction_whole_and_after_its_commit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.db"
+    with sqlkv.Store(path) as store:
+        kv = store.create_bucket("w", history=64)  # nothing trimmed before the other process reads it
+        child = subprocess.Popen(
+            [sys.executable, "-c", WATCHER_PROCESS, str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        with kv.watch() as own:  # the child's watcher is started once ours sees its first entry
+            for round_ in range(30):
+                with store.atomic() as tx:
+                    for n in range(5):
+                        tx.put(kv, f"k.{n}", b"%03d" % round_)
+                if round_ == 0:
+                    own.next(timeout=5)
+        out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    seen = [line.split() for line in out.splitlines()]
+    assert [int(revision) for revision, _, _ in seen] == list(range(1, 151))  # every mutation, in order
+    assert [key for _, key, _ in seen] == [f"k.{n}" for n in range(5)] * 30
