@@ -16,10 +16,10 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 
 
 def test_the_readme_has_its_examples() -> None:
-    assert len(BLOCKS) >= 3
+    assert len(BLOCKS) >= 4
 
 
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [0, 1, 3])
 def test_readme_example_runs(index: int, tmp_path: Path) -> None:
     code = BLOCKS[index]
     if "import sqlkv" not in code:
