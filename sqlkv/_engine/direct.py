@@ -91,6 +91,7 @@ class DirectEngine(Engine):
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+        self.hints.close()
 
     def write_connection(self) -> sqlite3.Connection | None:
         return self._writer

@@ -24,6 +24,7 @@ from .._runtime.request import Posts
 from .._storage.connection import Connection, Row, open_connection
 from .._storage.expiry import SweepResult
 from .._storage.schema import apply_migrations, check_schema
+from . import hints
 from .checkpoint import Checkpointer
 from .sweeper import Sweeper
 
@@ -77,6 +78,8 @@ class Engine:
         self.sweeper: Sweeper | None = None
         self._writes_since_checkpoint = 0
         self._observer_lock = threading.Lock()
+        self.hints = hints.HintSender(options.path)
+        """Wakes other processes' watchers after each commit (its socket is made on the first hint it sends)."""
 
     @property
     def path(self) -> str:
@@ -133,6 +136,17 @@ class Engine:
         self.checkpointer = Checkpointer(self.open_reader, f"sqlkv-checkpoint:{path}")
         if self.options.auto_sweep:
             self.sweeper = Sweeper(self.open_reader, self.sweep_batch, self.clock, f"sqlkv-sweeper:{path}")
+
+    def hint_listener(self) -> hints.HintListener | None:
+        """A wake-up hint endpoint for this store's change feed, or None where hints cannot work (then poll)."""
+        if not hints.AVAILABLE:
+            return None
+        try:
+            listener = hints.HintListener(self.options.path)
+        except OSError:
+            return None
+        self.hints.own.add(listener.token)  # this store feeds its own watchers at commit
+        return listener
 
     def stop_helpers(self) -> None:
         """Stop the sweeper, end every watcher and stop the checkpointer (blocking)."""
@@ -200,6 +214,8 @@ class Engine:
             observer.dispatch(conn, journal, posts)
         elif getattr(conn, "journal", None) is not None:
             conn.journal = None  # type: ignore[attr-defined]  # nobody watches any more
+        if hints.AVAILABLE:
+            self.hints.send()
         self._writes_since_checkpoint += count
         if self._writes_since_checkpoint >= CHECKPOINT_EVERY and self.checkpointer is not None:
             self._writes_since_checkpoint = 0

@@ -81,6 +81,7 @@ class ThreadedEngine(Engine):
                 stopped.append(thread)
         for thread in stopped:  # not just its last answer: the thread itself is gone when close returns
             thread.join()
+        self.hints.close()
 
     def stop_nowait(self) -> None:
         """End every thread without waiting and without an event loop (a store dropped or closed in a hurry).

@@ -6,8 +6,10 @@ Rows reach the feed two ways:
   the rows above the feed's cursor of every watched bucket it wrote and posts
   them to the watchers' event loops (one post per loop and batch);
 * **commits by other processes or store objects**: a poller thread checks
-  ``PRAGMA data_version`` on its own connection every ``poll_interval``
-  seconds and, when it moved, reads every watched bucket above its cursor.
+  ``PRAGMA data_version`` on its own connection when another process's
+  commit sends it a wake-up hint (``_engine/hints.py``; a safety look every
+  ``HINTED_POLL`` seconds), or every ``poll_interval`` seconds where hints
+  cannot work, and, when it moved, reads every watched bucket above its cursor.
 
 A per-bucket cursor (the highest revision dispatched) makes both paths deliver
 each row once and in revision order. The feed never waits for a watcher: each
@@ -22,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._engine.hints import HintListener
 from .._model.errors import BucketNotFoundError, SqlkvError, StoreClosedError
 from .._runtime.forkgate import GATE, helper_connection
 from .._runtime.request import Port, Posts
@@ -32,6 +35,10 @@ from .._storage.statements import BucketSQL
 __all__ = ["ChangeFeed", "Subscriber"]
 
 _PAGE = 1024
+
+HINTED_POLL = 1.0
+"""Seconds between two safety looks of a poller that receives wake-up hints (a hint lost: a writer killed
+between its COMMIT and the hint, a writer that is not sqlkv)."""
 
 
 class Subscriber:
@@ -66,9 +73,19 @@ def _close_all(subscribers: list[Subscriber]) -> None:
 class ChangeFeed:
     """Tracks watchers per bucket and dispatches new rows to them."""
 
-    def __init__(self, opener: Callable[[], sqlite3.Connection], poll_interval: float, name: str) -> None:
+    def __init__(
+        self,
+        opener: Callable[[], sqlite3.Connection],
+        poll_interval: float,
+        name: str,
+        listen: Callable[[], HintListener | None] = lambda: None,
+        forget: Callable[[str], None] = lambda token: None,
+    ) -> None:
         self._opener = opener
         self._poll_interval = poll_interval
+        self._listen = listen
+        self._forget = forget
+        self._listener: HintListener | None = None
         self._name = name
         self._lock = threading.Lock()
         self._subscribers: dict[int, list[Subscriber]] = {}
@@ -97,6 +114,7 @@ class ChangeFeed:
                 self._cursor[bucket_id] = None  # set at the next dispatch
             self._subscribers[bucket_id].append(subscriber)
             if self._poller is None:
+                self._listener = self._listen()
                 self._poller = threading.Thread(target=self._poll, name=self._name, daemon=True)
                 self._poller.start()
 
@@ -217,11 +235,24 @@ class ChangeFeed:
                 out.setdefault(key, (port, []))[1].append((fn, (subscribers, *args)))
 
     def _poll(self) -> None:
+        """The poller: look at the file when another process hints at a commit, or every poll interval.
+
+        With hints (``_engine/hints.py``) the poll is only a safety net, every
+        HINTED_POLL seconds; without them it runs every ``poll_interval``.
+        """
+        listener = self._listener
         with helper_connection(self._opener) as conn:
             if conn is None:
                 return
             last_version = None
-            while not self._stop.wait(self._poll_interval):
+            while not self._stop.is_set():
+                if listener is None:
+                    if self._stop.wait(self._poll_interval):
+                        break
+                else:
+                    listener.wait(max(self._poll_interval, HINTED_POLL))
+                    if self._stop.is_set():
+                        break
                 with GATE:
                     try:
                         version = changes.data_version(conn)
@@ -261,5 +292,12 @@ class ChangeFeed:
         for group in groups:
             self._post(group, _close_all)
         self._stop.set()
+        listener = self._listener
+        if listener is not None:
+            listener.wake()
         if poller is not None:
             poller.join()
+        if listener is not None:
+            self._listener = None
+            self._forget(listener.token)
+            listener.close()

@@ -31,8 +31,15 @@ class WatchHub:
         return self._engine.clock()
 
     def _new_feed(self) -> ChangeFeed:
-        options = self._engine.options
-        return ChangeFeed(self._engine.open_reader, options.poll_interval, f"sqlkv-feed:{options.path}")
+        engine = self._engine
+        options = engine.options
+        return ChangeFeed(
+            engine.open_reader,
+            options.poll_interval,
+            f"sqlkv-feed:{options.path}",
+            listen=engine.hint_listener,
+            forget=engine.hints.own.discard,
+        )
 
     def _current(self) -> Routers:
         feed = self._engine.observe(self._new_feed)  # StoreClosedError once closing began: no feed made then

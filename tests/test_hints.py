@@ -1,0 +1,106 @@
+"""Wake-up hints: another process's commit reaches a watcher at once, not at its next poll; else polling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+import sqlkv
+from sqlkv._engine import hints
+
+pytestmark = pytest.mark.anyio
+
+needs_hints = pytest.mark.skipif(not hints.AVAILABLE, reason="wake-up hints need Linux's abstract Unix sockets")
+
+PUT = "import sys, sqlkv\nwith sqlkv.Store(sys.argv[1]) as s:\n    s.bucket('h').put(sys.argv[2], b'v')\n"
+
+
+def _put_from_another_process(path: Path, key: str) -> None:
+    subprocess.run([sys.executable, "-c", PUT, str(path), key], check=True, timeout=60)
+
+
+@needs_hints
+async def test_a_commit_in_another_process_wakes_the_watcher_without_waiting_for_a_poll(db_path: Path) -> None:
+    # Polls 10 s apart (the longest allowed): an entry that comes within 5 s came with a hint.
+    async with sqlkv.AsyncStore(db_path, poll_interval=10) as store:
+        kv = await store.create_bucket("h")
+        async with kv.watch(updates_only=True) as watcher:
+            assert sorted(os.listdir(hints.hint_directory(str(db_path)))) != []  # the feed announced itself
+            for n in range(3):  # the CLI's way: a sync Store in a short-lived process
+                await anyio.to_thread.run_sync(_put_from_another_process, db_path, f"k.{n}")
+                with anyio.fail_after(5):
+                    entry = await watcher.__anext__()
+                assert entry.key == f"k.{n}"
+    assert not os.path.exists(hints.hint_directory(str(db_path)))  # the last listener removed the directory
+
+
+@needs_hints
+def test_the_sync_store_is_woken_by_an_async_store_in_the_same_process(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with sqlkv.Store(path, poll_interval=10) as store:
+        kv = store.create_bucket("h")
+        with kv.watch(updates_only=True) as watcher:
+
+            async def write() -> None:
+                async with sqlkv.AsyncStore(path) as other:  # another store object: it sends a hint too
+                    await (await other.bucket("h")).put("from.async", b"v")
+
+            anyio.run(write)
+            entry = watcher.next(timeout=5)  # polls are 10 s apart
+        assert entry is not None and entry.key == "from.async"
+
+
+async def test_watchers_poll_where_hints_cannot_work(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hints, "AVAILABLE", False)
+    async with sqlkv.AsyncStore(db_path, poll_interval=0.01) as store:
+        kv = await store.create_bucket("h")
+        async with kv.watch(updates_only=True) as watcher:
+            assert not os.path.exists(hints.hint_directory(str(db_path)))
+            await anyio.to_thread.run_sync(_put_from_another_process, db_path, "polled")
+            with anyio.fail_after(30):
+                assert (await watcher.__anext__()).key == "polled"
+
+
+@needs_hints
+def test_a_killed_listener_is_cleaned_up_by_the_next_writer(tmp_path: Path) -> None:
+    path = tmp_path / "k.db"
+    with sqlkv.Store(path) as store:
+        kv = store.create_bucket("h")
+        watcher_code = (
+            "import sys, time, sqlkv\nwith sqlkv.Store(sys.argv[1]) as s:\n"
+            "    with s.bucket('h').watch() as w:\n        print('ready', flush=True)\n        time.sleep(600)\n"
+        )
+        child = subprocess.Popen([sys.executable, "-c", watcher_code, str(path)], stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        directory = hints.hint_directory(str(path))
+        (marker,) = os.listdir(directory)
+        assert marker.startswith(f"{child.pid}-")
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        deadline = time.monotonic() + 30
+        while marker in os.listdir(directory) and time.monotonic() < deadline:  # each put sends it a hint
+            kv.put("k", b"v")
+            time.sleep(0.002)
+        assert marker not in os.listdir(directory)
+
+
+@needs_hints
+async def test_hints_are_local_datagrams_only(db_path: Path) -> None:
+    async with sqlkv.AsyncStore(db_path) as store:
+        kv = await store.create_bucket("h")
+        async with kv.watch():
+            feed = store._watch_hub()._current().feed  # type: ignore[attr-defined]
+            listener = feed._listener
+            assert listener is not None
+            assert listener._socket.family == socket.AF_UNIX and listener._socket.type == socket.SOCK_DGRAM
+            assert listener._socket.getsockname()[:1] == b"\0"  # the abstract namespace: no file, no network
+            assert os.stat(hints.hint_directory(str(db_path))).st_mode & 0o777 == 0o700
