@@ -87,7 +87,8 @@ def _run_writes_once(conn: sqlite3.Connection, batch: list[Request], path: str, 
         return True
     journal = getattr(conn, "journal", None)
     mark = len(journal) if journal is not None else 0
-    if len(batch) == 1 and getattr(batch[0].fn, "single_statement", False):
+    single = getattr(batch[0].fn, "single_statement", None) if len(batch) == 1 else None
+    if single is not None and single(batch[0].args):
         # One INSERT (its triggers included) is atomic and durable on its own in autocommit mode.
         try:
             batch[0].run(conn)

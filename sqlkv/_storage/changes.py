@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from . import large
 from .connection import Row, snapshot
 from .errors import map_sqlite_error, mapped
 from .statements import BucketSQL
@@ -50,6 +51,7 @@ def watch_snapshot(
             rows = conn.execute(sql.latest_rows_range, (now, prefix, prefix_end(prefix))).fetchall()
         else:
             rows = conn.execute(sql.latest_rows, (now,)).fetchall()
+        rows = large.fill(conn, sql.bucket_id, rows, 3)
     return rows, high
 
 
@@ -57,7 +59,7 @@ def watch_snapshot(
 def rows_after(conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int) -> tuple[list[Row], int]:
     """Up to ``limit`` rows with a revision above ``after``, and how far the scan reached."""
     with snapshot(conn):
-        rows: list[Row] = conn.execute(sql.rows_after, (after, limit)).fetchall()
+        rows: list[Row] = large.fill(conn, sql.bucket_id, conn.execute(sql.rows_after, (after, limit)).fetchall(), 3)
         if len(rows) == limit:
             return rows, rows[-1][0]
         return rows, max(sequence(conn, sql), rows[-1][0] if rows else after)

@@ -31,10 +31,11 @@ from .._model.errors import (
     WrongLastRevisionError,
 )
 from .._model.validate import COUNTER_DIGITS, KeyMatcher, add_to_counter, parse_counter
+from . import large
 from .changes import prefix_end, sequence
 from .connection import snapshot
 from .errors import on_bucket
-from .statements import BucketSQL
+from .statements import LARGE_VALUE, BucketSQL
 
 __all__ = [
     "MAX_VALUE_SIZE",
@@ -77,7 +78,12 @@ def insert_row(
     if len(value) > MAX_VALUE_SIZE:
         raise ValueTooLargeError(f"value of {len(value)} bytes exceeds the limit of {MAX_VALUE_SIZE}")
     try:
-        revision = conn.execute(sql.insert, (key, op, value, now, expires)).lastrowid
+        if len(value) <= LARGE_VALUE or not large.CHUNKED:
+            revision = conn.execute(sql.insert, (key, op, value, now, expires)).lastrowid
+        else:  # a zeroblob filled chunk by chunk: binding the value whole would hold the GIL for its copy
+            revision = conn.execute(sql.insert_large, (key, op, len(value), now, expires)).lastrowid
+            assert revision is not None
+            large.store(conn, sql.bucket_id, revision, value)
     except sqlite3.IntegrityError as exc:
         raise _refused(exc, sql, value) from None
     assert revision is not None
@@ -128,7 +134,12 @@ def put(conn: sqlite3.Connection, sql: BucketSQL, key: str, value: bytes, now: i
     return insert_row(conn, sql, key, _PUT, value, now, expires)
 
 
-put.single_statement = True  # type: ignore[attr-defined]  # one INSERT: atomic on its own in autocommit mode
+def _one_insert(args: tuple[object, ...]) -> bool:
+    """Whether ``put(*args)`` is a single INSERT (atomic on its own in autocommit mode): not for a large value."""
+    return len(args[2]) <= LARGE_VALUE or not large.CHUNKED  # type: ignore[arg-type]
+
+
+put.single_statement = _one_insert  # type: ignore[attr-defined]
 
 
 @on_bucket
@@ -283,7 +294,9 @@ def _get_latest(
         raise KeyNotFoundError(key)
     newest, op, value, created, expires, ttl = latest
     if value is None:
-        return None  # get_latest_small left a large value unread
+        if statement is not sql.get_latest:
+            return None  # get_latest_small left a large value unread
+        value = large.load(conn, sql.bucket_id, newest)
     if op != _PUT:
         if op == _EXPIRE:
             raise KeyNotFoundError(key)
@@ -308,6 +321,8 @@ def _get_revision(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: 
         newest, (_, op, value, created) = revision, found
     if op != _PUT:
         raise KeyDeletedError(key, newest, Operation(op))
+    if value is None:
+        value = large.load(conn, sql.bucket_id, newest)
     return make_entry(sql.bucket, key, value, newest, created, 0, op)
 
 
@@ -317,6 +332,7 @@ def history(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> lis
     with snapshot(conn):
         rows = conn.execute(sql.history, (key,)).fetchall()
         ttl = conn.execute(sql.ttl).fetchone()[0] if rows else 0
+        rows = large.fill(conn, sql.bucket_id, rows, 2)
     if not rows:
         raise KeyNotFoundError(key)
     _, op, _, created, expires = rows[-1]

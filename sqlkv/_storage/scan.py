@@ -15,9 +15,10 @@ import sqlite3
 from .._model.entry import Entry, EntryBuilder, Operation, make_entry
 from .._model.errors import BucketNotFoundError
 from .._model.validate import KeyMatcher
+from . import large
 from .connection import snapshot
 from .errors import on_bucket
-from .statements import BucketSQL, bucket_table
+from .statements import BucketSQL, bucket_table, value_column
 
 __all__ = ["PAGE_BYTES", "PAGE_SIZE", "Page", "get_many", "page"]
 
@@ -58,7 +59,7 @@ def _page_statement(bucket_id: int, lower: str, upper: bool, reverse: bool, valu
     t = f'"{bucket_table(bucket_id)}"'
     bounds = f"key {lower} ?1" + (" AND key < ?2" if upper else "")
     order = "DESC" if reverse else "ASC"
-    value = "r.value" if values else "NULL"
+    value = value_column("r.value") if values else "NULL"
     return (
         f"SELECT r.key, r.revision, r.op, {value}, r.created, r.expires FROM ("
         f"SELECT max(revision) AS latest FROM {t} WHERE {bounds} GROUP BY key ORDER BY key {order} LIMIT ?3) AS m "
@@ -75,7 +76,7 @@ def _single_row_statement(bucket_id: int, lower: str, upper: bool, reverse: bool
     t = f'"{bucket_table(bucket_id)}"'
     bounds = f"key {lower} ?1" + (" AND key < ?2" if upper else "")
     order = "DESC" if reverse else "ASC"
-    value = "value" if values else "NULL"
+    value = value_column() if values else "NULL"
     return (
         f"SELECT key, revision, {value}, created FROM {t} WHERE {bounds} AND op = 1 AND created > ?4 "
         f"AND (expires IS NULL OR expires > ?5) ORDER BY key {order} LIMIT ?3"
@@ -128,14 +129,16 @@ def page(
         if single:
             cursor = conn.execute(statement, (low, high, size, cutoff, now))
             try:
-                return _live_rows(cursor, sql.bucket, matcher, size, values)
+                return _live_rows(cursor, sql.bucket, sql.bucket_id, matcher, size, values)
             finally:
                 cursor.close()
         cursor = conn.execute(statement, (low, high, size))
         try:
-            return _latest_rows(cursor, sql.bucket, matcher, size, values, reverse, cutoff, now)
+            return _latest_rows(cursor, sql.bucket, sql.bucket_id, matcher, size, values, reverse, cutoff, now)
         except _OutOfOrder:
-            return _sorted_page(conn, statement, low, high, size, reverse, matcher, values, now, cutoff, sql.bucket)
+            return _sorted_page(
+                conn, statement, low, high, size, reverse, matcher, values, now, cutoff, sql.bucket, sql.bucket_id
+            )
         finally:
             cursor.close()
 
@@ -143,7 +146,9 @@ def page(
 _SETTINGS = "SELECT history, ttl FROM sqlkv_buckets WHERE id = ?"
 
 
-def _live_rows(cursor: sqlite3.Cursor, bucket: str, matcher: KeyMatcher | None, size: int, values: bool) -> Page:
+def _live_rows(
+    cursor: sqlite3.Cursor, bucket: str, bucket_id: int, matcher: KeyMatcher | None, size: int, values: bool
+) -> Page:
     """A page from rows that are live already (one per key, in key order)."""
     found: list[Any] = []
     append = found.append
@@ -158,6 +163,8 @@ def _live_rows(cursor: sqlite3.Cursor, bucket: str, matcher: KeyMatcher | None, 
         if not values:
             append(key)
             continue
+        if value is None:  # a large value: read in chunks
+            value = large.load(cursor.connection, bucket_id, revision)
         entry = builder(bucket, key, value, revision, created, 0, put)
         entry.__class__ = entry_class  # type: ignore[assignment]  # (make_entry inlined: an entry per row)
         append(entry)
@@ -170,6 +177,7 @@ def _live_rows(cursor: sqlite3.Cursor, bucket: str, matcher: KeyMatcher | None, 
 def _latest_rows(
     cursor: sqlite3.Cursor,
     bucket: str,
+    bucket_id: int,
     matcher: KeyMatcher | None,
     size: int,
     values: bool,
@@ -195,6 +203,8 @@ def _latest_rows(
         if not values:
             append(key)
             continue
+        if value is None:  # a large value: read in chunks
+            value = large.load(cursor.connection, bucket_id, revision)
         append(make_entry(bucket, key, value, revision, created, 0, op))
         budget -= len(value)
         if budget < 0:
@@ -218,9 +228,13 @@ def _sorted_page(
     now: int,
     cutoff: int,
     bucket: str,
+    bucket_id: int,
 ) -> Page:
     """The page, should SQLite ever return its rows out of key order: all of them, sorted here (same snapshot)."""
     rows = sorted(conn.execute(statement, (low, high, size)).fetchall(), key=lambda row: row[0], reverse=reverse)
+    if values:
+        rows = large.fill(conn, bucket_id, [(r[1], *r) for r in rows], 4)  # (revision first, for fill)
+        rows = [row[1:] for row in rows]
     found: list[Any] = [
         make_entry(bucket, key, value, revision, created, 0, op) if values else key
         for key, revision, op, value, created, expires in rows
@@ -243,5 +257,7 @@ def get_many(conn: sqlite3.Connection, sql: BucketSQL, keys: list[str], now: int
             revision, op, value, created, expires, ttl = row
             if op != _PUT or (ttl and created <= now - ttl) or (expires is not None and expires <= now):
                 continue
+            if value is None:  # a large value: read in chunks
+                value = large.load(conn, sql.bucket_id, revision)
             found[key] = make_entry(sql.bucket, key, value, revision, created, 0, op)
     return found

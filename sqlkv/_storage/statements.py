@@ -13,7 +13,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-__all__ = ["BucketSQL", "CatalogSQL", "bucket_table"]
+__all__ = ["LARGE_VALUE", "BucketSQL", "CatalogSQL", "bucket_table", "value_column"]
+
+LARGE_VALUE = 1 << 20
+"""Values over this many bytes are written and read in chunks (see ``large``)."""
+
+
+def value_column(column: str = "value") -> str:
+    """SQL for ``column``, NULL when it holds a large value (its length is in the row header: nothing is read)."""
+    return f"CASE WHEN length({column}) <= {LARGE_VALUE} THEN {column} END"
 
 
 def bucket_table(bucket_id: int) -> str:
@@ -33,7 +41,8 @@ class CatalogSQL:
     delete_stats = "DELETE FROM sqlkv_stats WHERE bucket_id = ?"
 
 
-_ROW = "revision, key, op, value, created"
+_ROW = f"revision, key, op, {value_column()}, created"
+"""A row as watchers and exports read it; a large value is NULL (read in chunks by ``large.fill``)."""
 
 
 class BucketSQL:
@@ -58,6 +67,7 @@ class BucketSQL:
         "get_revision",
         "history",
         "insert",
+        "insert_large",
         "insert_with_revision",
         "large_row_of_key",
         "latest",
@@ -84,6 +94,7 @@ class BucketSQL:
     bucket: str
     bucket_id: int
     insert: str
+    insert_large: str
     insert_with_revision: str
     latest: str
     get_latest: str
@@ -140,12 +151,13 @@ class BucketSQL:
             bucket=bucket,
             bucket_id=bucket_id,
             insert=f"INSERT INTO {t} (key, op, value, created, expires) VALUES (?, ?, ?, ?, ?)",
+            insert_large=f"INSERT INTO {t} (key, op, value, created, expires) VALUES (?, ?, zeroblob(?), ?, ?)",
             insert_with_revision=f"INSERT INTO {t} (revision, key, op, value, created) VALUES (?, ?, ?, ?, ?)",
             latest=(
                 f"SELECT revision, op, created, expires, {ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),
             get_latest=(
-                f"SELECT revision, op, value, created, expires, {ttl} FROM {t} "
+                f"SELECT revision, op, {value_column()}, created, expires, {ttl} FROM {t} "
                 "WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),
             # length(value) reads a row's header only, and so do columns stored before the value; any column
@@ -156,8 +168,8 @@ class BucketSQL:
                 f"CASE WHEN {small} THEN expires END, {ttl} FROM {t} WHERE key = ?1 ORDER BY revision DESC LIMIT 1"
             ),
             large_row_of_key=f"SELECT 1 FROM {t} WHERE key = ?1 AND length(value) > ?2 LIMIT 1",
-            get_revision=f"SELECT key, op, value, created FROM {t} WHERE revision = ?",
-            history=f"SELECT revision, op, value, created, expires FROM {t} WHERE key = ? ORDER BY revision",
+            get_revision=f"SELECT key, op, {value_column()}, created FROM {t} WHERE revision = ?",
+            history=f"SELECT revision, op, {value_column()}, created, expires FROM {t} WHERE key = ? ORDER BY revision",
             ttl=f"SELECT {ttl}",
             live_keys=(f"SELECT key FROM ({latest_per_key} WHERE op != 0 GROUP BY key) WHERE {alive} ORDER BY key"),
             live_keys_range=(
