@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-from .statements import LARGE_VALUE, bucket_table
+from .statements import LARGE_VALUE, bucket_table, value_by_revision
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def load(conn: sqlite3.Connection, bucket_id: int, revision: int) -> bytes:
     """The value of row ``revision``, read chunk by chunk (whole where blob I/O is missing)."""
     table = bucket_table(bucket_id)
     if not CHUNKED:
-        row = conn.execute(f'SELECT value FROM "{table}" WHERE revision = ?', (revision,)).fetchone()
+        row = conn.execute(value_by_revision(bucket_id), (revision,)).fetchone()
         return bytes(row[0]) if row is not None else b""
     with conn.blobopen(table, "value", revision, readonly=True) as blob:  # type: ignore[attr-defined]
         size = len(blob)

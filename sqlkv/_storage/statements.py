@@ -19,6 +19,11 @@ LARGE_VALUE = 1 << 20
 """Values over this many bytes are written and read in chunks (see ``large``)."""
 
 
+def value_by_revision(bucket_id: int) -> str:
+    """The statement reading one row's whole value (``large.load`` where blob I/O is missing)."""
+    return f'SELECT value FROM "{bucket_table(bucket_id)}" WHERE revision = ?'
+
+
 def value_column(column: str = "value") -> str:
     """SQL for ``column``, NULL when it holds a large value (its length is in the row header: nothing is read)."""
     return f"CASE WHEN length({column}) <= {LARGE_VALUE} THEN {column} END"
