@@ -106,6 +106,12 @@ class TransactionRecorder:
         self._entered = False
         self._finished = False
 
+    def _enter(self) -> None:
+        """Start recording (once)."""
+        if self._entered:
+            raise InvalidArgumentError("a transaction runs once: call store.atomic() again")
+        self._entered = True
+
     def __repr__(self) -> str:
         state = "committed" if self.committed else "finished" if self._finished else "recording"
         return f"<{type(self).__name__} {state}: {len(self.checks)} checks, {len(self.mutations)} mutations>"
@@ -207,9 +213,7 @@ class AsyncTransaction(TransactionRecorder):
         self._store = store
 
     async def __aenter__(self) -> AsyncTransaction:
-        if self._entered:
-            raise InvalidArgumentError("a transaction runs once: call store.atomic() again")
-        self._entered = True
+        self._enter()
         return self
 
     async def __aexit__(
@@ -234,9 +238,7 @@ class Transaction(TransactionRecorder):
         self._store = store
 
     def __enter__(self) -> Transaction:
-        if self._entered:
-            raise InvalidArgumentError("a transaction runs once: call store.atomic() again")
-        self._entered = True
+        self._enter()
         return self
 
     def __exit__(
