@@ -30,7 +30,7 @@ from typing import Any
 from common import (
     KEYS,
     VALUE,
-    check,
+    Targets,
     print_table,
     random_keys,
     save_results,
@@ -224,10 +224,8 @@ async def main() -> None:
     s = m["sqlkv"]
     a = m["aiosqlite (1 hop/stmt)"]
     raw = m["raw sqlite3 (floor)"]
-    targets: list[dict[str, Any]] = []
-
-    def target(label: str, ratio: float, goal: float) -> None:
-        targets.append({"label": label, "ratio": ratio, "target": goal, "met": check(label, ratio, goal)})
+    targets = Targets()
+    target = targets.at_least
 
     print("\n## Targets (sqlkv / peer, medians of this run)\n")
     target("100-task put vs raw sqlite3 batched floor (100 puts/txn)", s["100-task put"] / raw["100-task put"], 0.6)
@@ -248,7 +246,7 @@ async def main() -> None:
         print(f"- sequential put vs Redis: {s['seq put'] / rd['seq put']:.2f}x")
         print(f"- sequential get vs Redis: {s['seq get'] / rd['seq get']:.2f}x")
         print(f"- 1000-task put vs Redis: {s['1000-task put'] / rd['1000-task put']:.2f}x")
-    save_results("core", {"ops": args.ops, "reps": args.reps, "rows": rows, "targets": targets, "notes": notes})
+    save_results("core", {"ops": args.ops, "reps": args.reps, "rows": rows, "targets": targets.items, "notes": notes})
 
 
 if __name__ == "__main__":

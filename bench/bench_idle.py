@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import anyio
-from common import save_results
+from common import Targets, save_results
 
 import sqlkv
 
@@ -65,9 +65,10 @@ async def main() -> None:
         shares[label] = share
     hints.AVAILABLE = available
     default = shares["10 idle watchers, wake-up hints (default)"]
-    verdict = "ok" if default <= 0.5 else "ABOVE TARGET"
-    print(f"\n- an idle watching process: {default:.2f} % of a core (target <= 0.5 %) {verdict}")
-    save_results("idle", {"seconds": args.seconds, "cpu_percent": shares})
+    targets = Targets()
+    print()
+    targets.at_most("an idle watching process, % of one core", default, 0.5, " %")
+    save_results("idle", {"seconds": args.seconds, "cpu_percent": shares, "targets": targets.items})
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from common import save_results
+from common import Targets, save_results
 
 import sqlkv
 
@@ -132,9 +132,10 @@ async def main() -> None:
             worst = max(worst, max(row[f"{op} max"]))
             cells.append(f"{stall:.2f} ({statistics.median(row[f'{op} p99']):.2f})")
         print(f"| {size} | " + " | ".join(cells) + " |")
-    verdict = "ok" if worst <= 5 else "ABOVE TARGET"
-    print(f"\n- worst stall over every run: {worst:.2f} ms (target <= 5 ms) {verdict}")
-    save_results("loop_lag", {"reps": args.reps, "rows": results, "worst_ms": worst})
+    targets = Targets()
+    print()
+    targets.at_most("worst event-loop stall over every run", worst, 5, " ms")
+    save_results("loop_lag", {"reps": args.reps, "rows": results, "worst_ms": worst, "targets": targets.items})
 
 
 if __name__ == "__main__":

@@ -121,3 +121,24 @@ def save_results(bench: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"meta": meta, **payload}, indent=1) + "\n")
     print(f"\nresults: {path.relative_to(here.parent)}")
     return path
+
+
+class Targets:
+    """The goals a benchmark checks: each printed as it is measured, and saved with the run's JSON."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def at_least(self, label: str, measured: float, goal: float, unit: str = "x") -> bool:
+        return self._add(label, measured, goal, unit, measured >= goal, ">=")
+
+    def at_most(self, label: str, measured: float, goal: float, unit: str = "x") -> bool:
+        return self._add(label, measured, goal, unit, measured <= goal, "<=")
+
+    def _add(self, label: str, measured: float, goal: float, unit: str, met: bool, sense: str) -> bool:
+        verdict = "ok" if met else "MISSED"
+        print(f"- {label}: {measured:,.2f}{unit} (target {sense} {goal:g}{unit}) {verdict}")
+        self.items.append(
+            {"label": label, "measured": measured, "goal": goal, "unit": unit, "sense": sense, "met": met}
+        )
+        return met
