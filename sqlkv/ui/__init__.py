@@ -25,7 +25,15 @@ INSTALL_HINT = "sqlkv ui needs the 'ui' extra: pip install 'sqlkv[ui]'"
 
 def missing_dependencies() -> list[str]:
     """The packages of the ``ui`` extra that are not installed (found without importing them)."""
-    return [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in ("starlette", "uvicorn"):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 def loopback(host: str) -> str:

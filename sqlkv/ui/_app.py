@@ -355,6 +355,7 @@ def create_app(store: sqlkv.AsyncStore, *, write: bool, token: str) -> Gate:
     bucket_path = "/api/buckets/{bucket}"
     routes = [
         Route("/", page),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/info", info),
         Route("/api/buckets", buckets),
         Route("/api/buckets", create_bucket, methods=["POST"]),

@@ -77,7 +77,7 @@ function notice(kind, text) {
 
 function show(...nodes) {
   const view = document.getElementById("view");
-  view.replaceChildren(...nodes.flat());
+  view.replaceChildren(...nodes.flat().filter((node) => node !== null && node !== undefined && node !== false));
 }
 
 function crumbs(...parts) {
