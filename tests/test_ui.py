@@ -426,3 +426,47 @@ print([m for m in sys.modules if m.split(".")[0] in ("starlette", "uvicorn", "ht
     result = subprocess.run([sys.executable, "-c", code, str(ui_store)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+async def test_a_stalled_live_stream_never_holds_writers_back_and_catches_up(filled: sqlkv.AsyncStore) -> None:
+    """A browser that stops reading: the store's writes go on, and once it reads again it gets every change, in order.
+
+    The stream is driven directly as ASGI: its ``send`` blocks after the first entry (a full socket), while 5x
+    the watcher's buffer is written; the watcher meanwhile lags and later reads what it missed from the table.
+    """
+    import anyio
+
+    from sqlkv.ui._events import BUFFER, WatchStream
+
+    kv = await filled.bucket("orders")
+    count = BUFFER * 5
+    ready, resume, done, stopping = anyio.Event(), anyio.Event(), anyio.Event(), anyio.Event()
+    revisions: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        body = message.get("body", b"")
+        if b"event: ready" in body:
+            ready.set()
+        elif b"event: entry" in body:
+            revisions.append(json.loads(body.split(b"data: ", 1)[1])["revision"])
+            if len(revisions) == 1:
+                await resume.wait()  # the browser stops reading
+            if len(revisions) == count:
+                done.set()
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    stream = WatchStream(kv, ["load.>"], {"updates_only": True}, stopping)
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(stream, {"type": "http"}, receive, send)
+            await ready.wait()
+            first = await kv.put("load.0", b"0")
+            for i in range(1, count):  # the stream is stuck in send(): writers never wait for it
+                await kv.put(f"load.{i}", b"x")
+            resume.set()
+            await done.wait()
+            stopping.set()
+    assert revisions == list(range(first, first + count))
