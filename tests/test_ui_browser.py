@@ -219,7 +219,22 @@ def test_an_edit_lands_with_cas_and_a_stale_edit_is_refused(page: Page, store_pa
         page.goto(url)
         expect(page.get_by_test_id("mode")).to_have_text("read-write")
         expect(page.get_by_test_id("new-bucket-name")).to_be_visible()
+        page.get_by_test_id("new-bucket-name").fill("scratch")
+        page.get_by_role("button", name="Create", exact=True).click()
+        scratch = page.locator('[data-testid=bucket-row][data-bucket="scratch"]')
+        expect(scratch).to_be_visible()
         page.screenshot(path=str(shots / "ui-buckets-write.png"))
+        page.once("dialog", lambda dialog: dialog.accept())
+        scratch.get_by_test_id("drop-bucket").click()
+        expect(scratch).to_have_count(0)
+
+        page.goto(url.split("?")[0] + "#/b/orders")
+        page.get_by_test_id("settings-history").fill("6")
+        page.get_by_test_id("save-settings").click()
+        expect(page.get_by_test_id("notice-ok")).to_have_text("Settings saved.")
+        with sqlkv.Store(store_path, read_only=True) as store:
+            assert store.bucket("orders").status().history == 6
+            assert "scratch" not in store.bucket_names()
         page.goto(url.split("?")[0] + "#/b/orders/k/users.bob")
         expect(page.get_by_test_id("value")).to_have_text("Bob\nsecond line")
         with sqlkv.Store(store_path, read_only=True) as store:

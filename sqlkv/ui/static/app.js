@@ -201,7 +201,7 @@ async function bucketHeader(bucket, active) {
   state.timer = setInterval(() => refreshStats(bucket), 2000);
   return [el("h1", {}, "Bucket ", el("span", { class: "mono", text: bucket })),
     status.description ? el("p", { class: "muted", text: status.description }) : null,
-    statTiles(status), tabs(bucket, active)];
+    statTiles(status), writable() && active === "keys" ? settingsForm(bucket, status) : null, tabs(bucket, active)];
 }
 
 function keyRow(bucket, k) {
@@ -256,6 +256,31 @@ async function keysView(bucket) {
   load(true);
 }
 
+function settingsForm(bucket, status) {
+  const number = (value, title, id) => el("input", { type: "number", min: 0, value: value === null ? "" : value, title,
+    placeholder: title, class: "w140", "data-testid": "settings-" + id });
+  const history = number(status.history, "history", "history");
+  const ttl = number(status.ttl, "TTL (s, 0: none)", "ttl");
+  const maxValue = number(status.max_value_size, "max value bytes", "max-value");
+  const maxBytes = number(status.max_bytes, "max bucket bytes", "max-bytes");
+  const description = el("input", { type: "text", value: status.description || "", placeholder: "description" });
+  const out = el("span", {});
+  const numberOrNull = (input) => (input.value === "" ? null : Number(input.value));
+  return el("div", { class: "panel write-only" }, el("form", { class: "inline", "data-write": true, onsubmit: async (event) => {
+    event.preventDefault();
+    const body = { history: numberOrNull(history), ttl: numberOrNull(ttl), description: description.value };
+    if (maxValue.value !== "") body.max_value_size = Number(maxValue.value);
+    if (maxBytes.value !== "") body.max_bytes = Number(maxBytes.value);
+    try {
+      await post(bucketUrl(bucket) + "/config", body);
+      out.replaceChildren(notice("ok", "Settings saved."));
+      refreshStats(bucket);
+    } catch (e) { out.replaceChildren(notice("error", e.message)); }
+  } }, el("b", { text: "Settings" }), el("label", { class: "check" }, "history", history), el("label", { class: "check" }, "TTL", ttl),
+  el("label", { class: "check" }, "max value", maxValue), el("label", { class: "check" }, "max bytes", maxBytes), description,
+  el("button", { type: "submit", "data-testid": "save-settings", text: "Save settings" }), out));
+}
+
 function putForm(bucket, done) {
   const key = el("input", { type: "text", placeholder: "key", class: "mono", "data-testid": "put-key" });
   const value = el("input", { type: "text", placeholder: "value", class: "mono grow", "data-testid": "put-value" });
@@ -298,7 +323,10 @@ async function liveView(bucket) {
     const source = new EventSource(bucketUrl(bucket) + "/watch?" + query);
     state.live = source;
     source.addEventListener("open", () => { dot.className = "dot on"; status.textContent = "live"; });
-    source.addEventListener("ready", () => { dot.className = "dot on"; status.textContent = "live (initial entries done)"; });
+    source.addEventListener("ready", (event) => {
+      last = Math.max(last, JSON.parse(event.data).last_revision);  // a resume starts after what was considered
+      dot.className = "dot on"; status.textContent = "live (initial entries done)";
+    });
     source.addEventListener("entry", (event) => {
       const e = JSON.parse(event.data);
       last = Math.max(last, e.revision);
