@@ -145,6 +145,20 @@ async def test_a_change_must_come_from_the_page_itself(filled: sqlkv.AsyncStore)
         assert (await (await filled.bucket("orders")).get("csrf")).value == b"x"
 
 
+async def test_a_websocket_is_refused_before_anything_else(filled: sqlkv.AsyncStore) -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/", "headers": [], "query_string": f"token={TOKEN}".encode()}
+    await _app(filled, write=True)(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
 # -- read-only by default ----------------------------------------------------------------------------------------
 
 WRITES = [

@@ -1,7 +1,7 @@
 """The inspector's ASGI app: the page, its static files, a JSON API over the public sqlkv API, and the live stream.
 
-``create_app(store, write=..., token=...)`` serves an open
-``sqlkv.AsyncStore`` (the caller opens and closes it). Read endpoints (GET) list buckets with their
+``create_app(store, write=..., token=...)`` serves an open ``sqlkv.AsyncStore``
+(the caller opens and closes it). Read endpoints (GET) list buckets with their
 status, a page of keys (``entries()``, resumed after the last key shown), an
 entry, a key's history, a whole value, and the watch stream. Write endpoints
 (POST) answer 403 unless the app was made with ``write=True``. Errors of the

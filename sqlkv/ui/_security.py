@@ -67,8 +67,11 @@ class Gate:
         return hmac.compare_digest(given.encode("utf-8", "replace"), self.token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # no WebSocket endpoint: refused before anything else
+            await send({"type": "websocket.close", "code": 1008})
             return
 
         async def send_with_headers(message: Message) -> None:
