@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,25 @@ def test_backup_never_replaces_a_special_file(tmp_path: Path) -> None:
         with pytest.raises(sqlkv.InvalidArgumentError, match="not a regular file"):
             store.backup(str(fifo), overwrite=True)
     assert fifo.is_fifo()
+
+
+def test_the_wal_file_is_cut_back_after_a_burst_of_writes(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst grows the WAL; once checkpointed, the next write rewinds it and SQLite cuts the file to the limit."""
+    from sqlkv._engine import engine
+
+    monkeypatch.setattr(engine, "WAL_SIZE_LIMIT", 256 * 1024)
+    wal = Path(f"{db_path}-wal")
+    with sqlkv.Store(db_path) as store:
+        kv = store.create_bucket("b")
+        for i in range(40):
+            kv.put(f"k{i}", bytes(100_000))
+        grown = wal.stat().st_size
+        assert grown > 4_000_000
+        checkpointer = sqlite3.connect(db_path)  # nobody reads: a passive checkpoint copies every frame back
+        try:
+            assert checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0] == 0
+        finally:
+            checkpointer.close()
+        kv.put("after", b"x")  # this write rewinds the WAL and SQLite truncates the file
+        assert wal.stat().st_size <= 256 * 1024
+        assert kv.get("k39").value == bytes(100_000)

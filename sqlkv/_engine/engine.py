@@ -24,11 +24,16 @@ from .._runtime.request import Posts
 from .._storage.connection import Connection, Row, open_connection
 from .._storage.expiry import SweepResult
 from .._storage.schema import apply_migrations, check_schema
+from .._storage.statements import wal_size_limit
 from . import hints
 from .checkpoint import Checkpointer
 from .sweeper import Sweeper
 
-__all__ = ["CHECKPOINT_EVERY", "SWEEP_BATCH", "CommitObserver", "Engine"]
+__all__ = ["CHECKPOINT_EVERY", "SWEEP_BATCH", "WAL_SIZE_LIMIT", "CommitObserver", "Engine"]
+
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Bytes the WAL file is cut back to when SQLite next rewinds it (``PRAGMA journal_size_limit``): a burst of
+writes grows the file, and without a limit it keeps that size on disk for good."""
 
 CHECKPOINT_EVERY = 1024
 """Writes between two nudges of the checkpointer (a WAL of ~15-20 MB at most for single small writes)."""
@@ -102,6 +107,7 @@ class Engine:
                 return conn
             apply_migrations(conn)
             conn.execute("PRAGMA wal_autocheckpoint = 0")
+            conn.execute(wal_size_limit(WAL_SIZE_LIMIT))
             conn.execute("PRAGMA busy_timeout = 0")
         except BaseException:
             conn.close()

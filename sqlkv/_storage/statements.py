@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-__all__ = ["LARGE_VALUE", "BucketSQL", "CatalogSQL", "bucket_table", "value_column"]
+__all__ = ["LARGE_VALUE", "BucketSQL", "CatalogSQL", "bucket_table", "value_column", "wal_size_limit"]
 
 LARGE_VALUE = 1 << 20
 """Values over this many bytes are written and read in chunks (see ``large``)."""
@@ -27,6 +27,11 @@ def value_by_revision(bucket_id: int) -> str:
 def value_column(column: str = "value") -> str:
     """SQL for ``column``, NULL when it holds a large value (its length is in the row header: nothing is read)."""
     return f"CASE WHEN length({column}) <= {LARGE_VALUE} THEN {column} END"
+
+
+def wal_size_limit(size: int) -> str:
+    """The pragma that cuts the WAL file back to ``size`` bytes whenever SQLite rewinds it."""
+    return f"PRAGMA journal_size_limit = {int(size)}"
 
 
 def bucket_table(bucket_id: int) -> str:
