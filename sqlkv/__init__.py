@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from ._model.errors import KeyNotFoundError as KeyNotFoundError
     from ._model.errors import LockNotAcquiredError as LockNotAcquiredError
     from ._model.errors import NotACounterError as NotACounterError
+    from ._model.errors import ReplicaError as ReplicaError
+    from ._model.errors import ReplicaReadOnlyError as ReplicaReadOnlyError
+    from ._model.errors import RevisionGapError as RevisionGapError
     from ._model.errors import SchemaTooNewError as SchemaTooNewError
     from ._model.errors import SqlkvError as SqlkvError
     from ._model.errors import StorageError as StorageError

@@ -418,6 +418,7 @@ class AsyncBucket(abc.ABC):
         updates_only: bool = False,
         from_revision: int | None = None,
         buffer_size: int = 1024,
+        on_gap: str = "skip",
     ) -> AsyncWatcher:
         """A live stream of the bucket's changes: ``async with kv.watch() as w: async for e in w``.
 
@@ -427,6 +428,10 @@ class AsyncBucket(abc.ABC):
         in revision order. ``watcher.initial_done`` / ``await watcher.initial()``
         mark the end of the initial entries. ``ignore_deletes`` drops delete,
         purge and expiry markers; ``meta_only`` leaves values empty. Filters as for keys().
+        Revisions the watcher can never see (from ``from_revision`` on, or while it
+        lagged: trimmed, purged or expired) are a *gap*: ``on_gap="skip"`` passes
+        over them, ``"raise"`` ends the iteration with RevisionGapError after the
+        entries before the gap; ``watcher.gaps`` counts them either way.
         """
         options = WatchOptions.make(
             filters,
@@ -436,6 +441,7 @@ class AsyncBucket(abc.ABC):
             updates_only=updates_only,
             from_revision=from_revision,
             buffer_size=buffer_size,
+            on_gap=on_gap,
         )
         return self._watch(options)
 
@@ -528,6 +534,11 @@ class AsyncWatcher(abc.ABC):
     @abc.abstractmethod
     def last_revision(self) -> int:
         """The highest revision this watcher has considered so far: resume a later watch after it."""
+
+    @property
+    @abc.abstractmethod
+    def gaps(self) -> int:
+        """How many revisions in this watcher's range it can never see (trimmed, purged, expired): see watch()."""
 
     @abc.abstractmethod
     async def start(self) -> None:

@@ -335,6 +335,7 @@ class Bucket(abc.ABC):
         updates_only: bool = False,
         from_revision: int | None = None,
         buffer_size: int = 1024,
+        on_gap: str = "skip",
         timeout: float | None = None,
     ) -> Watcher:
         options = WatchOptions.make(
@@ -345,6 +346,7 @@ class Bucket(abc.ABC):
             updates_only=updates_only,
             from_revision=from_revision,
             buffer_size=buffer_size,
+            on_gap=on_gap,
         )
         return self._watch(options, arguments.check_timeout(timeout))
 
@@ -421,6 +423,11 @@ class Watcher(abc.ABC):
     @abc.abstractmethod
     @twin(AsyncWatcher.last_revision)
     def last_revision(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    @twin(AsyncWatcher.gaps)
+    def gaps(self) -> int: ...
 
     @abc.abstractmethod
     @twin(AsyncWatcher.start)
