@@ -13,7 +13,13 @@ import functools
 import sqlite3
 from collections.abc import Callable
 
-from .._model.errors import BucketNotFoundError, StorageError, StorageFullError, StoreBusyError
+from .._model.errors import (
+    BucketNotFoundError,
+    ReplicaReadOnlyError,
+    StorageError,
+    StorageFullError,
+    StoreBusyError,
+)
 from .statements import BucketSQL
 
 __all__ = ["is_busy", "map_sqlite_error", "mapped", "on_bucket", "sqlite_code"]
@@ -82,6 +88,8 @@ def _translating(
         except sqlite3.Error as exc:
             if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
                 raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
+            if isinstance(exc, sqlite3.IntegrityError) and str(exc) == "sqlkv: read-only replica":
+                raise ReplicaReadOnlyError(sql.bucket) from None
             if every_error:
                 raise map_sqlite_error(exc) from None
             raise

@@ -27,6 +27,7 @@ from .._model.errors import (
     KeyExistsError,
     KeyNotFoundError,
     NotACounterError,
+    ReplicaReadOnlyError,
     ValueTooLargeError,
     WrongLastRevisionError,
 )
@@ -100,6 +101,8 @@ def _refused(exc: sqlite3.IntegrityError, sql: BucketSQL, value: bytes) -> Excep
         return ValueTooLargeError(f"value of {len(value)} bytes exceeds the bucket's max_value_size ({sql.bucket})")
     if message == "sqlkv: bucket full":
         return BucketFullError(f"maximum bytes exceeded: bucket {sql.bucket} is full")
+    if message == "sqlkv: read-only replica":
+        return ReplicaReadOnlyError(sql.bucket)
     return exc
 
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-__all__ = ["LARGE_VALUE", "BucketSQL", "CatalogSQL", "bucket_table", "value_column"]
+__all__ = ["LARGE_VALUE", "BucketSQL", "CatalogSQL", "ReplicaSQL", "bucket_table", "value_column"]
 
 LARGE_VALUE = 1 << 20
 """Values over this many bytes are written and read in chunks (see ``large``)."""
@@ -237,3 +237,31 @@ class BucketSQL:
                 f"OVER (PARTITION BY key ORDER BY revision DESC) AS age FROM {t} WHERE op != 0) WHERE age > ?)"
             ),
         )
+
+
+class ReplicaSQL:
+    """Statements of a replica's state and, for a mirror, its guard triggers (see ``replica``)."""
+
+    __slots__ = ("create_guards", "drop_guards", "local_count", "local_revisions", "set_high_water")
+
+    def __init__(self, bucket_id: int) -> None:
+        t = f'"{bucket_table(bucket_id)}"'
+        bid = int(bucket_id)
+        refuse = (
+            f"WHEN (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
+            "BEGIN SELECT RAISE(ABORT, 'sqlkv: read-only replica'); END"
+        )
+        self.create_guards = (
+            f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_insert" BEFORE INSERT ON {t} '
+            f"WHEN NEW.op BETWEEN 1 AND 3 AND (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
+            "BEGIN SELECT RAISE(ABORT, 'sqlkv: read-only replica'); END",
+            f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_update" BEFORE UPDATE ON {t} {refuse}',
+        )
+        self.drop_guards = (
+            f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_insert"',
+            f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_update"',
+        )
+        self.local_count = f"SELECT count(*) FROM {t} WHERE op != 0 AND revision <= ?"
+        self.local_revisions = f"SELECT revision FROM {t} WHERE op != 0 AND revision <= ? ORDER BY revision"
+        # The invisible high-water row (as the keep_high_water trigger writes it): the next revision is above it.
+        self.set_high_water = f"INSERT INTO {t} (revision, key, op, value, created) VALUES (?, '', 0, x'', ?)"
