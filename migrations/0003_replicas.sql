@@ -6,7 +6,8 @@
 -- the remote bucket's stream: a different value means the remote bucket was
 -- deleted and re-created. applying is 1 only inside the replica's own writes:
 -- a mirror's guard trigger (created by the replica, not by this template)
--- refuses every other write.
+-- refuses every other write. edge names this replica in the messages it
+-- sends up (sync mode), so that it knows them when they come back down.
 
 CREATE TABLE sqlkv_replicas (
     bucket_id      INTEGER PRIMARY KEY,
@@ -17,11 +18,23 @@ CREATE TABLE sqlkv_replicas (
     cursor         INTEGER NOT NULL DEFAULT 0,
     remote_last    INTEGER NOT NULL DEFAULT 0,
     last_seen      INTEGER NOT NULL DEFAULT 0,
-    applying       INTEGER NOT NULL DEFAULT 0
+    applying       INTEGER NOT NULL DEFAULT 0,
+    edge           TEXT NOT NULL DEFAULT ''
 );
 
--- Sync mode: local writes not yet sent up, oldest first. base is the remote
--- revision of the key the edge had seen when it wrote (0: none).
+-- Sync mode: the remote revision of each key as the edge last saw it (what
+-- a local write of the key is checked against when it is sent up).
+CREATE TABLE sqlkv_replica_keys (
+    bucket_id       INTEGER NOT NULL,
+    key             TEXT NOT NULL,
+    remote_revision INTEGER NOT NULL,
+    PRIMARY KEY (bucket_id, key)
+) WITHOUT ROWID;
+
+-- Sync mode: local writes not yet sent up, oldest first, recorded by the
+-- bucket's outbox trigger (created by the replica) in the write's own
+-- transaction. base is the remote revision of the key the edge had seen when
+-- it wrote (0: none); revision is the write's local revision.
 CREATE TABLE sqlkv_replica_outbox (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     bucket_id INTEGER NOT NULL,

@@ -27,7 +27,7 @@ def open_sync(store: Any, *args: Any) -> Any:
 def _status(bucket: str, state: Any) -> ReplicaStatus | None:
     if state is None:
         return None
-    mode, origin, remote_bucket, _, cursor, remote_last, last_seen = state
+    mode, origin, remote_bucket, _, cursor, remote_last, last_seen, _ = state
     return ReplicaStatus(
         bucket=bucket,
         remote_bucket=remote_bucket,

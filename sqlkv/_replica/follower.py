@@ -23,18 +23,24 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._api.replica_interface import AsyncReplica
+from .._model.entry import Operation, make_entry
 from .._model.errors import InvalidArgumentError, ReplicaError
 from .._model.replica import REPLICA_MODES, ReplicaConflict, ReplicaStatus
 from .._nats.errors import nats
+from .._storage.replica import OutboxEntry
 from .local import LocalBucket
-from .remote import RemoteState, connect, message_row, redact, stream_state
+from .remote import CasFailed, RemoteState, connect, latest, message_row, publish, redact, stream_state
 
-__all__ = ["BATCH", "CHECK_EVERY", "Follower"]
+__all__ = ["BATCH", "CHECK_EVERY", "OUTBOX_EVERY", "Follower"]
 
 BATCH = 4096
 """Rows applied in one transaction at most (a long catch-up leaves other writers their turns)."""
 CHECK_EVERY = 2.0
 """Seconds between two looks at the remote's message count while idle."""
+OUTBOX_EVERY = 0.05
+"""Sync mode: seconds between two looks at the outbox while idle (local writes from any process land there)."""
+SEND_BATCH = 256
+"""Sync mode: queued local writes read (and sent, one CAS each) at a time."""
 _FIRST_DELAY, _MAX_DELAY = 0.05, 2.0
 
 Row = tuple[int, str, int, bytes, int]
@@ -56,10 +62,6 @@ class Follower(AsyncReplica):
     ) -> None:
         if mode not in REPLICA_MODES:
             raise InvalidArgumentError(f"mode must be 'mirror' or 'sync', not {mode!r}")
-        if mode == "sync":
-            from .._model.errors import UnsupportedError
-
-            raise UnsupportedError("mode='sync' is not available yet: use mode='mirror'")
         if not (conflict in ("remote", "local") or callable(conflict)):
             raise InvalidArgumentError("conflict must be 'remote', 'local' or a callable")
         servers = [part.strip() for part in url.split(",") if part.strip()] if isinstance(url, str) else list(url)
@@ -72,6 +74,12 @@ class Follower(AsyncReplica):
         self._stream = f"KV_{remote_bucket}"
         self._prefix = f"$KV.{remote_bucket}."
         self._resync = resync
+        self._policy = conflict
+        self._edge = ""
+        self._pending = 0
+        self._conflict_count = 0
+        self._oldest_queued = 0
+        """Sync mode: the id of the oldest local write still queued (0: none), as the last look found it."""
         self._options = nats_options
         self._local = LocalBucket(store, bucket)
         self._bucket = bucket
@@ -88,7 +96,7 @@ class Follower(AsyncReplica):
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._waiters: list[asyncio.Future[None]] = []
-        self._targets: list[tuple[int, asyncio.Future[None]]] = []
+        self._targets: list[tuple[int, int, asyncio.Future[None]]] = []
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._attempt = 0
@@ -101,6 +109,9 @@ class Follower(AsyncReplica):
         await self._local.open(history=1)
         state = await self._local.attach(self._mode, self._origin, self._remote_bucket)
         self._created, self._cursor, self._remote_last, self._last_seen = state[3], state[4], state[5], state[6]
+        self._edge = state[7]
+        if self._mode == "sync":
+            await self._count()
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"sqlkv-replica-{self._bucket}")
 
     async def synced(self) -> None:
@@ -126,11 +137,37 @@ class Follower(AsyncReplica):
             revision=self._cursor,
             lag=max(self._remote_last - self._cursor, 0),
             last_seen=datetime.fromtimestamp(seen / 1e9, timezone.utc) if seen else None,
+            pending=self._pending,
+            conflicts=self._conflict_count,
             error=str(self._error) if self._error is not None else None,
         )
 
     async def conflicts(self) -> list[ReplicaConflict]:
-        return []
+        return [
+            ReplicaConflict(
+                bucket=self._bucket,
+                key=key,
+                local_revision=local_revision,
+                local_operation=Operation(local_op),
+                local_value=local_value,
+                remote_revision=remote_revision,
+                remote_operation=Operation(remote_op or int(Operation.PUT)),
+                remote_value=remote_value,
+                decision=decision,
+                at=datetime.fromtimestamp(at / 1e9, timezone.utc),
+            )
+            for (
+                key,
+                local_revision,
+                local_op,
+                local_value,
+                remote_revision,
+                remote_op,
+                remote_value,
+                decision,
+                at,
+            ) in await self._local.conflicts()
+        ]
 
     async def aclose(self) -> None:
         self._stopping = True
@@ -149,7 +186,7 @@ class Follower(AsyncReplica):
         self._changed = asyncio.Event()
 
     def _fail_waiters(self, error: ReplicaError) -> None:
-        for future in [*self._waiters, *(f for _, f in self._targets)]:
+        for future in [*self._waiters, *(f for _, _, f in self._targets)]:
             if not future.done():
                 future.set_exception(error)
         self._waiters.clear()
@@ -178,17 +215,31 @@ class Follower(AsyncReplica):
                 return
             if self._attempt != connected_before:
                 delay = _FIRST_DELAY  # the session had connected: start the back-off afresh
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._pause(delay)
             self._wake.clear()
             delay = min(delay * 2, _MAX_DELAY)
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds before the next attempt (sync mode: counting the queued local writes meanwhile)."""
+        deadline = time.monotonic() + delay
+        while not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self._mode == "sync":
+                with contextlib.suppress(Exception):
+                    await self._count()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(left, OUTBOX_EVERY) if self._mode == "sync" else left)
+                return
 
     async def _session(self) -> None:
         lost = asyncio.Event()
 
         async def on_lost() -> None:
             lost.set()
-            self._wake.set()
+            if self._connected:  # (a connection that never came up, or a session already over: no one to wake)
+                self._wake.set()
 
         async def on_error(exc: Exception) -> None:
             self.problem = f"{type(exc).__name__}: {exc}"
@@ -231,6 +282,14 @@ class Follower(AsyncReplica):
     async def _reconcile(self, remote: RemoteState) -> None:
         """Remove the local rows (up to the cursor) the remote no longer holds; skip a tail of gone revisions."""
         cursor = self._cursor
+        if self._mode == "sync":  # local revisions are the edge's own: only the cursor can move here
+            if remote.last > cursor and not remote.stored_above(cursor):
+                cursor = remote.last
+            self._remote_last = max(self._remote_last, remote.last)
+            await self._local.apply_sync([], cursor, self._remote_last, remote.created)
+            self._created, self._cursor, self._last_seen = remote.created, cursor, time.time_ns()
+            self._settle()
+            return
         top = min(cursor, remote.last)
         expected = 0
         if top >= remote.first > 0:
@@ -254,9 +313,14 @@ class Follower(AsyncReplica):
         prefix_length = len(self._prefix)
         self._incoming = []
 
+        edge = f"{self._edge}:" if self._mode == "sync" else None
+
         async def on_message(msg: Any) -> None:
-            row, last = message_row(msg, prefix_length)
-            self._incoming.append(row)
+            row, last, tag = message_row(msg, prefix_length)
+            if edge is None:
+                self._incoming.append(row)
+            else:
+                self._incoming.append((*row, int(tag[len(edge) :]) if tag.startswith(edge) else 0))  # type: ignore[arg-type]
             if last > self._incoming_last:
                 self._incoming_last = last
             self._wake.set()
@@ -266,12 +330,15 @@ class Follower(AsyncReplica):
         sub = await js.subscribe(
             self._prefix + ">", stream=self._stream, ordered_consumer=True, config=config, cb=on_message
         )
+        idle_wait = CHECK_EVERY if self._mode == "mirror" else OUTBOX_EVERY
         try:
             idle_since = time.monotonic()
             while not lost.is_set() and not self._stopping:
                 if self._incoming:
                     await self._apply_incoming()
                     idle_since = time.monotonic()
+                    continue
+                if self._mode == "sync" and await self._send(nc, js):
                     continue
                 if self._waiters or time.monotonic() - idle_since >= CHECK_EVERY:
                     await self._check(nc)
@@ -281,7 +348,7 @@ class Follower(AsyncReplica):
                 if self._incoming or lost.is_set():
                     continue
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), CHECK_EVERY)
+                    await asyncio.wait_for(self._wake.wait(), idle_wait)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -292,7 +359,10 @@ class Follower(AsyncReplica):
         self._remote_last = max(self._remote_last, self._incoming_last)
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
-            await self._local.apply(chunk, [], chunk[-1][0], self._remote_last, self._created)
+            if self._mode == "sync":
+                await self._local.apply_sync(chunk, chunk[-1][0], self._remote_last, self._created)  # type: ignore[arg-type]
+            else:
+                await self._local.apply(chunk, [], chunk[-1][0], self._remote_last, self._created)
             self._cursor = chunk[-1][0]
             self._last_seen = time.time_ns()
             self._settle()
@@ -301,13 +371,17 @@ class Follower(AsyncReplica):
     async def _check(self, nc: Any) -> None:
         """Look at the remote: answer synced() callers, and reconcile what it removed without a message."""
         waiters, self._waiters = self._waiters, []
+        newest_queued = (await self._count())[1] if waiters and self._mode == "sync" else 0
         remote = await stream_state(nc, self._stream, details=False)
         self._last_seen = time.time_ns()
         self._remote_last = max(self._remote_last, remote.last)
         for future in waiters:
-            self._targets.append((remote.last, future))
+            self._targets.append((remote.last, newest_queued, future))
         if self._incoming:
             return  # rows are waiting: apply them first, then look again
+        if self._mode == "sync" and self._cursor >= remote.last:
+            self._settle()
+            return
         if self._cursor >= remote.last:
             count, _ = await self._local.revisions(remote.last, False)
             if count == remote.messages:
@@ -327,12 +401,70 @@ class Follower(AsyncReplica):
         """Answer the synced() callers whose target the cursor reached."""
         if not self._targets:
             return
-        cursor = self._cursor
+        cursor, oldest = self._cursor, self._oldest_queued
         left = []
-        for target, future in self._targets:
-            if target <= cursor:
+        for target, queued, future in self._targets:
+            if target <= cursor and (not oldest or oldest > queued):
                 if not future.done():
                     future.set_result(None)
             else:
-                left.append((target, future))
+                left.append((target, queued, future))
         self._targets = left
+
+    # -- sync mode: sending local writes up --------------------------------------------------------
+
+    async def _count(self) -> tuple[int, int, int]:
+        counts = await self._local.counts()
+        self._pending, self._conflict_count = counts[0], counts[2]
+        return counts
+
+    async def _send(self, nc: Any, js: Any) -> bool:
+        """Send the queued local writes up, oldest first, each as a CAS; False when there were none."""
+        entries = await self._local.outbox(SEND_BATCH)
+        if not entries:
+            self._pending, self._oldest_queued = 0, 0
+            self._settle()
+            return False
+        self._oldest_queued = entries[0][0]
+        for entry in entries:
+            await self._send_one(nc, js, entry)
+            self._oldest_queued = entry[0] + 1
+        await self._count()
+        self._settle()
+        self._notify()
+        return True
+
+    async def _send_one(self, nc: Any, js: Any, entry: OutboxEntry) -> None:
+        _, revision, key, op, value, base = entry
+        subject = self._prefix + key
+        tag = f"{self._edge}:{revision}"
+        try:
+            await self._local.sent(entry, await publish(js, subject, op, value, base, tag))
+            return
+        except CasFailed:
+            pass
+        for _ in range(100):  # the hub's key moved on since the edge saw it: a conflict
+            remote, remote_tag = await latest(nc, self._stream, subject)
+            if remote is not None and remote_tag == tag:
+                await self._local.sent(entry, remote[0])  # it did arrive (the edge stopped before it knew)
+                return
+            decision = self._decide(key, entry, remote)
+            if decision == "remote":
+                await self._local.resolved(entry, remote, decision, 0)
+                return
+            try:
+                resent = await publish(js, subject, op, value, remote[0] if remote else 0, tag)
+            except CasFailed:
+                continue  # moved again meanwhile: look again
+            await self._local.resolved(entry, remote, decision, resent)
+            return
+        raise ReplicaError(f"key {key!r} of {self._remote_bucket!r} keeps changing on the hub: cannot send it")
+
+    def _decide(self, key: str, entry: OutboxEntry, remote: tuple[int, int, bytes, int] | None) -> str:
+        policy = self._policy
+        if not callable(policy):
+            return str(policy)
+        now = time.time_ns()
+        local_entry = make_entry(self._bucket, key, entry[4], entry[1], now, 0, entry[3])
+        remote_entry = make_entry(self._bucket, key, remote[2], remote[0], remote[3], 0, remote[1]) if remote else None
+        return "local" if policy(key, local_entry, remote_entry) == "local" else "remote"

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._model.errors import BucketNotFoundError
 from .._storage import replica as storage
-from .._storage.replica import ApplyRow, ReplicaState
+from .._storage.replica import ApplyRow, ConflictRow, OutboxEntry, RemoteRow, ReplicaState, SyncRow
 
 __all__ = ["LocalBucket", "resolve"]
 
@@ -77,4 +77,34 @@ class LocalBucket:
     async def revisions(self, upto: int, listing: bool) -> tuple[int, list[int]]:
         """How many rows up to ``upto`` the bucket holds, and (with ``listing``) which."""
         result: tuple[int, list[int]] = await resolve(self._read(storage.local_revisions, upto, listing))
+        return result
+
+    async def apply_sync(self, rows: list[SyncRow], cursor: int, remote_last: int, created: str) -> int:
+        """Apply hub rows to a two-way replica and move the cursor, in one transaction."""
+        written: int = await resolve(
+            self._write(storage.apply_sync, rows, cursor, remote_last, created, time.time_ns())
+        )
+        return written
+
+    async def outbox(self, limit: int) -> list[OutboxEntry]:
+        """The oldest local writes not yet sent up."""
+        result: list[OutboxEntry] = await resolve(self._read(storage.outbox, limit))
+        return result
+
+    async def counts(self) -> tuple[int, int, int]:
+        """(queued local writes, newest queued id, conflicts recorded)."""
+        result: tuple[int, int, int] = await resolve(self._read(storage.counts))
+        return result
+
+    async def sent(self, entry: OutboxEntry, remote_revision: int) -> None:
+        """A queued write reached the hub."""
+        await resolve(self._write(storage.sent, entry, remote_revision))
+
+    async def resolved(self, entry: OutboxEntry, remote: RemoteRow | None, decision: str, resent: int) -> None:
+        """Record a conflict and carry out its decision."""
+        await resolve(self._write(storage.resolved, entry, remote, decision, resent, time.time_ns()))
+
+    async def conflicts(self) -> list[ConflictRow]:
+        """Every conflict recorded for the bucket."""
+        result: list[ConflictRow] = await resolve(self._read(storage.conflicts))
         return result

@@ -8,7 +8,21 @@ from typing import Any
 from .._model.entry import Operation
 from .._nats.errors import nats
 
-__all__ = ["RemoteState", "connect", "message_row", "stream_state", "redact"]
+__all__ = [
+    "EDGE_HEADER",
+    "CasFailed",
+    "RemoteBucketMissing",
+    "RemoteState",
+    "connect",
+    "latest",
+    "message_row",
+    "publish",
+    "redact",
+    "stream_state",
+]
+
+EDGE_HEADER = "Sqlkv-Edge"
+"""Header of a message a sync replica sent up: ``<edge id>:<local revision>`` (it knows its echo by it)."""
 
 _OPERATIONS = {"DEL": int(Operation.DEL), "PURGE": int(Operation.PURGE)}
 _PUT = int(Operation.PUT)
@@ -58,9 +72,11 @@ def redact(url: str) -> str:
 async def connect(servers: list[str], options: dict[str, Any], callbacks: dict[str, Any]) -> Any:
     """A nats-py connection that does not reconnect on its own: the follower reconnects from its cursor."""
     client, _, _ = nats()
-    settings = {"connect_timeout": 2, "max_reconnect_attempts": 0, **options, **callbacks}
-    settings["allow_reconnect"] = False
-    return await client.connect(servers=servers, **settings)
+    # nats-py's first connect tries each server until it has failed max_reconnect_attempts + 1 times, pausing
+    # reconnect_time_wait between rounds: once each, quickly, then NoServersError (the follower backs off).
+    settings = {"connect_timeout": 2, **options, **callbacks}
+    settings.update(allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.01)
+    return await client.connect(servers=servers, **settings)  # (no wait_for: its task could lose the error)
 
 
 async def stream_state(nc: Any, stream: str, details: bool) -> RemoteState:
@@ -76,7 +92,7 @@ async def stream_state(nc: Any, stream: str, details: bool) -> RemoteState:
     return RemoteState(info)
 
 
-def message_row(msg: Any, prefix_length: int) -> tuple[tuple[int, str, int, bytes, int], int]:
+def message_row(msg: Any, prefix_length: int) -> tuple[tuple[int, str, int, bytes, int], int, str]:
     """A delivered message as ``(revision, key, op, value, created ns)``, and the stream's last sequence it implies.
 
     The sequence, the exact time (ns) and the pending count come from the
@@ -90,10 +106,65 @@ def message_row(msg: Any, prefix_length: int) -> tuple[tuple[int, str, int, byte
         seq, created, pending = int(tokens[7]), int(tokens[9]), int(tokens[10])
     headers = msg.headers
     op = _PUT
+    edge = ""
     if headers:
+        edge = headers.get(EDGE_HEADER, "")
         kind = headers.get("KV-Operation")
         if kind is not None:
             op = _OPERATIONS.get(kind, int(Operation.PURGE))
         elif headers.get("Nats-Marker-Reason") is not None:
             op = int(Operation.PURGE)  # a server's limit marker (as the NATS backend's watcher reads it)
-    return (seq, msg.subject[prefix_length:], op, msg.data or b"", created), seq + pending
+    return (seq, msg.subject[prefix_length:], op, msg.data or b"", created), seq + pending, edge
+
+
+class CasFailed(Exception):
+    """The hub's key was not at the expected revision."""
+
+
+async def publish(js: Any, subject: str, op: int, value: bytes, base: int, tag: str) -> int:
+    """Send a write up as a CAS against ``base`` (the key's remote revision, 0: none); its remote revision.
+
+    CasFailed when the hub's key moved on (JetStream's "wrong last sequence").
+    """
+    _, _, errors = nats()
+    headers = {"Nats-Expected-Last-Subject-Sequence": str(base), EDGE_HEADER: tag}
+    if op == int(Operation.DEL):
+        headers["KV-Operation"] = "DEL"
+    elif op == int(Operation.PURGE):
+        headers["KV-Operation"] = "PURGE"
+        headers["Nats-Rollup"] = "sub"
+    try:
+        ack = await js.publish(subject, value if op == _PUT else b"", headers=headers)
+    except errors.APIError as exc:
+        if exc.err_code in (10071, 10164):
+            raise CasFailed(str(exc)) from None
+        raise
+    return int(ack.seq)
+
+
+async def latest(nc: Any, stream: str, subject: str) -> tuple[tuple[int, int, bytes, int] | None, str]:
+    """The hub's latest message of ``subject``: ((revision, op, value, created ns) or None, its edge tag)."""
+    import base64
+    from datetime import datetime, timezone
+
+    reply = await nc.request(
+        f"$JS.API.STREAM.MSG.GET.{stream}", json.dumps({"last_by_subj": subject}).encode(), timeout=5
+    )
+    answer = json.loads(reply.data)
+    if answer.get("error"):
+        if answer["error"].get("err_code") == 10037:  # no message: the key has no row on the hub
+            return None, ""
+        raise RuntimeError(f"get of {subject}: {answer['error'].get('description')}")
+    message = answer["message"]
+    op, tag = _PUT, ""
+    raw = base64.b64decode(message.get("hdrs") or "").decode("utf-8", "replace")
+    for line in raw.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip() == "KV-Operation":
+            op = _OPERATIONS.get(value.strip(), int(Operation.PURGE))
+        elif name.strip() == EDGE_HEADER:
+            tag = value.strip()
+    whole, _, fraction = str(message["time"]).rstrip("Z").partition(".")
+    seconds = int(datetime.fromisoformat(whole).replace(tzinfo=timezone.utc).timestamp())
+    created = seconds * 1_000_000_000 + int((fraction or "0").ljust(9, "0")[:9])
+    return (int(message["seq"]), op, base64.b64decode(message.get("data") or ""), created), tag

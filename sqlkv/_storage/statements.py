@@ -242,7 +242,14 @@ class BucketSQL:
 class ReplicaSQL:
     """Statements of a replica's state and, for a mirror, its guard triggers (see ``replica``)."""
 
-    __slots__ = ("create_guards", "drop_guards", "local_count", "local_revisions", "set_high_water")
+    __slots__ = (
+        "create_guards",
+        "create_outbox_trigger",
+        "drop_guards",
+        "local_count",
+        "local_revisions",
+        "set_high_water",
+    )
 
     def __init__(self, bucket_id: int) -> None:
         t = f'"{bucket_table(bucket_id)}"'
@@ -256,6 +263,14 @@ class ReplicaSQL:
             f"WHEN NEW.op BETWEEN 1 AND 3 AND (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
             "BEGIN SELECT RAISE(ABORT, 'sqlkv: read-only replica'); END",
             f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_update" BEFORE UPDATE ON {t} {refuse}',
+        )
+        # Sync mode: every local write (never the replica's own) is queued for the hub in its own transaction.
+        self.create_outbox_trigger = (
+            f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_outbox" AFTER INSERT ON {t} '
+            f"WHEN NEW.op BETWEEN 1 AND 3 AND (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
+            "BEGIN INSERT INTO sqlkv_replica_outbox (bucket_id, revision, key, op, value, base) "
+            f"VALUES ({bid}, NEW.revision, NEW.key, NEW.op, NEW.value, coalesce((SELECT remote_revision "
+            f"FROM sqlkv_replica_keys WHERE bucket_id = {bid} AND key = NEW.key), 0)); END"
         )
         self.drop_guards = (
             f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_insert"',
