@@ -91,3 +91,30 @@ def test_replicate_prints_batches_and_ends_cleanly_on_sigterm(nats_server: NatsS
         process.stderr.close()
     with sqlkv.Store(db) as store:
         assert store.bucket("clirep").get("c").value == b"3"
+
+
+def test_replicate_conflicts_lists_what_a_sync_replica_recorded(nats_server: NatsServer, tmp_path: Path) -> None:
+    db = tmp_path / "edge.db"
+
+    async def make_conflict() -> None:
+        async with sqlkv.AsyncStore(nats_server.url) as hub, sqlkv.AsyncStore(db) as edge:
+            remote = await hub.create_bucket("clisync", history=3)
+            await remote.put("k", b"base")
+            async with edge.replicate("clisync", nats_server.url, mode="sync") as rep:
+                await rep.synced()
+            await (await edge.bucket("clisync")).put("k", b"edge value")  # queued: the replica is not running
+            await remote.put("k", b"hub value")
+            async with edge.replicate("clisync", nats_server.url, mode="sync") as rep:
+                await rep.synced()
+                assert rep.status().conflicts == 1
+
+    asyncio.run(make_conflict())
+    listed = subprocess.run(
+        sqlkv_cli("--db", str(db), "replicate", "clisync", nats_server.url, "--mode", "sync", "--conflicts"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.returncode == 0, listed.stderr
+    (line,) = listed.stdout.splitlines()
+    assert "clisync k: local revision 2 (edge value) vs remote revision 2 (hub value): remote kept" in line

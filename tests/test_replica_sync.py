@@ -124,3 +124,49 @@ async def test_both_sides_write_while_connected(stores: tuple[sqlkv.AsyncStore, 
         await rep.synced()
         assert await latest(local) == await latest(remote)
         assert len(await local.keys()) == 40 and rep.status().conflicts == 0
+
+
+def test_the_sync_store_sends_its_writes_up(nats_server: NatsServer, tmp_path: Path) -> None:
+    import asyncio
+
+    bucket = name()
+
+    async def hub_values() -> dict[str, bytes]:
+        async with sqlkv.AsyncStore(nats_server.url) as hub:
+            try:
+                return await latest(await hub.bucket(bucket))
+            except sqlkv.BucketNotFoundError:
+                await hub.create_bucket(bucket, history=2)
+                return {}
+
+    assert asyncio.run(hub_values()) == {}
+    with sqlkv.Store(tmp_path / "s.db") as edge, edge.replicate(bucket, nats_server.url, mode="sync") as rep:
+        rep.synced(timeout=30)
+        kv = edge.bucket(bucket)
+        kv.put("from.edge", b"1")
+        kv.put("from.edge", b"2")
+        rep.synced(timeout=30)
+        assert rep.status().pending == 0 and rep.status().conflicts == 0  # the second write builds on the first
+    assert asyncio.run(hub_values()) == {"from.edge": b"2"}
+
+
+async def test_queued_writes_of_one_key_chain_without_conflicts(
+    stores: tuple[sqlkv.AsyncStore, sqlkv.AsyncStore],
+) -> None:
+    hub, edge = stores
+    bucket = name()
+    remote = await hub.create_bucket(bucket, history=64)
+    await remote.put("k", b"hub")
+    async with edge.replicate(bucket, hub.path, mode="sync") as rep:
+        await rep.synced()
+    local = await edge.bucket(bucket)
+    for i in range(30):  # offline: each builds on the one before
+        await local.put("k", str(i).encode())
+    await local.delete("k")
+    await local.put("k", b"last")
+    async with edge.replicate(bucket, hub.path, mode="sync") as rep:
+        await rep.synced()
+        assert rep.status().conflicts == 0
+        values = [e.value for e in await remote.history("k")]
+        assert values == [b"hub", *(str(i).encode() for i in range(30)), b"", b"last"]
+        assert (await local.get("k")).value == b"last"

@@ -426,38 +426,51 @@ class Follower(AsyncReplica):
             self._settle()
             return False
         self._oldest_queued = entries[0][0]
+        moved: dict[str, tuple[int | None, int]] = {}
+        """Bases the writes sent so far changed (as ``sent`` / ``resolved`` did in the outbox): key -> (from, to)."""
         for entry in entries:
-            await self._send_one(nc, js, entry)
+            key, base = entry[2], entry[5]
+            rebase = moved.get(key)
+            if rebase is not None and rebase[0] in (None, base):
+                entry = (*entry[:5], rebase[1])
+            decision, revision = await self._send_one(nc, js, entry)
+            if decision == "sent":
+                moved[key] = (base, revision)  # the outbox's later writes of the key had the same base as this
+            elif decision == "local":
+                moved[key] = (None, revision)
             self._oldest_queued = entry[0] + 1
         await self._count()
         self._settle()
         self._notify()
         return True
 
-    async def _send_one(self, nc: Any, js: Any, entry: OutboxEntry) -> None:
+    async def _send_one(self, nc: Any, js: Any, entry: OutboxEntry) -> tuple[str, int]:
+        """Send one queued write: ``("sent", remote revision)``, or a conflict's decision and revision."""
         _, revision, key, op, value, base = entry
         subject = self._prefix + key
         tag = f"{self._edge}:{revision}"
         try:
-            await self._local.sent(entry, await publish(js, subject, op, value, base, tag))
-            return
+            sent = await publish(js, subject, op, value, base, tag)
         except CasFailed:
             pass
+        else:
+            await self._local.sent(entry, sent)
+            return "sent", sent
         for _ in range(100):  # the hub's key moved on since the edge saw it: a conflict
             remote, remote_tag = await latest(nc, self._stream, subject)
             if remote is not None and remote_tag == tag:
                 await self._local.sent(entry, remote[0])  # it did arrive (the edge stopped before it knew)
-                return
+                return "sent", remote[0]
             decision = self._decide(key, entry, remote)
             if decision == "remote":
                 await self._local.resolved(entry, remote, decision, 0)
-                return
+                return decision, 0
             try:
                 resent = await publish(js, subject, op, value, remote[0] if remote else 0, tag)
             except CasFailed:
                 continue  # moved again meanwhile: look again
             await self._local.resolved(entry, remote, decision, resent)
-            return
+            return decision, resent
         raise ReplicaError(f"key {key!r} of {self._remote_bucket!r} keeps changing on the hub: cannot send it")
 
     def _decide(self, key: str, entry: OutboxEntry, remote: tuple[int, int, bytes, int] | None) -> str:
