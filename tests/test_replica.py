@@ -99,7 +99,9 @@ async def test_local_writes_to_a_mirror_are_refused(hub: sqlkv.AsyncStore, edge:
     async with edge.replicate(bucket, hub.path) as rep:
         await rep.synced()
         local = await edge.bucket(bucket)
-        for write in (local.put("a", b"x"), local.delete("a"), local.create("new", b"x"), local.purge("a")):
+        writes = (local.put("a", b"x"), local.delete("a"), local.create("new", b"x"), local.purge("a"),
+                  local.incr("n"), local.touch("a", 60), local.update("a", b"y", last=1))  # fmt: skip
+        for write in writes:
             with pytest.raises(sqlkv.ReplicaReadOnlyError) as caught:
                 await write
             assert bucket in str(caught.value)
@@ -212,3 +214,21 @@ async def test_created_times_are_the_servers_nanoseconds(
     finally:
         conn.close()
     assert local == server
+
+
+async def test_hub_expiry_is_reflected(hub: sqlkv.AsyncStore, edge: sqlkv.AsyncStore) -> None:
+    import anyio
+
+    bucket = name()
+    remote = await hub.create_bucket(bucket, ttl=1)
+    await remote.put("short", b"lived")
+    async with edge.replicate(bucket, hub.path) as rep:
+        await rep.synced()
+        local = await edge.bucket(bucket)
+        assert await local.keys() == ["short"]
+        assert (await local.status()).ttl is None  # the hub expires; the edge follows
+        with anyio.fail_after(10):
+            while await remote.keys():  # noqa: ASYNC110 - the hub's expiry has no event to wait on
+                await anyio.sleep(0.05)
+        await rep.synced()
+        assert await local.keys() == [] and await stored(local) == await stored(remote) == []

@@ -254,7 +254,7 @@ class Follower(AsyncReplica):
             remote = await stream_state(nc, self._stream, details=True)
             self._attempt += 1
             await self._check_identity(remote)
-            await self._local.set_history(remote.history)
+            await self._local.set_history(remote.history, self._mode == "mirror")
             await self._reconcile(remote)
             self._connected = True
             self.problem = ""

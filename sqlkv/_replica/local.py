@@ -44,10 +44,21 @@ class LocalBucket:
         await resolve(self.store.delete_bucket(self.name))
         self._bucket = await resolve(self.store.create_bucket(self.name, history=history))
 
-    async def set_history(self, history: int) -> None:
-        """Follow the remote's history depth (the bucket's triggers trim as the remote does)."""
-        if self._bucket.config.history != history:
-            self._bucket = await resolve(self.store.update_bucket(self.name, history=history))
+    async def set_history(self, history: int, mirror: bool) -> None:
+        """Follow the remote's history depth (the bucket's triggers trim as the remote does).
+
+        A mirror's bucket has no TTL of its own: the hub expires entries, and the
+        replica reconciles (a local sweep would write EXPIRE markers with
+        revisions of its own).
+        """
+        config = self._bucket.config
+        changes: dict[str, Any] = {}
+        if config.history != history:
+            changes["history"] = history
+        if mirror and config.ttl:
+            changes["ttl"] = None
+        if changes:
+            self._bucket = await resolve(self.store.update_bucket(self.name, **changes))
 
     def _write(self, fn: Any, *args: Any) -> Any:
         bucket = self._bucket
