@@ -24,7 +24,7 @@ from typing import Any
 
 from .._api.replica_interface import AsyncReplica
 from .._model.entry import Operation, make_entry
-from .._model.errors import InvalidArgumentError, ReplicaError
+from .._model.errors import InvalidArgumentError, ReplicaError, UnsupportedError
 from .._model.replica import REPLICA_MODES, ReplicaConflict, ReplicaStatus
 from .._nats.errors import nats
 from .._storage.replica import OutboxEntry
@@ -106,13 +106,17 @@ class Follower(AsyncReplica):
     async def start(self) -> None:
         if self._task is not None:
             raise InvalidArgumentError("a replica can be started once")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise UnsupportedError("a replica runs on asyncio (nats-py): not under trio") from None
         await self._local.open(history=1)
         state = await self._local.attach(self._mode, self._origin, self._remote_bucket)
         self._created, self._cursor, self._remote_last, self._last_seen = state[3], state[4], state[5], state[6]
         self._edge = state[7]
         if self._mode == "sync":
             await self._count()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"sqlkv-replica-{self._bucket}")
+        self._task = loop.create_task(self._run(), name=f"sqlkv-replica-{self._bucket}")
 
     async def synced(self) -> None:
         if self._error is not None:

@@ -54,6 +54,17 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and sqlite_code(exc) == SQLITE_BUSY
 
 
+def read_only_replica(conn: sqlite3.Connection, sql: BucketSQL) -> ReplicaReadOnlyError:
+    """The error for a write a mirror's guard trigger refused, naming the bucket it mirrors."""
+    try:
+        row = conn.execute(
+            "SELECT origin, remote_bucket FROM sqlkv_replicas WHERE bucket_id = ?", (sql.bucket_id,)
+        ).fetchone()
+    except sqlite3.Error:
+        row = None
+    return ReplicaReadOnlyError(sql.bucket, f"bucket {row[1]!r} at {row[0]}" if row else "")
+
+
 def map_sqlite_error(exc: sqlite3.Error, path: str = "") -> StorageError:
     """The sqlkv error for an ``sqlite3`` error that reached the storage layer."""
     code = sqlite_code(exc)
@@ -89,7 +100,7 @@ def _translating(
             if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
                 raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
             if isinstance(exc, sqlite3.IntegrityError) and str(exc) == "sqlkv: read-only replica":
-                raise ReplicaReadOnlyError(sql.bucket) from None
+                raise read_only_replica(conn, sql) from None
             if every_error:
                 raise map_sqlite_error(exc) from None
             raise
