@@ -205,3 +205,24 @@ async def test_a_cluster_losing_its_stream_leader_while_replicating(tmp_path: Pa
                     await retrying(lambda i=i: remote.put(f"k{i % 50}", f"two {i}".encode()))
                 await rep.synced()
                 await assert_equal(await edge.bucket("clustered"), remote)
+
+
+async def test_two_stores_replicating_one_bucket_apply_each_revision_once(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """Two store objects on one file (as two processes would be), each running a replica of the same bucket."""
+    bucket = name()
+    db = tmp_path / "edge.db"
+    async with sqlkv.AsyncStore(nats_server.url) as hub:
+        remote = await hub.create_bucket(bucket, history=4)
+        await put_many(remote, [(f"k{i % 40}", str(i).encode()) for i in range(400)])
+        async with (
+            sqlkv.AsyncStore(db) as one,
+            sqlkv.AsyncStore(db) as two,
+            one.replicate(bucket, nats_server.url) as a,
+            two.replicate(bucket, nats_server.url) as b,
+        ):
+            await put_many(remote, [(f"k{i % 50}", str(i).encode()) for i in range(400)])
+            await a.synced()
+            await b.synced()
+            await assert_equal(await one.bucket(bucket), remote)

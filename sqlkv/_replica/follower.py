@@ -255,6 +255,9 @@ class Follower(AsyncReplica):
             servers, self._options, {"closed_cb": on_lost, "disconnected_cb": on_lost, "error_cb": on_error}
         )
         try:
+            stored = await self._local.state()  # the committed cursor (another process may have moved it)
+            if stored is not None:
+                self._cursor = max(self._cursor, stored[4])
             remote = await stream_state(nc, self._stream, details=True)
             self._attempt += 1
             await self._check_identity(remote)

@@ -55,6 +55,11 @@ _KNOWN = "SELECT remote_revision FROM sqlkv_replica_keys WHERE bucket_id = ? AND
 _PENDING_FOR_KEY = "SELECT 1 FROM sqlkv_replica_outbox WHERE bucket_id = ? AND key = ? LIMIT 1"
 
 
+def _cursor(conn: sqlite3.Connection, bucket_id: int) -> int:
+    row = conn.execute("SELECT cursor FROM sqlkv_replicas WHERE bucket_id = ?", (bucket_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 @on_bucket
 def state(conn: sqlite3.Connection, sql: BucketSQL) -> ReplicaState | None:
     """The bucket's replica state, or None when it follows no remote bucket."""
@@ -129,6 +134,8 @@ def apply(
     """
     bid = sql.bucket_id
     conn.execute(_APPLYING, (1, bid))
+    committed = _cursor(conn, bid)
+    rows = [row for row in rows if row[0] > committed]  # another process replicating the bucket applied them
     for revision in gone:
         conn.execute(sql.delete_revision, (revision,))
     applied = import_rows(conn, sql, rows) if rows else 0
@@ -175,8 +182,11 @@ def apply_sync(
     """
     bid = sql.bucket_id
     conn.execute(_APPLYING, (1, bid))
+    committed = _cursor(conn, bid)
     written = 0
     for revision, key, op, value, created, echo in rows:
+        if revision <= committed:
+            continue  # another process replicating the bucket applied it
         if echo:
             conn.execute("DELETE FROM sqlkv_replica_outbox WHERE bucket_id = ? AND revision = ?", (bid, echo))
         elif conn.execute(_PENDING_FOR_KEY, (bid, key)).fetchone() is not None:
