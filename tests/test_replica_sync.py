@@ -170,3 +170,58 @@ async def test_queued_writes_of_one_key_chain_without_conflicts(
         values = [e.value for e in await remote.history("k")]
         assert values == [b"hub", *(str(i).encode() for i in range(30)), b"", b"last"]
         assert (await local.get("k")).value == b"last"
+
+
+async def test_queued_writes_survive_the_sender_killed_at_random_moments(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    import anyio
+
+    from tests.test_replica_proof import STRESS
+
+    bucket = name()
+    db = tmp_path / "edge.db"
+    async with sqlkv.AsyncStore(nats_server.url) as hub, sqlkv.AsyncStore(db) as edge:
+        remote = await hub.create_bucket(bucket, history=64)
+        async with edge.replicate(bucket, nats_server.url, mode="sync") as rep:
+            await rep.synced()
+        local = await edge.bucket(bucket)
+        for i in range(300):  # queued while no replica runs
+            await local.put(f"k{i}", str(i).encode())
+        for i in range(50):
+            await local.put("chain", str(i).encode())
+        rng = random.Random(1616)
+        command = "import sys; from sqlkv.cli import main; sys.exit(main(sys.argv[1:]))"
+        for _ in range(25 if STRESS else 4):
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    command,
+                    "--db",
+                    str(db),
+                    "replicate",
+                    bucket,
+                    nats_server.url,
+                    "--mode",
+                    "sync",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            await anyio.sleep(rng.uniform(0.05, 0.8))  # a random moment: starting, sending, or done
+            process.send_signal(signal.SIGKILL)
+            await anyio.to_thread.run_sync(process.wait)
+        async with edge.replicate(bucket, nats_server.url, mode="sync") as rep:
+            await rep.synced()
+            assert rep.status().pending == 0 and rep.status().conflicts == 0
+        # Every queued write reached the hub exactly once, in order.
+        assert [e.value for e in await remote.history("chain")] == [str(i).encode() for i in range(50)]
+        for i in range(0, 300, 7):
+            assert [e.value for e in await remote.history(f"k{i}")] == [str(i).encode()]
+        assert await latest(remote) == await latest(local)
