@@ -23,13 +23,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._api.replica_interface import AsyncReplica
-from .._model.entry import Operation, make_entry
+from .._model.entry import Operation
 from .._model.errors import InvalidArgumentError, ReplicaError, UnsupportedError
 from .._model.replica import REPLICA_MODES, ReplicaConflict, ReplicaStatus
 from .._nats.errors import nats
-from .._storage.replica import OutboxEntry
 from .local import LocalBucket
-from .remote import CasFailed, RemoteState, connect, latest, message_row, publish, redact, stream_state
+from .remote import RemoteState, connect, message_row, redact, stream_state
+from .sender import Sender
 
 __all__ = ["BATCH", "CHECK_EVERY", "OUTBOX_EVERY", "Follower"]
 
@@ -39,8 +39,6 @@ CHECK_EVERY = 2.0
 """Seconds between two looks at the remote's message count while idle."""
 OUTBOX_EVERY = 0.05
 """Sync mode: seconds between two looks at the outbox while idle (local writes from any process land there)."""
-SEND_BATCH = 256
-"""Sync mode: queued local writes read (and sent, one CAS each) at a time."""
 _FIRST_DELAY, _MAX_DELAY = 0.05, 2.0
 
 Row = tuple[int, str, int, bytes, int]
@@ -80,6 +78,7 @@ class Follower(AsyncReplica):
         self._conflict_count = 0
         self._oldest_queued = 0
         """Sync mode: the id of the oldest local write still queued (0: none), as the last look found it."""
+        self._sender: Sender | None = None
         self._options = nats_options
         self._local = LocalBucket(store, bucket)
         self._bucket = bucket
@@ -115,6 +114,7 @@ class Follower(AsyncReplica):
         self._created, self._cursor, self._remote_last, self._last_seen = state[3], state[4], state[5], state[6]
         self._edge = state[7]
         if self._mode == "sync":
+            self._sender = Sender(self._local, self._bucket, self._remote_bucket, self._edge, self._policy)
             await self._count()
         self._task = loop.create_task(self._run(), name=f"sqlkv-replica-{self._bucket}")
 
@@ -418,7 +418,7 @@ class Follower(AsyncReplica):
                 left.append((target, queued, future))
         self._targets = left
 
-    # -- sync mode: sending local writes up --------------------------------------------------------
+    # -- sync mode: the outbox -----------------------------------------------------------------------
 
     async def _count(self) -> tuple[int, int, int]:
         counts = await self._local.counts()
@@ -426,65 +426,16 @@ class Follower(AsyncReplica):
         return counts
 
     async def _send(self, nc: Any, js: Any) -> bool:
-        """Send the queued local writes up, oldest first, each as a CAS; False when there were none."""
-        entries = await self._local.outbox(SEND_BATCH)
-        if not entries:
-            self._pending, self._oldest_queued = 0, 0
-            self._settle()
-            return False
-        self._oldest_queued = entries[0][0]
-        moved: dict[str, tuple[int | None, int]] = {}
-        """Bases the writes sent so far changed (as ``sent`` / ``resolved`` did in the outbox): key -> (from, to)."""
-        for entry in entries:
-            key, base = entry[2], entry[5]
-            rebase = moved.get(key)
-            if rebase is not None and rebase[0] in (None, base):
-                entry = (*entry[:5], rebase[1])
-            decision, revision = await self._send_one(nc, js, entry)
-            if decision == "sent":
-                moved[key] = (base, revision)  # the outbox's later writes of the key had the same base as this
-            elif decision == "local":
-                moved[key] = (None, revision)
-            self._oldest_queued = entry[0] + 1
-        await self._count()
-        self._settle()
-        self._notify()
-        return True
-
-    async def _send_one(self, nc: Any, js: Any, entry: OutboxEntry) -> tuple[str, int]:
-        """Send one queued write: ``("sent", remote revision)``, or a conflict's decision and revision."""
-        _, revision, key, op, value, base = entry
-        subject = self._prefix + key
-        tag = f"{self._edge}:{revision}"
-        try:
-            sent = await publish(js, subject, op, value, base, tag)
-        except CasFailed:
-            pass
+        """Send the queued local writes up (``sender``); False when there were none."""
+        assert self._sender is not None
+        sent = await self._sender.send(nc, js, self._set_oldest_queued)
+        if sent:
+            await self._count()
+            self._notify()
         else:
-            await self._local.sent(entry, sent)
-            return "sent", sent
-        for _ in range(100):  # the hub's key moved on since the edge saw it: a conflict
-            remote, remote_tag = await latest(nc, self._stream, subject)
-            if remote is not None and remote_tag == tag:
-                await self._local.sent(entry, remote[0])  # it did arrive (the edge stopped before it knew)
-                return "sent", remote[0]
-            decision = self._decide(key, entry, remote)
-            if decision == "remote":
-                await self._local.resolved(entry, remote, decision, 0)
-                return decision, 0
-            try:
-                resent = await publish(js, subject, op, value, remote[0] if remote else 0, tag)
-            except CasFailed:
-                continue  # moved again meanwhile: look again
-            await self._local.resolved(entry, remote, decision, resent)
-            return decision, resent
-        raise ReplicaError(f"key {key!r} of {self._remote_bucket!r} keeps changing on the hub: cannot send it")
+            self._pending = 0
+        self._settle()
+        return sent
 
-    def _decide(self, key: str, entry: OutboxEntry, remote: tuple[int, int, bytes, int] | None) -> str:
-        policy = self._policy
-        if not callable(policy):
-            return str(policy)
-        now = time.time_ns()
-        local_entry = make_entry(self._bucket, key, entry[4], entry[1], now, 0, entry[3])
-        remote_entry = make_entry(self._bucket, key, remote[2], remote[0], remote[3], 0, remote[1]) if remote else None
-        return "local" if policy(key, local_entry, remote_entry) == "local" else "remote"
+    def _set_oldest_queued(self, oldest: int) -> None:
+        self._oldest_queued = oldest
