@@ -3,7 +3,7 @@
 Cases: an AsyncStore with no watcher (its sweeper and checkpointer wait), one with 10 idle watchers (the change
 feed waits for wake-up hints, with a safety look every second), and the same with hints forced off (the feed
 polls ``PRAGMA data_version`` every ``poll_interval``: 10 ms, and 100 ms). Prints the percentage of one core each
-used over ``--seconds``.
+used over ``--seconds``; the JSON goes to bench/results/.
 
     python bench/bench_idle.py [--seconds 10]
 """
@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import anyio
+from common import Targets, save_results
 
 import sqlkv
 
@@ -50,6 +51,7 @@ async def main() -> None:
     from sqlkv._engine import hints
 
     available = hints.AVAILABLE
+    shares: dict[str, float] = {}
     for label, watchers, poll, use_hints in (
         ("no watcher", 0, 0.01, True),
         ("10 idle watchers, wake-up hints (default)", 10, 0.01, True),
@@ -60,6 +62,13 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             share = await idle(Path(folder) / "i.db", watchers, poll, args.seconds)
         print(f"| {label} | {share:.2f} |")
+        shares[label] = share
+    hints.AVAILABLE = available
+    default = shares["10 idle watchers, wake-up hints (default)"]
+    targets = Targets()
+    print()
+    targets.at_most("an idle watching process, % of one core", default, 0.5, " %")
+    save_results("idle", {"seconds": args.seconds, "cpu_percent": shares, "targets": targets.items})
 
 
 if __name__ == "__main__":

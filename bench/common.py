@@ -81,10 +81,64 @@ def print_table(title: str, rows: dict[str, dict[str, list[float]]]) -> dict[str
     return medians
 
 
-_ORDER = ("seq put", "100-task put", "seq get", "100-task get")
+_ORDER = ("seq put", "100-task put", "1000-task put", "seq get", "100-task get")
 
 
 def check(label: str, ratio: float, target: float) -> bool:
     verdict = "ok" if ratio >= target else "BELOW TARGET"
     print(f"- {label}: {ratio:.2f}x (target >= {target}x) {verdict}")
     return ratio >= target
+
+
+def save_results(bench: str, payload: dict[str, Any]) -> Path:
+    """Write one run's figures as JSON in ``bench/results/`` (charts are drawn from these files only)."""
+    import json
+    import platform
+    import sqlite3
+    import subprocess
+    from datetime import datetime, timezone
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    now = datetime.now(timezone.utc)
+    meta = {
+        "bench": bench,
+        "date": now.isoformat(timespec="seconds"),
+        "commit": commit,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "argv": sys.argv[1:],
+    }
+    folder = here / "results"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{bench}-{now:%Y%m%dT%H%M%S}.json"
+    path.write_text(json.dumps({"meta": meta, **payload}, indent=1) + "\n")
+    print(f"\nresults: {path.relative_to(here.parent)}")
+    return path
+
+
+class Targets:
+    """The goals a benchmark checks: each printed as it is measured, and saved with the run's JSON."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def at_least(self, label: str, measured: float, goal: float, unit: str = "x") -> bool:
+        return self._add(label, measured, goal, unit, measured >= goal, ">=")
+
+    def at_most(self, label: str, measured: float, goal: float, unit: str = "x") -> bool:
+        return self._add(label, measured, goal, unit, measured <= goal, "<=")
+
+    def _add(self, label: str, measured: float, goal: float, unit: str, met: bool, sense: str) -> bool:
+        verdict = "ok" if met else "MISSED"
+        print(f"- {label}: {measured:,.2f}{unit} (target {sense} {goal:g}{unit}) {verdict}")
+        self.items.append(
+            {"label": label, "measured": measured, "goal": goal, "unit": unit, "sense": sense, "met": met}
+        )
+        return met

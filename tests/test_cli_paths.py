@@ -46,7 +46,9 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the runs are fo
 
 COMMANDS = _every_command()
 CREATES = {"add", "import"}
-READS = {"status", "get", "history", "keys", "ls", "watch", "backup", "export", "migrate"}
+READS = {"status", "get", "history", "keys", "ls", "watch", "backup", "export", "migrate", "ui"}
+RUNS_UNTIL_STOPPED = {"watch", "ui"}
+"""Commands that run until stopped: a success is tried with a closed standard output, so its first line ends it."""
 
 
 @dataclass
@@ -151,6 +153,7 @@ ARGUMENTS: dict[str, Arguments] = {
     "import": lambda lay, db, tag: [str(lay.dump)],
     "migrate": lambda lay, db, tag: [db, lay.new(f"migrated-{tag}.db")],
     "replicate": lambda lay, db, tag: ["b", "nats://127.0.0.1:9"],  # every store path here fails before connecting
+    "ui": lambda lay, db, tag: ["--port", "0", "--no-browser"],
 }
 
 
@@ -242,7 +245,10 @@ def test_every_command_on_every_kind_of_store_path(words: tuple[str, ...], comma
         paths = [case.path(layout, tag) for case, tag in zip(cases, tags)]
         existed = {path + side for path in paths for side in SIDE_FILES if os.path.lexists(path + side)}
         runs = [
-            (_argv(words, command, layout, path, tag), command == "watch" and _expected(case, command)[0] == 0)
+            (
+                _argv(words, command, layout, path, tag),
+                command in RUNS_UNTIL_STOPPED and _expected(case, command)[0] == 0,
+            )
             for case, path, tag in zip(cases, paths, tags)
         ]
         for case, path, tag, result in zip(cases, paths, tags, run_cli(runs, unprivileged=unprivileged)):

@@ -272,6 +272,26 @@ async def test_a_put_cancelled_before_it_ran_writes_nothing(kv: sqlkv.AsyncBucke
     assert await kv.put("a", b"2") == 1  # nothing was written, not even a revision
 
 
+async def test_back_to_back_operations_never_starve_a_waiting_task(kv: sqlkv.AsyncBucket) -> None:
+    """A lone operation skips its yield when nothing else is ready, but never for long: timers and I/O still run."""
+    await kv.put("a", b"1")
+    woke = anyio.Event()
+
+    async def sleeper() -> None:
+        await anyio.sleep(0.002)
+        woke.set()
+
+    gets = 0
+    deadline = time.monotonic() + 10
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sleeper)
+        while not woke.is_set() and time.monotonic() < deadline:
+            await kv.get("a")  # never suspends on its own: no other task is ready while the sleeper waits
+            gets += 1
+        timer_fired = woke.is_set()
+    assert timer_fired and gets > 0
+
+
 async def test_watchers_see_every_commit_once_in_order_whatever_path_it_took(
     db_path: Path, store: sqlkv.AsyncStore
 ) -> None:

@@ -241,6 +241,35 @@ def test_a_watch_racing_close_leaves_no_thread(tmp_path: Path) -> None:
         assert not end_of(sqlkv_threads() - threads_before)
 
 
+def test_closing_a_sync_store_waits_for_reads_under_way_on_other_threads(tmp_path: Path) -> None:
+    """``close()`` never closes a connection another thread is reading on (SQLite would crash the process)."""
+    for attempt in range(150):
+        store = sqlkv.Store(tmp_path / f"g{attempt}.db").open()
+        kv = store.create_bucket("b")
+        kv.put("k", b"v")
+        started = threading.Event()
+        outcomes: list[str] = []
+
+        def read_until_closed(kv: sqlkv.Bucket, started: threading.Event, outcomes: list[str]) -> None:
+            started.set()
+            while True:
+                try:
+                    kv.get("k")
+                    kv.watch().start().close()
+                except sqlkv.StoreClosedError:
+                    outcomes.append("closed")
+                    return
+
+        readers = [threading.Thread(target=read_until_closed, args=(kv, started, outcomes)) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        started.wait()
+        store.close()
+        for reader in readers:
+            reader.join(10)
+        assert outcomes == ["closed", "closed"]
+
+
 def test_aclose_returns_after_every_thread_of_the_store_has_ended(tmp_path: Path) -> None:
     """No waiting afterwards: when ``aclose()`` returns, none of the store's threads is still running."""
 

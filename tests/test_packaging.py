@@ -36,6 +36,7 @@ def test_wheel_installs_and_opens_a_store(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "sqlkv/_migrations/0001_initial.sql" in names
     assert "sqlkv/py.typed" in names
+    assert {"sqlkv/ui/static/index.html", "sqlkv/ui/static/app.js", "sqlkv/ui/static/app.css"} <= set(names)
     assert any(".dist-info/" in name and name.endswith("/LICENSE") for name in names)
 
     env_dir = tmp_path / "venv"

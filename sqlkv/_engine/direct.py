@@ -2,8 +2,10 @@
 
 Writes share one connection under a lock (SQLite serialises writers anyway)
 and go through the same ``run_writes`` and commit hook as the writer thread;
-each thread reads on a connection of its own. After ``fork()`` a child
-process opens fresh connections instead of using its parent's.
+each thread reads on a connection of its own, held by a lock of its own while
+in use, so that closing the store (from any thread) waits for a read under way
+instead of closing its connection under it. After ``fork()`` a child process
+opens fresh connections instead of using its parent's.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class DirectEngine(Engine):
         super().__init__(options)
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[tuple[sqlite3.Connection, threading.Lock]] = []  # each thread's, with its in-use lock
         self._readers_lock = threading.Lock()
         self._writer: Connection | None = None
         self._generation = FORKS.generation
@@ -88,8 +90,9 @@ class DirectEngine(Engine):
                 self._writer.close()
                 self._writer = None
         with self._readers_lock, GATE:
-            for conn in self._readers:
-                conn.close()
+            for conn, in_use in self._readers:
+                with in_use:  # a read under way on another thread finishes first
+                    conn.close()
             self._readers.clear()
         self.hints.close()
 
@@ -123,21 +126,35 @@ class DirectEngine(Engine):
         """Run ``fn(conn, *args)`` on this thread's own read connection."""
         if not self.open or self._generation != FORKS.generation:
             self._not_ready()
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                with GATE:
-                    conn = self._local.conn = self.open_reader()
-            except sqlite3.Error as exc:
-                raise map_sqlite_error(exc, self.path) from None
-            with self._readers_lock:
-                self._readers.append(conn)
+        reader = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = self._open_reader()
+        conn, in_use = reader
         # Reads run outside the fork gate: it would cost more than a point read. A fork from one of your threads
         # while another of yours is inside a read is the general hazard of fork with threads.
+        with in_use:
+            if not self.open:  # closed (by another thread) since the check above: the connection is gone
+                raise StoreClosedError("the store is closed")
+            try:
+                return fn(conn, *args)
+            except sqlite3.Error as exc:
+                raise map_sqlite_error(exc, self.path) from None
+
+    def _open_reader(self) -> tuple[sqlite3.Connection, threading.Lock]:
+        """This thread's read connection, opened now and registered for ``stop`` (unless the store closed)."""
         try:
-            return fn(conn, *args)
+            with GATE:
+                conn = self.open_reader()
         except sqlite3.Error as exc:
             raise map_sqlite_error(exc, self.path) from None
+        reader = (conn, threading.Lock())
+        with self._readers_lock:
+            if not self.open:  # ``stop`` already closed the others: this one must not outlive it
+                conn.close()
+                raise StoreClosedError("the store is closed")
+            self._readers.append(reader)
+        self._local.reader = reader
+        return reader
 
     def sweep_batch(self) -> SweepResult:
         """One bounded sweep on the calling thread (the sweeper's)."""

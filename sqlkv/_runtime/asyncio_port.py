@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,11 @@ from .inbox import Inbox, open_inbox
 from .loop_port import LoopPort, log_callback_error
 from .request import Operation, Request, Submit
 
-__all__ = ["AsyncioPort"]
+__all__ = ["AsyncioPort", "YIELD_EVERY"]
+
+YIELD_EVERY = 0.0005
+"""Seconds: an inline operation that finds no other callback ready skips its yield unless this long has passed
+since this port's last one (a yield then would only poll for I/O and timers, which this bounds)."""
 
 
 def _resolve_futures(requests: list[Request]) -> None:
@@ -43,11 +48,14 @@ def _report_to_loop(loop_ref: weakref.ref[asyncio.AbstractEventLoop], exc: BaseE
 class AsyncioPort(LoopPort):
     """Results for an asyncio loop: one wake-up per batch."""
 
-    __slots__ = ("__weakref__", "_loop")
+    __slots__ = ("__weakref__", "_last_yield", "_loop", "_ready")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = weakref.ref(loop)
         self.active = 0
+        self._last_yield = 0.0
+        # The loop's queue of ready callbacks (asyncio's selector and proactor loops); None for other loops.
+        self._ready: Any = getattr(loop, "_ready", None)
         self._inbox: Inbox | None = None
         inbox = open_inbox(functools.partial(_report_to_loop, self._loop))  # no reference back to the port
         if inbox is not None:
@@ -86,6 +94,18 @@ class AsyncioPort(LoopPort):
             pass  # the loop is closed: nobody is waiting any more
 
     async def yield_once(self) -> None:
+        """Let every other ready callback run first; skipped when none is ready and this port yielded just now.
+
+        Yielding with nothing else ready only makes the loop poll for I/O
+        (a system call, ~2.5 µs here): a task running operations back to back
+        does that at most every YIELD_EVERY seconds instead of per operation.
+        """
+        ready = self._ready
+        if ready is not None and not ready:
+            now = time.monotonic()
+            if now - self._last_yield < YIELD_EVERY:
+                return
+            self._last_yield = now
         await asyncio.sleep(0)
 
     def _report(self, exc: BaseException) -> None:

@@ -36,6 +36,8 @@ The store is --db PATH, else $SQLKV_DB, else sqlkv.db in your user data director
 (`sqlkv info` shows which). Only `add` and `import` create a store that does not exist
 (and `migrate` its destination); any other command on a missing store fails with status 3.
 A store that cannot be written is opened read-only by the reading commands.
+`ui` prints `sqlkv ui: URL` (with its access token) and serves until Ctrl-C; it opens the
+store read-only unless --write, and needs `pip install 'sqlkv[ui]'`.
 `backup` and `export -o` write new files readable by their owner only (0600), and replace
 an existing file only with --force. Values omitted from put/create (or '' for update) are
 read from standard input.
@@ -319,12 +321,24 @@ def _import_command(sub: _Sub, name: str) -> None:
     p.set_defaults(command="import")
 
 
+def _ui_command(sub: _Sub, name: str) -> None:
+    p = sub.add_parser(
+        "ui", help="a local web inspector: buckets, keys, values, history and live changes (read-only by default)"
+    )
+    p.add_argument("--port", type=int, default=0, help="the port to listen on (default: a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="a loopback address to listen on (default 127.0.0.1)")
+    p.add_argument("--write", action="store_true", help="allow changes: buckets, put, delete, purge (with CAS)")
+    p.add_argument("--no-browser", dest="browser", action="store_false", help="print the URL, open no browser")
+    p.set_defaults(command="ui")
+
+
 _OTHER_COMMANDS: dict[str, Callable[[_Sub, str], None]] = {
     "backup": _backup_command,
     "export": _export_command,
     "migrate": _migrate_command,
     "import": _import_command,
     "replicate": _replicate_command,
+    "ui": _ui_command,
 }
 """The commands beyond ``nats kv``'s (top level only)."""
 
@@ -423,13 +437,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         return migrate(args)
     path = _store_location(args)
-    read_only = check_store(path, create=args.command in _CREATES, write=args.command not in _READS)
+    write = args.write if args.command == "ui" else args.command not in _READS
+    read_only = check_store(path, create=args.command in _CREATES, write=write)
     if args.command == "import" and args.file not in (None, "-"):
         check_input(args.file)
     elif args.command == "export" and args.output is not None:
         args.special_output = check_output(args.output, force=args.force)
     elif args.command == "backup" and check_output(args.path, force=args.force):
         raise CliError(f"cannot back up to {args.path}: not a regular file", EXIT_INVALID)
+    if args.command == "ui":
+        from ._commands import ui
+
+        return ui(args, path, read_only=read_only or not args.write)
     import sqlkv
 
     options = {"read_only": True} if read_only else {}

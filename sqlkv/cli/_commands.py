@@ -12,7 +12,7 @@ import sqlkv
 from sqlkv import InvalidArgumentError
 
 from . import _format as fmt
-from ._paths import check_store
+from ._paths import CliError, check_store
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
@@ -523,6 +523,33 @@ def replicate(args: argparse.Namespace, store: sqlkv.Store) -> int:
 def _clear_line(terminal: bool) -> None:
     if terminal:
         sys.stdout.write("\r\x1b[K")
+
+
+def ui(args: argparse.Namespace, location: str, *, read_only: bool) -> int:
+    """``sqlkv ui``: the web inspector (``sqlkv.ui``, loaded only here), until Ctrl-C or SIGTERM."""
+    from sqlkv.ui import INSTALL_HINT, loopback, missing_dependencies, serve
+
+    host = loopback(args.host)
+    if not 0 <= args.port <= 65535:
+        raise InvalidArgumentError(f"--port must be 0-65535 (0: a free port), not {args.port}")
+    if missing_dependencies():
+        raise CliError(INSTALL_HINT, 1)
+
+    def announce(url: str) -> None:
+        sys.stdout.write(f"sqlkv ui: {url}\n")
+        sys.stdout.flush()
+
+    options = {"read_only": True} if read_only else {}
+    serve(
+        location,
+        options=options,
+        write=args.write,
+        host=host,
+        port=args.port,
+        open_browser=args.browser,
+        announce=announce,
+    )
+    return 0
 
 
 COMMANDS = {
