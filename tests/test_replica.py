@@ -244,3 +244,17 @@ def test_a_replica_needs_asyncio(tmp_path: Path) -> None:
                     pass
 
     trio.run(main)
+
+
+async def test_a_bucket_may_follow_one_of_another_name(hub: sqlkv.AsyncStore, edge: sqlkv.AsyncStore) -> None:
+    remote_name = name()
+    remote = await hub.create_bucket(remote_name, history=2)
+    await remote.put("a", b"1")
+    await remote.put("a", b"2")
+    # NATS connection options pass through to nats.connect.
+    async with edge.replicate("local-copy", hub.path, remote_bucket=remote_name, name="edge-7") as rep:
+        await rep.synced()
+        assert rep.status().remote_bucket == remote_name and rep.status().bucket == "local-copy"
+        local = await edge.bucket("local-copy")
+        assert [(e.revision, e.value) for e in await local.history("a")] == [(1, b"1"), (2, b"2")]
+        assert local.config.history == 2
