@@ -258,6 +258,7 @@ class Follower(AsyncReplica):
             stored = await self._local.state()  # the committed cursor (another process may have moved it)
             if stored is not None:
                 self._cursor = max(self._cursor, stored[4])
+                self._created = self._created or stored[3]
             remote = await stream_state(nc, self._stream, details=True)
             self._attempt += 1
             await self._check_identity(remote)
