@@ -118,3 +118,7 @@ def test_replicate_conflicts_lists_what_a_sync_replica_recorded(nats_server: Nat
     assert listed.returncode == 0, listed.stderr
     (line,) = listed.stdout.splitlines()
     assert "clisync k: local revision 2 (edge value) vs remote revision 2 (hub value): remote kept" in line
+    info = subprocess.run(
+        sqlkv_cli("--db", str(db), "kv", "info", "clisync"), capture_output=True, text=True, timeout=30
+    )
+    assert "Replica Information:" in info.stdout and "Conflicts Recorded: 1" in info.stdout, info.stdout

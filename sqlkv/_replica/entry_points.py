@@ -24,7 +24,7 @@ def open_sync(store: Any, *args: Any) -> Any:
     return ThreadedReplica(store, *args)
 
 
-def _status(bucket: str, state: Any) -> ReplicaStatus | None:
+def _status(bucket: str, state: Any, counts: tuple[int, int, int] = (0, 0, 0)) -> ReplicaStatus | None:
     if state is None:
         return None
     mode, origin, remote_bucket, _, cursor, remote_last, last_seen, _ = state
@@ -37,6 +37,8 @@ def _status(bucket: str, state: Any) -> ReplicaStatus | None:
         revision=cursor,
         lag=max(remote_last - cursor, 0),
         last_seen=datetime.fromtimestamp(last_seen / 1e9, timezone.utc) if last_seen else None,
+        pending=counts[0],
+        conflicts=counts[2],
     )
 
 
@@ -44,7 +46,8 @@ async def stored_status(store: Any, bucket: str) -> ReplicaStatus | None:
     """The replica state stored with bucket ``bucket`` (None: not a replica)."""
     local = LocalBucket(store, bucket)
     local._bucket = await store.bucket(bucket)
-    return _status(bucket, await local.state())
+    state = await local.state()
+    return _status(bucket, state, await local.counts() if state is not None else (0, 0, 0))
 
 
 def stored_status_sync(store: Any, bucket: str) -> ReplicaStatus | None:
@@ -52,4 +55,6 @@ def stored_status_sync(store: Any, bucket: str) -> ReplicaStatus | None:
     from .._storage import replica as storage
 
     handle = store.bucket(bucket)
-    return _status(bucket, handle._engine.read(storage.state, handle._sql))
+    state = handle._engine.read(storage.state, handle._sql)
+    counts = handle._engine.read(storage.counts, handle._sql) if state is not None else (0, 0, 0)
+    return _status(bucket, state, counts)

@@ -216,6 +216,8 @@ def replica_json(status: sqlkv.ReplicaStatus) -> dict[str, Any]:
         "revision": status.revision,
         "lag": status.lag,
         "last_seen": status.last_seen.isoformat() if status.last_seen else None,
+        "pending": status.pending,
+        "conflicts": status.conflicts,
     }
 
 
@@ -229,6 +231,8 @@ def replica_block(status: sqlkv.ReplicaStatus) -> str:
         ("Last Seen", f"{since(status.last_seen)} ago" if status.last_seen else "never"),
         ("Lag", f"{status.lag:,}"),
     ]
+    if status.mode == "sync":
+        rows += [("Pending Local Writes", f"{status.pending:,}"), ("Conflicts Recorded", f"{status.conflicts:,}")]
     width = max(len(label) for label, _ in rows) + 2
     return "\n".join([f"{title}:", "", *(f"{label:>{width}}: {value}" for label, value in rows)])
 
