@@ -225,3 +225,24 @@ async def test_queued_writes_survive_the_sender_killed_at_random_moments(
         for i in range(0, 300, 7):
             assert [e.value for e in await remote.history(f"k{i}")] == [str(i).encode()]
         assert await latest(remote) == await latest(local)
+
+
+async def test_a_write_the_hub_cannot_take_is_recorded_not_lost(
+    stores: tuple[sqlkv.AsyncStore, sqlkv.AsyncStore],
+) -> None:
+    hub, edge = stores
+    bucket = name()
+    remote = await hub.create_bucket(bucket)
+    await remote.put("big", b"small")
+    async with edge.replicate(bucket, hub.path, mode="sync") as rep:
+        await rep.synced()
+        local = await edge.bucket(bucket)
+        with pytest.raises(sqlkv.ValueTooLargeError):  # a value the outbox could not copy whole: refused at once
+            await local.put("big", b"x" * (1024 * 1024 + 1))
+        await local.put("big", b"x" * (1024 * 1024))  # fits the file, but not the hub's 1 MiB payload with headers
+        await local.put("after", b"still sent")
+        await rep.synced()
+        (conflict,) = await rep.conflicts()
+        assert (conflict.key, conflict.decision, len(conflict.local_value)) == ("big", "refused", 1024 * 1024)
+        assert (await local.get("big")).value == (await remote.get("big")).value == b"small"
+        assert (await remote.get("after")).value == b"still sent" and rep.status().pending == 0

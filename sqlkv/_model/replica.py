@@ -76,8 +76,10 @@ class ReplicaStatus:
 class ReplicaConflict:
     """A write of the edge that met a newer remote write of the same key, and what the policy decided.
 
-    ``decision`` is ``"remote"`` (the hub's value stands on both sides) or
-    ``"local"`` (the edge's value was written again on top of the hub's).
+    ``decision`` is ``"remote"`` (the hub's value stands on both sides),
+    ``"local"`` (the edge's value was written again on top of the hub's), or
+    ``"refused"`` (the hub would not take the write: over its maximum payload;
+    the hub's value stands).
     """
 
     __slots__ = (

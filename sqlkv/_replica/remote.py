@@ -11,6 +11,7 @@ from .._nats.errors import nats
 __all__ = [
     "EDGE_HEADER",
     "CasFailed",
+    "TooLarge",
     "RemoteBucketMissing",
     "RemoteState",
     "connect",
@@ -122,10 +123,20 @@ class CasFailed(Exception):
     """The hub's key was not at the expected revision."""
 
 
+def _header_size(headers: dict[str, str]) -> int:
+    """Bytes of a NATS header block (``NATS/1.0\\r\\n``, ``Name: value\\r\\n`` each, ``\\r\\n``)."""
+    return 12 + sum(len(name.encode()) + len(value.encode()) + 4 for name, value in headers.items())
+
+
+class TooLarge(Exception):
+    """The hub refuses a message this large (its ``max_payload``)."""
+
+
 async def publish(js: Any, subject: str, op: int, value: bytes, base: int, tag: str) -> int:
     """Send a write up as a CAS against ``base`` (the key's remote revision, 0: none); its remote revision.
 
-    CasFailed when the hub's key moved on (JetStream's "wrong last sequence").
+    CasFailed when the hub's key moved on (JetStream's "wrong last sequence"); TooLarge when the hub's
+    maximum payload refuses it.
     """
     _, _, errors = nats()
     headers = {"Nats-Expected-Last-Subject-Sequence": str(base), EDGE_HEADER: tag}
@@ -134,12 +145,19 @@ async def publish(js: Any, subject: str, op: int, value: bytes, base: int, tag: 
     elif op == int(Operation.PURGE):
         headers["KV-Operation"] = "PURGE"
         headers["Nats-Rollup"] = "sub"
+    client, _, _ = nats()
+    payload = value if op == _PUT else b""
+    limit = getattr(getattr(js, "_nc", None), "max_payload", None)
+    if limit and len(payload) + _header_size(headers) > limit:  # the server would drop the connection
+        raise TooLarge(f"{len(payload)} bytes and headers exceed the hub's maximum payload ({limit})")
     try:
-        ack = await js.publish(subject, value if op == _PUT else b"", headers=headers)
+        ack = await js.publish(subject, payload, headers=headers)
     except errors.APIError as exc:
         if exc.err_code in (10071, 10164):
             raise CasFailed(str(exc)) from None
         raise
+    except client.errors.MaxPayloadError:
+        raise TooLarge(f"{len(value)} bytes (and headers) exceed the hub's maximum payload") from None
     return int(ack.seq)
 
 

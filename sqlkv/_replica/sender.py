@@ -6,7 +6,9 @@ its local revision. Success commits ``sent`` (the next queued writes of the
 key now build on the revision it got); "wrong last sequence" is a conflict,
 unless the hub's latest message of the key carries this write's tag (it
 arrived before the edge could record it). The policy decides; ``resolved``
-records the conflict and carries the decision out, in one transaction.
+records the conflict and carries the decision out, in one transaction. A
+write the hub refuses as too large is recorded the same way (decision
+``"refused"``; the hub's value stands).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .._model.entry import make_entry
 from .._model.errors import ReplicaError
 from .._storage.replica import OutboxEntry, RemoteRow
 from .local import LocalBucket
-from .remote import CasFailed, latest, publish
+from .remote import CasFailed, TooLarge, latest, publish
 
 __all__ = ["SEND_BATCH", "Sender"]
 
@@ -74,6 +76,10 @@ class Sender:
             sent = await publish(js, subject, op, value, base, tag)
         except CasFailed:
             pass
+        except TooLarge:  # never sendable: recorded, and the hub's value stands
+            remote, _ = await latest(nc, self._stream, subject)
+            await self._local.resolved(entry, remote, "refused", 0)
+            return "refused", 0
         else:
             await self._local.sent(entry, sent)
             return "sent", sent

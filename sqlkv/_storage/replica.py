@@ -102,6 +102,7 @@ def attach(conn: sqlite3.Connection, sql: BucketSQL, mode: str, origin: str, rem
         for statement in statements.create_guards:
             conn.execute(statement)
     else:
+        conn.execute(statements.create_outbox_limit)
         conn.execute(statements.create_outbox_trigger)
         if not found[7]:
             conn.execute("UPDATE sqlkv_replicas SET edge = ? WHERE bucket_id = ?", (os.urandom(8).hex(), sql.bucket_id))
@@ -257,7 +258,8 @@ def resolved(
 ) -> None:
     """Record a conflict and carry out its decision, in one transaction.
 
-    ``"remote"``: the hub's row is written locally (unless later local writes
+    ``"remote"`` (or ``"refused"``: the hub would not take the write, too large):
+    the hub's row is written locally (unless later local writes
     of the key are still queued: they meet it in turn), or the key's rows go
     when the hub has none. ``"local"``: the edge's write was sent again on top
     of the hub's, as ``resent``; later writes of the key build on that.

@@ -244,6 +244,7 @@ class ReplicaSQL:
 
     __slots__ = (
         "create_guards",
+        "create_outbox_limit",
         "create_outbox_trigger",
         "drop_guards",
         "local_count",
@@ -271,6 +272,13 @@ class ReplicaSQL:
             "BEGIN INSERT INTO sqlkv_replica_outbox (bucket_id, revision, key, op, value, base) "
             f"VALUES ({bid}, NEW.revision, NEW.key, NEW.op, NEW.value, coalesce((SELECT remote_revision "
             f"FROM sqlkv_replica_keys WHERE bucket_id = {bid} AND key = NEW.key), 0)); END"
+        )
+        # Sync mode: a value the outbox could not copy whole (written in chunks after the row) is refused.
+        self.create_outbox_limit = (
+            f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_outbox_limit" BEFORE INSERT ON {t} '
+            f"WHEN length(NEW.value) > {LARGE_VALUE} "
+            f"AND (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
+            "BEGIN SELECT RAISE(ABORT, 'sqlkv: value too large'); END"
         )
         self.drop_guards = (
             f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_insert"',

@@ -257,5 +257,10 @@ def conflict_line(conflict: sqlkv.ReplicaConflict) -> str:
     return (
         f"{local_time(conflict.at)} {conflict.bucket} {conflict.key}: local revision {conflict.local_revision} "
         f"({shown_value(conflict.local_value, 40)}) vs remote revision {conflict.remote_revision} "
-        f"({shown_value(conflict.remote_value, 40)}): {conflict.decision} kept"
+        f"({shown_value(conflict.remote_value, 40)}): "
+        + (
+            "refused by the hub (too large), remote kept"
+            if conflict.decision == "refused"
+            else f"{conflict.decision} kept"
+        )
     )
