@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from ._api.lifecycle import open_stores as open_stores
     from ._api.locks import AsyncLock as AsyncLock
     from ._api.locks import Lock as Lock
+    from ._api.replica_interface import AsyncReplica as AsyncReplica
+    from ._api.replica_interface import Replica as Replica
     from ._api.sync_interface import Bucket as Bucket
     from ._api.sync_interface import Store as Store
     from ._api.sync_interface import Watcher as Watcher
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     from ._model.errors import KeyNotFoundError as KeyNotFoundError
     from ._model.errors import LockNotAcquiredError as LockNotAcquiredError
     from ._model.errors import NotACounterError as NotACounterError
+    from ._model.errors import ReplicaError as ReplicaError
+    from ._model.errors import ReplicaReadOnlyError as ReplicaReadOnlyError
+    from ._model.errors import RevisionGapError as RevisionGapError
     from ._model.errors import SchemaTooNewError as SchemaTooNewError
     from ._model.errors import SqlkvError as SqlkvError
     from ._model.errors import StorageError as StorageError
@@ -48,6 +53,8 @@ if TYPE_CHECKING:
     from ._model.errors import UnsupportedError as UnsupportedError
     from ._model.errors import ValueTooLargeError as ValueTooLargeError
     from ._model.errors import WrongLastRevisionError as WrongLastRevisionError
+    from ._model.replica import ReplicaConflict as ReplicaConflict
+    from ._model.replica import ReplicaStatus as ReplicaStatus
     from ._model.validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
     from ._storage.paths import default_store_path as default_store_path
 

@@ -152,6 +152,7 @@ ARGUMENTS: dict[str, Arguments] = {
     "export": lambda lay, db, tag: ["-o", lay.new(f"export-{tag}.jsonl")],
     "import": lambda lay, db, tag: [str(lay.dump)],
     "migrate": lambda lay, db, tag: [db, lay.new(f"migrated-{tag}.db")],
+    "replicate": lambda lay, db, tag: ["b", "nats://127.0.0.1:9"],  # every store path here fails before connecting
     "ui": lambda lay, db, tag: ["--port", "0", "--no-browser"],
 }
 

@@ -2,7 +2,8 @@
 
 Owns the backend-neutral interface (``async_interface``: ``AsyncStore``,
 ``AsyncBucket``, ``AsyncWatcher``; ``sync_interface``: ``Store``, ``Bucket``,
-``Watcher``, the hand-written twins), the argument checks every
+``Watcher``, the hand-written twins; ``replica_interface``: ``AsyncReplica``,
+``Replica``, implemented by ``sqlkv._replica`` above), the argument checks every
 implementation shares (``arguments``), the lock recipes (``locks``), a store's
 life and the open-store tracking (``lifecycle``), the backends by URL scheme
 (``registry``), and the SQLite implementations (``sqlite/``). The NATS

@@ -31,6 +31,9 @@ TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run t
 if TYPE_CHECKING:
     from typing import Any
 
+    from .._model.replica import ConflictPolicy, ReplicaStatus
+    from .replica_interface import AsyncReplica
+
 __all__ = ["AsyncBucket", "AsyncStore", "AsyncWatcher"]
 
 
@@ -214,6 +217,44 @@ class AsyncStore:
         """
         return await self._backup(arguments.path_arg(path), bool(overwrite))
 
+    def replicate(
+        self,
+        bucket: str,
+        url: str,
+        *,
+        mode: str = "mirror",
+        remote_bucket: str | None = None,
+        resync: bool = False,
+        conflict: ConflictPolicy = "remote",
+        **nats_options: Any,
+    ) -> AsyncReplica:
+        """Make bucket ``bucket`` follow the NATS KV bucket ``remote_bucket`` (default: the same name) at ``url``.
+
+        ``async with store.replicate("config", "nats://hub:4222") as rep: await rep.synced()``.
+        ``mode="mirror"``: a read-only copy with the remote's revisions, operations,
+        history and times (local writes raise ReplicaReadOnlyError). ``mode="sync"``:
+        local writes are accepted (also offline) and sent up as CAS writes; a
+        conflict is settled by ``conflict`` (``"remote"``, ``"local"`` or a callable
+        ``(key, local_entry, remote_entry) -> "local" | "remote"``) and recorded.
+        The bucket is created (with the remote's history) if missing. A remote
+        bucket that was deleted and re-created raises ReplicaError from
+        ``synced()``, or is copied afresh with ``resync=True``. Other keyword
+        arguments go to ``nats.connect``. UnsupportedError on NATS.
+        """
+        check_bucket_name(bucket)
+        if remote_bucket is not None:
+            check_bucket_name(remote_bucket)
+        return self._replicate(bucket, url, mode, remote_bucket or bucket, bool(resync), conflict, nats_options)
+
+    async def replica_status(self, bucket: str) -> ReplicaStatus | None:
+        """The stored state of bucket ``bucket``'s replica (as its last run left it), or None if it is none.
+
+        For another process's replica (``sqlkv kv info``): ``connected`` is
+        false and ``lag`` is what it last knew. UnsupportedError on NATS.
+        """
+        check_bucket_name(bucket)
+        return await self._replica_status(bucket)
+
     def atomic(self) -> AsyncTransaction:
         """An atomic transaction across any buckets of this store: ``async with store.atomic() as tx:``.
 
@@ -252,6 +293,25 @@ class AsyncStore:
 
     async def _backup(self, path: str, overwrite: bool) -> int:
         raise NotImplementedError
+
+    def _replicate(
+        self,
+        bucket: str,
+        url: str,
+        mode: str,
+        remote_bucket: str,
+        resync: bool,
+        conflict: ConflictPolicy,
+        nats_options: dict[str, Any],
+    ) -> AsyncReplica:
+        from .._model.errors import UnsupportedError
+
+        raise UnsupportedError("replicate() needs a file store: a nats:// store is the remote side")
+
+    async def _replica_status(self, bucket: str) -> ReplicaStatus | None:
+        from .._model.errors import UnsupportedError
+
+        raise UnsupportedError("replica_status() needs a file store")
 
 
 class AsyncBucket(abc.ABC):
@@ -418,6 +478,7 @@ class AsyncBucket(abc.ABC):
         updates_only: bool = False,
         from_revision: int | None = None,
         buffer_size: int = 1024,
+        on_gap: str = "skip",
     ) -> AsyncWatcher:
         """A live stream of the bucket's changes: ``async with kv.watch() as w: async for e in w``.
 
@@ -427,6 +488,10 @@ class AsyncBucket(abc.ABC):
         in revision order. ``watcher.initial_done`` / ``await watcher.initial()``
         mark the end of the initial entries. ``ignore_deletes`` drops delete,
         purge and expiry markers; ``meta_only`` leaves values empty. Filters as for keys().
+        Revisions the watcher can never see (from ``from_revision`` on, or while it
+        lagged: trimmed, purged or expired) are a *gap*: ``on_gap="skip"`` passes
+        over them, ``"raise"`` ends the iteration with RevisionGapError after the
+        entries before the gap; ``watcher.gaps`` counts them either way.
         """
         options = WatchOptions.make(
             filters,
@@ -436,6 +501,7 @@ class AsyncBucket(abc.ABC):
             updates_only=updates_only,
             from_revision=from_revision,
             buffer_size=buffer_size,
+            on_gap=on_gap,
         )
         return self._watch(options)
 
@@ -528,6 +594,11 @@ class AsyncWatcher(abc.ABC):
     @abc.abstractmethod
     def last_revision(self) -> int:
         """The highest revision this watcher has considered so far: resume a later watch after it."""
+
+    @property
+    @abc.abstractmethod
+    def gaps(self) -> int:
+        """How many revisions in this watcher's range it can never see (trimmed, purged, expired): see watch()."""
 
     @abc.abstractmethod
     async def start(self) -> None:

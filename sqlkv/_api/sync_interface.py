@@ -32,6 +32,9 @@ TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run t
 if TYPE_CHECKING:
     from typing import Any, TypeVar
 
+    from .._model.replica import ConflictPolicy, ReplicaStatus
+    from .replica_interface import Replica
+
     F = TypeVar("F", bound=Callable[..., Any])
 
 _ASYNC_WORDS = (
@@ -44,6 +47,7 @@ _ASYNC_WORDS = (
     ("AsyncBucket", "Bucket"),
     ("AsyncWatcher", "Watcher"),
     ("AsyncLock", "Lock"),
+    ("AsyncReplica", "Replica"),
     ("asyncio and trio code", "threads"),
     ("aclose()", "close()"),
     ("StopAsyncIteration", "StopIteration"),
@@ -184,9 +188,50 @@ class Store:
     def backup(self, path: str, *, overwrite: bool = False) -> int:
         return self._backup(arguments.path_arg(path), bool(overwrite))
 
+    @twin(AsyncStore.replicate)
+    def replicate(
+        self,
+        bucket: str,
+        url: str,
+        *,
+        mode: str = "mirror",
+        remote_bucket: str | None = None,
+        resync: bool = False,
+        conflict: ConflictPolicy = "remote",
+        **nats_options: Any,
+    ) -> Replica:
+        check_bucket_name(bucket)
+        if remote_bucket is not None:
+            check_bucket_name(remote_bucket)
+        return self._replicate(bucket, url, mode, remote_bucket or bucket, bool(resync), conflict, nats_options)
+
+    @twin(AsyncStore.replica_status)
+    def replica_status(self, bucket: str) -> ReplicaStatus | None:
+        check_bucket_name(bucket)
+        return self._replica_status(bucket)
+
     @twin(AsyncStore.atomic)
     def atomic(self) -> Transaction:
         return Transaction(self)
+
+    def _replicate(
+        self,
+        bucket: str,
+        url: str,
+        mode: str,
+        remote_bucket: str,
+        resync: bool,
+        conflict: ConflictPolicy,
+        nats_options: dict[str, Any],
+    ) -> Replica:
+        from .._model.errors import UnsupportedError
+
+        raise UnsupportedError("replicate() needs a file store: a nats:// store is the remote side")
+
+    def _replica_status(self, bucket: str) -> ReplicaStatus | None:
+        from .._model.errors import UnsupportedError
+
+        raise UnsupportedError("replica_status() needs a file store")
 
     def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]:
         raise NotImplementedError
@@ -335,6 +380,7 @@ class Bucket(abc.ABC):
         updates_only: bool = False,
         from_revision: int | None = None,
         buffer_size: int = 1024,
+        on_gap: str = "skip",
         timeout: float | None = None,
     ) -> Watcher:
         options = WatchOptions.make(
@@ -345,6 +391,7 @@ class Bucket(abc.ABC):
             updates_only=updates_only,
             from_revision=from_revision,
             buffer_size=buffer_size,
+            on_gap=on_gap,
         )
         return self._watch(options, arguments.check_timeout(timeout))
 
@@ -421,6 +468,11 @@ class Watcher(abc.ABC):
     @abc.abstractmethod
     @twin(AsyncWatcher.last_revision)
     def last_revision(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    @twin(AsyncWatcher.gaps)
+    def gaps(self) -> int: ...
 
     @abc.abstractmethod
     @twin(AsyncWatcher.start)

@@ -18,6 +18,9 @@ exception ever reaches a caller::
     ├── ValueTooLargeError (also ValueError)
     ├── BucketFullError                a put would take the bucket past max_bytes
     ├── LockNotAcquiredError           kv.lock() could not get the lock (in time)
+    ├── RevisionGapError               a watcher (on_gap="raise") reached revisions that are gone
+    ├── ReplicaError                   a replica cannot go on (its remote bucket was re-created...)
+    │   └── ReplicaReadOnlyError       a local write to a bucket that mirrors a remote one
     ├── BucketNotFoundError
     ├── BucketExistsError
     ├── StoreClosedError
@@ -175,6 +178,39 @@ class BucketFullError(SqlkvError):
 
 class LockNotAcquiredError(SqlkvError):
     """``kv.lock()`` found the lock held (and did not wait, or waited past its timeout)."""
+
+
+class RevisionGapError(SqlkvError):
+    """A watcher with ``on_gap="raise"`` reached revisions it can never see (trimmed, purged, expired).
+
+    The entries before the gap were delivered. ``first_available`` is the
+    first revision after the gap that is still stored (resume a watch there);
+    ``missing`` is how many revisions the gap holds; ``bucket`` names the bucket.
+    """
+
+    def __init__(self, bucket: str, first_missing: int, first_available: int, missing: int) -> None:
+        self.bucket = bucket
+        self.first_missing = first_missing
+        self.first_available = first_available
+        self.missing = missing
+        super().__init__(
+            f"bucket {bucket!r}: revisions from {first_missing} are gone ({missing} missing); "
+            f"the first still available is {first_available}"
+        )
+
+
+class ReplicaError(SqlkvError):
+    """A replica cannot go on: its remote bucket was deleted and re-created, or its state is inconsistent."""
+
+
+class ReplicaReadOnlyError(ReplicaError):
+    """A local write to a bucket that is a read-only mirror of a remote bucket; ``bucket`` names it."""
+
+    def __init__(self, bucket: str, origin: str = "") -> None:
+        self.bucket = bucket
+        self.origin = origin
+        where = f" of {origin}" if origin else ""
+        super().__init__(f"bucket {bucket!r} is a read-only mirror{where}: write to the remote bucket instead")
 
 
 class BucketNotFoundError(SqlkvError):

@@ -32,6 +32,7 @@ class WatchOptions:
         "matcher",
         "meta_only",
         "mode",
+        "on_gap",
         "prefix",
         "start",
         "updates_only",
@@ -49,6 +50,7 @@ class WatchOptions:
     updates_only: bool
     from_revision: int | None
     buffer_size: int
+    on_gap: str
 
     def __init__(self, **options: Any) -> None:
         for name, value in options.items():
@@ -65,6 +67,7 @@ class WatchOptions:
         updates_only: bool = False,
         from_revision: int | None = None,
         buffer_size: int = 1024,
+        on_gap: str = "skip",
     ) -> WatchOptions:
         """Check a watch's arguments; InvalidKeyError / InvalidArgumentError if any is wrong."""
         matcher, prefix = compile_filters(filters)
@@ -74,6 +77,8 @@ class WatchOptions:
             raise InvalidArgumentError("updates_only cannot be combined with include_history or from_revision")
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
             raise InvalidArgumentError("buffer_size must be a positive int")
+        if on_gap not in ("skip", "raise"):
+            raise InvalidArgumentError(f"on_gap must be 'skip' or 'raise', not {on_gap!r}")
         literal = matcher is not None and not any("*" in f or ">" in f for f in filters)
         if updates_only:
             mode, start = "none", 0
@@ -96,4 +101,5 @@ class WatchOptions:
             updates_only=bool(updates_only),
             from_revision=from_revision,
             buffer_size=buffer_size,
+            on_gap=on_gap,
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from .._api.async_interface import AsyncWatcher
 from .._model.entry import Entry, Operation, make_entry
+from .._model.errors import RevisionGapError
 from .._model.validate import KeyMatcher
 from .._model.watch_options import WatchOptions
 from .errors import nats, ns
@@ -35,10 +37,18 @@ class NatsWatcher(AsyncWatcher):
         self._pending: list[Entry] = []
         self._closed = False
         self._last_revision = 0
+        self._gaps = 0
+        self._gone: list[int] = []
+        """Sorted sequences in the watcher's range found missing at its start (not yet passed)."""
+        self._gap_error: RevisionGapError | None = None
 
     @property
     def initial_done(self) -> bool:
         return self._initial_left == 0 and not self._pending
+
+    @property
+    def gaps(self) -> int:
+        return self._gaps
 
     @property
     def last_revision(self) -> int:
@@ -70,6 +80,8 @@ class NatsWatcher(AsyncWatcher):
         self._initial_left = 0
         if o.updates_only:
             return
+        if o.from_revision is not None:
+            await self._find_gaps(o.from_revision)
         await asyncio.sleep(0)
         info = await self._sub.consumer_info()
         if info.num_pending == 0 and self._sub.delivered == 0 and not await self._stream_has_matches():
@@ -77,6 +89,43 @@ class NatsWatcher(AsyncWatcher):
         self._initial_left = 1
         while self._initial_left:  # the initial entries, until one says nothing more is pending
             self._collect(await self._sub.next_msg(timeout=30), initial=True)
+
+    async def _find_gaps(self, start: int) -> None:
+        """The sequences from ``start`` to the stream's last that are gone (below its first, or deleted).
+
+        A stream sequence is one message of some subject; a filtered consumer
+        skips other subjects' messages, which are still stored, so only a
+        sequence the stream no longer holds is a gap.
+        """
+        js = self._session.js
+        prefix = getattr(js, "_prefix", "$JS.API")
+        reply = await self._session.nc.request(
+            f"{prefix}.STREAM.INFO.{self._stream}", json.dumps({"deleted_details": True}).encode(), timeout=10
+        )
+        state = json.loads(reply.data).get("state", {})
+        first, last = int(state.get("first_seq", 0)), int(state.get("last_seq", 0))
+        if last < start:
+            return
+        gone = list(range(start, min(first, last + 1)))
+        gone.extend(seq for seq in sorted(state.get("deleted") or ()) if seq >= max(start, first) and seq <= last)
+        if not gone:
+            return
+        self._gaps += len(gone)
+        if self._options.on_gap == "raise":
+            self._gone = gone
+
+    def _passes_gap(self, revision: int) -> bool:
+        """Whether delivering ``revision`` would pass a gap (on_gap="raise"): then the error waits its turn."""
+        gone = self._gone
+        if not gone or revision < gone[0]:
+            return False
+        if self._gap_error is None:
+            first = gone[0]
+            run = 1
+            while run < len(gone) and gone[run] == first + run:
+                run += 1
+            self._gap_error = RevisionGapError(self._bucket, first, first + run, len(gone))
+        return True
 
     async def _stream_has_matches(self) -> bool:
         """Whether the stream holds messages on the watched subjects (latest/all modes).
@@ -96,6 +145,8 @@ class NatsWatcher(AsyncWatcher):
         key = msg.subject.split(".", 2)[2]
         headers = msg.headers or {}
         op = OPERATIONS.get(headers.get("KV-Operation"), Operation.PURGE)
+        if self._passes_gap(meta.sequence.stream):
+            return
         self._last_revision = meta.sequence.stream
         if self._options.ignore_deletes and op is not Operation.PUT:
             return
@@ -116,6 +167,10 @@ class NatsWatcher(AsyncWatcher):
     async def __anext__(self) -> Entry:
         client, _, _ = nats()
         while not self._pending:
+            if self._gap_error is not None:
+                error, self._gap_error = self._gap_error, None
+                await self.aclose()
+                raise error
             if self._closed or self._session.closed:
                 raise StopAsyncIteration
             try:

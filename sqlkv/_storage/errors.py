@@ -13,7 +13,13 @@ import functools
 import sqlite3
 from collections.abc import Callable
 
-from .._model.errors import BucketNotFoundError, StorageError, StorageFullError, StoreBusyError
+from .._model.errors import (
+    BucketNotFoundError,
+    ReplicaReadOnlyError,
+    StorageError,
+    StorageFullError,
+    StoreBusyError,
+)
 from .statements import BucketSQL
 
 __all__ = ["is_busy", "map_sqlite_error", "mapped", "on_bucket", "sqlite_code"]
@@ -46,6 +52,17 @@ def sqlite_code(exc: sqlite3.Error) -> int:
 def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` is SQLite's "database is locked": another connection holds the write lock."""
     return isinstance(exc, sqlite3.OperationalError) and sqlite_code(exc) == SQLITE_BUSY
+
+
+def read_only_replica(conn: sqlite3.Connection, sql: BucketSQL) -> ReplicaReadOnlyError:
+    """The error for a write a mirror's guard trigger refused, naming the bucket it mirrors."""
+    try:
+        row = conn.execute(
+            "SELECT origin, remote_bucket FROM sqlkv_replicas WHERE bucket_id = ?", (sql.bucket_id,)
+        ).fetchone()
+    except sqlite3.Error:
+        row = None
+    return ReplicaReadOnlyError(sql.bucket, f"bucket {row[1]!r} at {row[0]}" if row else "")
 
 
 def map_sqlite_error(exc: sqlite3.Error, path: str = "") -> StorageError:
@@ -82,6 +99,8 @@ def _translating(
         except sqlite3.Error as exc:
             if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
                 raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
+            if isinstance(exc, sqlite3.IntegrityError) and str(exc) == "sqlkv: read-only replica":
+                raise read_only_replica(conn, sql) from None
             if every_error:
                 raise map_sqlite_error(exc) from None
             raise

@@ -34,7 +34,7 @@ from .._model.validate import COUNTER_DIGITS, KeyMatcher, add_to_counter, parse_
 from . import large
 from .changes import prefix_end, sequence
 from .connection import snapshot
-from .errors import on_bucket
+from .errors import on_bucket, read_only_replica
 from .statements import LARGE_VALUE, BucketSQL
 
 __all__ = [
@@ -85,7 +85,7 @@ def insert_row(
             assert revision is not None
             large.store(conn, sql.bucket_id, revision, value)
     except sqlite3.IntegrityError as exc:
-        raise _refused(exc, sql, value) from None
+        raise _refused(exc, sql, value, conn) from None
     assert revision is not None
     journal = getattr(conn, "journal", None)
     if journal is not None:
@@ -93,13 +93,15 @@ def insert_row(
     return revision
 
 
-def _refused(exc: sqlite3.IntegrityError, sql: BucketSQL, value: bytes) -> Exception:
+def _refused(exc: sqlite3.IntegrityError, sql: BucketSQL, value: bytes, conn: sqlite3.Connection) -> Exception:
     """The sqlkv error for a write the bucket's limit trigger refused (or ``exc`` itself)."""
     message = str(exc)
     if message == "sqlkv: value too large":
         return ValueTooLargeError(f"value of {len(value)} bytes exceeds the bucket's max_value_size ({sql.bucket})")
     if message == "sqlkv: bucket full":
         return BucketFullError(f"maximum bytes exceeded: bucket {sql.bucket} is full")
+    if message == "sqlkv: read-only replica":
+        return read_only_replica(conn, sql)
     return exc
 
 
@@ -239,7 +241,7 @@ def import_rows(conn: sqlite3.Connection, sql: BucketSQL, rows: list[tuple[int, 
             try:
                 conn.execute(sql.insert_with_revision, row)
             except sqlite3.IntegrityError as exc:
-                raise _refused(exc, sql, row[3]) from None
+                raise _refused(exc, sql, row[3], conn) from None
     except BaseException:
         conn.execute("ROLLBACK TO sqlkv_import")
         conn.execute("RELEASE sqlkv_import")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-__all__ = ["LARGE_VALUE", "BucketSQL", "CatalogSQL", "bucket_table", "value_column", "wal_size_limit"]
+__all__ = ["LARGE_VALUE", "BucketSQL", "CatalogSQL", "ReplicaSQL", "bucket_table", "value_column", "wal_size_limit"]
 
 LARGE_VALUE = 1 << 20
 """Values over this many bytes are written and read in chunks (see ``large``)."""
@@ -242,3 +242,54 @@ class BucketSQL:
                 f"OVER (PARTITION BY key ORDER BY revision DESC) AS age FROM {t} WHERE op != 0) WHERE age > ?)"
             ),
         )
+
+
+class ReplicaSQL:
+    """Statements of a replica's state and, for a mirror, its guard triggers (see ``replica``)."""
+
+    __slots__ = (
+        "create_guards",
+        "create_outbox_limit",
+        "create_outbox_trigger",
+        "drop_guards",
+        "local_count",
+        "local_revisions",
+        "set_high_water",
+    )
+
+    def __init__(self, bucket_id: int) -> None:
+        t = f'"{bucket_table(bucket_id)}"'
+        bid = int(bucket_id)
+        refuse = (
+            f"WHEN (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
+            "BEGIN SELECT RAISE(ABORT, 'sqlkv: read-only replica'); END"
+        )
+        self.create_guards = (
+            f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_insert" BEFORE INSERT ON {t} '
+            f"WHEN NEW.op BETWEEN 1 AND 3 AND (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
+            "BEGIN SELECT RAISE(ABORT, 'sqlkv: read-only replica'); END",
+            f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_update" BEFORE UPDATE ON {t} {refuse}',
+        )
+        # Sync mode: every local write (never the replica's own) is queued for the hub in its own transaction.
+        self.create_outbox_trigger = (
+            f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_outbox" AFTER INSERT ON {t} '
+            f"WHEN NEW.op BETWEEN 1 AND 3 AND (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
+            "BEGIN INSERT INTO sqlkv_replica_outbox (bucket_id, revision, key, op, value, base) "
+            f"VALUES ({bid}, NEW.revision, NEW.key, NEW.op, NEW.value, coalesce((SELECT remote_revision "
+            f"FROM sqlkv_replica_keys WHERE bucket_id = {bid} AND key = NEW.key), 0)); END"
+        )
+        # Sync mode: a value the outbox could not copy whole (written in chunks after the row) is refused.
+        self.create_outbox_limit = (
+            f'CREATE TRIGGER IF NOT EXISTS "kv_{bid}_replica_outbox_limit" BEFORE INSERT ON {t} '
+            f"WHEN length(NEW.value) > {LARGE_VALUE} "
+            f"AND (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
+            "BEGIN SELECT RAISE(ABORT, 'sqlkv: value too large'); END"
+        )
+        self.drop_guards = (
+            f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_insert"',
+            f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_update"',
+        )
+        self.local_count = f"SELECT count(*) FROM {t} WHERE op != 0 AND revision <= ?"
+        self.local_revisions = f"SELECT revision FROM {t} WHERE op != 0 AND revision <= ? ORDER BY revision"
+        # The invisible high-water row (as the keep_high_water trigger writes it): the next revision is above it.
+        self.set_high_water = f"INSERT INTO {t} (revision, key, op, value, created) VALUES (?, '', 0, x'', ?)"

@@ -20,7 +20,7 @@ import weakref
 from collections import deque
 
 from .._model.entry import Entry, Operation, make_entry
-from .._model.errors import InvalidArgumentError
+from .._model.errors import InvalidArgumentError, RevisionGapError
 from .._model.watch_options import WatchOptions
 from .._runtime.request import Port
 from .._storage.connection import Row
@@ -91,6 +91,10 @@ class WatcherCore:
         self._lagging = True
         self._closed = False
         self._started = False
+        self._gaps = 0
+        self._on_gap = options.on_gap
+        self._gap_error: RevisionGapError | None = None
+        """Set with ``on_gap="raise"`` once a gap is found: raised after the entries before it."""
         self._router: BucketRouter | None = None
         self._leave: weakref.finalize[..., object] | None = None
 
@@ -112,6 +116,8 @@ class WatcherCore:
         """The initial snapshot arrived: buffer its entries, then go live if nothing was missed."""
         self._hub.start_at(self._sql.bucket_id, high)
         self._last = max(self._last, high)
+        if self._options.from_revision is not None and high >= self._start:
+            rows = self._gap_check(rows, self._start - 1, high)
         initial = [row for row in rows if self._wanted(row)]
         self._buffer.extend(initial)
         self._initial_left = len(initial)
@@ -132,6 +138,55 @@ class WatcherCore:
     def initial_done(self) -> bool:
         """True once every initial entry has been taken (at once if there were none)."""
         return self._started and self._initial_left == 0
+
+    @property
+    def gaps(self) -> int:
+        """How many revisions in this watcher's range it can never see (trimmed, purged, expired): see watch()."""
+        return self._gaps
+
+    def _gap_check(self, rows: list[Row], after: int, upto: int) -> list[Row]:
+        """Count the revisions in (after, upto] that no row of ``rows`` (every key's deliverable rows) holds.
+
+        Each revision the bucket gave is one row of some key, so a revision with
+        no row is one that history trimming, a purge or expiry removed (another
+        key's row that the filter leaves out is still present: not a gap). With
+        ``on_gap="raise"`` the rows after the first gap are dropped and the
+        error is kept for the consumer; returns the rows to deliver.
+        """
+        expected = after + 1
+        missing = 0
+        first_missing = first_available = 0
+        cut = len(rows)
+        for index, row in enumerate(rows):
+            revision = row[0]
+            if revision <= after:
+                continue
+            if revision > expected:
+                if not missing:
+                    first_missing, first_available, cut = expected, revision, index
+                missing += revision - expected
+            expected = revision + 1
+        if upto >= expected:
+            if not missing:
+                first_missing, first_available = expected, upto + 1
+            missing += upto - expected + 1
+        if not missing:
+            return rows
+        self._gaps += missing
+        if self._on_gap != "raise":
+            return rows
+        self._gap_error = RevisionGapError(self._sql.bucket, first_missing, first_available, missing)
+        self._lagging = False  # nothing more is read or routed: the consumer takes what precedes the gap
+        return rows[:cut]
+
+    def _gap_reached(self) -> RevisionGapError | None:
+        """The gap error once every entry before it was taken (the watcher then ends)."""
+        error = self._gap_error
+        if error is None or self._buffer:
+            return None
+        self._gap_error = None
+        self.close()
+        return error
 
     @property
     def last_revision(self) -> int:
@@ -184,9 +239,12 @@ class WatcherCore:
     def _absorb(self, rows: list[Row], scanned: int) -> None:
         """Rows read from the table while lagging."""
         seen = self._seen()
-        for row in rows:
+        kept = self._gap_check(rows, seen, scanned)
+        for row in kept:
             if row[0] > seen and self._wanted(row):
                 self._buffer.append(row)
+        if self._gap_error is not None:
+            return
         self._last = max(self._last, seen, scanned)
         if len(rows) < CATCH_UP_PAGE:
             self._try_go_live()
@@ -202,7 +260,7 @@ class WatcherCore:
 
     def offer(self, row: Row) -> None:
         """A new row of a watched key (or of the bucket, for wildcard watchers)."""
-        if self._lagging or self._closed:
+        if self._lagging or self._closed or self._gap_error is not None:
             return
         revision = row[0]
         buffer = self._buffer
@@ -218,7 +276,7 @@ class WatcherCore:
 
     def missed(self, router_high: int | None, low: int) -> None:
         """Rows up to ``low`` were announced before the router saw them: read them if they are ours."""
-        if self._lagging or self._closed:
+        if self._lagging or self._closed or self._gap_error is not None:
             return
         if router_high is not None and router_high > self._last:
             self._last = router_high  # a live watcher is up to date with its router

@@ -301,6 +301,19 @@ def _migrate_command(sub: _Sub, name: str) -> None:
     p.set_defaults(command="migrate")
 
 
+def _replicate_command(sub: _Sub, name: str) -> None:
+    p = sub.add_parser(
+        "replicate", help="make BUCKET follow a NATS KV bucket: one line per applied batch (Ctrl-C to stop)"
+    )
+    p.add_argument("bucket")
+    p.add_argument("url", help="the hub: nats://host:4222 (several, comma-separated)")
+    p.add_argument("--mode", choices=("mirror", "sync"), default="mirror", help="mirror (read-only copy) or sync")
+    p.add_argument("--remote-bucket", metavar="NAME", help="the bucket's name on the hub (default: BUCKET)")
+    p.add_argument("--resync", action="store_true", help="copy afresh a hub bucket that was deleted and re-created")
+    p.add_argument("--conflicts", action="store_true", help="list the conflicts recorded for BUCKET and exit")
+    p.set_defaults(command="replicate")
+
+
 def _import_command(sub: _Sub, name: str) -> None:
     p = sub.add_parser("import", help="load JSON Lines written by export (FILE or standard input)")
     p.add_argument("file", nargs="?")
@@ -324,6 +337,7 @@ _OTHER_COMMANDS: dict[str, Callable[[_Sub, str], None]] = {
     "export": _export_command,
     "migrate": _migrate_command,
     "import": _import_command,
+    "replicate": _replicate_command,
     "ui": _ui_command,
 }
 """The commands beyond ``nats kv``'s (top level only)."""

@@ -118,8 +118,15 @@ def edit(args: argparse.Namespace, store: sqlkv.Store) -> int:
 
 def _show_status(args: argparse.Namespace, store: sqlkv.Store, kv: sqlkv.Bucket) -> int:
     status = kv.status()
-    if not _json(args, fmt.status_json(status)):
+    replica = store.replica_status(status.bucket) if store.backend == "file" else None
+    data = fmt.status_json(status)
+    if replica is not None:
+        data["replica"] = fmt.replica_json(replica)
+    if not _json(args, data):
         _out(fmt.status_block(status, store.path))
+        if replica is not None:
+            _out("")
+            _out(fmt.replica_block(replica))
     return 0
 
 
@@ -470,6 +477,54 @@ def migrate(args: argparse.Namespace) -> int:
     return result
 
 
+def replicate(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    """``replicate BUCKET URL``: run until Ctrl-C or SIGTERM (exit 0), one line per applied batch and state change."""
+    import signal
+    import time
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    terminal = sys.stdout.isatty()
+    try:
+        with store.replicate(args.bucket, args.url, mode=args.mode, remote_bucket=args.remote_bucket,
+                             resync=args.resync) as rep:  # fmt: skip
+            if args.conflicts:
+                for conflict in rep.conflicts():
+                    _out(fmt.conflict_line(conflict))
+                return 0
+            status = rep.status()
+            _out(fmt.replica_line(status, f"following {status.origin} bucket {status.remote_bucket} as {args.mode}"))
+            connected, revision = False, status.revision
+            while True:
+                status = rep.status()
+                if status.connected != connected or status.error:
+                    connected = status.connected
+                    _clear_line(terminal)
+                    _out(fmt.replica_line(status, fmt.replica_state(status)))
+                    if status.error:
+                        raise sqlkv.ReplicaError(status.error)
+                if status.revision != revision:
+                    _clear_line(terminal)
+                    _out(fmt.replica_line(status, f"applied revisions {revision + 1}..{status.revision}"))
+                    revision = status.revision
+                if terminal:
+                    sys.stdout.write(f"\r{fmt.replica_progress(status)}")
+                sys.stdout.flush()
+                time.sleep(0.1)
+    except KeyboardInterrupt:
+        _clear_line(terminal)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _clear_line(terminal: bool) -> None:
+    if terminal:
+        sys.stdout.write("\r\x1b[K")
+
+
 def ui(args: argparse.Namespace, location: str, *, read_only: bool) -> int:
     """``sqlkv ui``: the web inspector (``sqlkv.ui``, loaded only here), until Ctrl-C or SIGTERM."""
     from sqlkv.ui import INSTALL_HINT, loopback, missing_dependencies, serve
@@ -520,4 +575,5 @@ COMMANDS = {
     "backup": backup,
     "export": export,
     "import": import_,
+    "replicate": replicate,
 }

@@ -206,3 +206,61 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], rig
 
 def since(moment: datetime) -> str:
     return duration(max((datetime.now(moment.tzinfo) - moment) / timedelta(seconds=1), 0.01))
+
+
+def replica_json(status: sqlkv.ReplicaStatus) -> dict[str, Any]:
+    return {
+        "origin": status.origin,
+        "remote_bucket": status.remote_bucket,
+        "mode": status.mode,
+        "revision": status.revision,
+        "lag": status.lag,
+        "last_seen": status.last_seen.isoformat() if status.last_seen else None,
+        "pending": status.pending,
+        "conflicts": status.conflicts,
+    }
+
+
+def replica_block(status: sqlkv.ReplicaStatus) -> str:
+    """natscli's "Mirror Information" of ``nats kv info`` for a replica bucket (its stored state)."""
+    title = "Mirror Information" if status.mode == "mirror" else "Replica Information"
+    rows = [
+        ("Origin", f"{status.origin} bucket {status.remote_bucket}"),
+        ("Mode", status.mode),
+        ("Last Applied Revision", f"{status.revision:,}"),
+        ("Last Seen", f"{since(status.last_seen)} ago" if status.last_seen else "never"),
+        ("Lag", f"{status.lag:,}"),
+    ]
+    if status.mode == "sync":
+        rows += [("Pending Local Writes", f"{status.pending:,}"), ("Conflicts Recorded", f"{status.conflicts:,}")]
+    width = max(len(label) for label, _ in rows) + 2
+    return "\n".join([f"{title}:", "", *(f"{label:>{width}}: {value}" for label, value in rows)])
+
+
+def replica_state(status: sqlkv.ReplicaStatus) -> str:
+    if status.error:
+        return f"stopped: {status.error}"
+    return "connected" if status.connected else "disconnected: retrying"
+
+
+def replica_line(status: sqlkv.ReplicaStatus, what: str) -> str:
+    """One line of ``sqlkv replicate``: time, bucket, what happened, revision and lag."""
+    now = datetime.now().strftime("%H:%M:%S")
+    return f"[{now}] {status.bucket}: {what} (revision {status.revision:,}, lag {status.lag:,})"
+
+
+def replica_progress(status: sqlkv.ReplicaStatus) -> str:
+    return f"{status.bucket}: revision {status.revision:,}, lag {status.lag:,}, {replica_state(status)}"
+
+
+def conflict_line(conflict: sqlkv.ReplicaConflict) -> str:
+    return (
+        f"{local_time(conflict.at)} {conflict.bucket} {conflict.key}: local revision {conflict.local_revision} "
+        f"({shown_value(conflict.local_value, 40)}) vs remote revision {conflict.remote_revision} "
+        f"({shown_value(conflict.remote_value, 40)}): "
+        + (
+            "refused by the hub (too large), remote kept"
+            if conflict.decision == "refused"
+            else f"{conflict.decision} kept"
+        )
+    )

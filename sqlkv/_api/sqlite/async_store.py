@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -163,6 +164,13 @@ class SqliteAsyncStore(AsyncStore):
     async def _backup(self, path: str, overwrite: bool) -> int:
         pages: int = await self._engine.read(backup, path, overwrite)
         return pages
+
+    def _replicate(self, bucket: str, *args: Any) -> Any:
+        # The replica layer sits above this one: reached by name, as the registry reaches the backends.
+        return importlib.import_module("sqlkv._replica").open_async(self, bucket, *args)
+
+    async def _replica_status(self, bucket: str) -> Any:
+        return await importlib.import_module("sqlkv._replica").stored_status(self, bucket)
 
 
 class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):

@@ -59,6 +59,9 @@ class SqliteAsyncWatcher(WatcherCore, AsyncWatcher):
                 raise StopAsyncIteration
             if self._buffer:
                 return self._take()
+            gap = self._gap_reached()
+            if gap is not None:
+                raise gap
             if self._lagging:
                 try:
                     rows, scanned = await self._engine.read(changes.rows_after, *self._catch_up_args())

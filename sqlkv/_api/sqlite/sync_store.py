@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Iterator
@@ -146,6 +147,13 @@ class SqliteStore(Store):
     def _backup(self, path: str, overwrite: bool) -> int:
         pages: int = self._engine.read(backup, path, overwrite)
         return pages
+
+    def _replicate(self, bucket: str, *args: Any) -> Any:
+        # The replica layer sits above this one: reached by name, as the registry reaches the backends.
+        return importlib.import_module("sqlkv._replica").open_sync(self, bucket, *args)
+
+    def _replica_status(self, bucket: str) -> Any:
+        return importlib.import_module("sqlkv._replica").stored_status_sync(self, bucket)
 
 
 class SqliteBucket(SqliteBucketCore, Bucket):

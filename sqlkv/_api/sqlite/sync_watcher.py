@@ -79,6 +79,9 @@ class SqliteWatcher(WatcherCore, Watcher):
                     return None
                 if self._buffer:
                     return self._take()
+                gap = self._gap_reached()
+                if gap is not None:
+                    raise gap
                 if not self._lagging:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
@@ -103,6 +106,12 @@ class SqliteWatcher(WatcherCore, Watcher):
                     return taken
                 while self._buffer:
                     taken.append(self._take())
+                if self._gap_error is not None:
+                    if taken:
+                        return taken
+                    gap = self._gap_reached()
+                    if gap is not None:
+                        raise gap
                 if not self._lagging:
                     return taken
             entry = self.next(0)

@@ -1,0 +1,124 @@
+"""``sqlkv replicate`` (long-running, one line per applied batch and state change, exit 0 on SIGTERM / Ctrl-C)
+and ``sqlkv kv info`` of a replica bucket ("Mirror Information")."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import sqlkv
+from tests.support.nats_server import NatsServer
+
+pytestmark = pytest.mark.nats
+
+
+def sqlkv_cli(*args: str) -> list[str]:
+    return [sys.executable, "-c", _MAIN, *args]
+
+
+_MAIN = "import sys; from sqlkv.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def hub_put(url: str, bucket: str, items: list[tuple[str, bytes]], history: int = 1) -> None:
+    async def run() -> None:
+        async with sqlkv.AsyncStore(url) as hub:
+            try:
+                kv = await hub.bucket(bucket)
+            except sqlkv.BucketNotFoundError:
+                kv = await hub.create_bucket(bucket, history=history)
+            for key, value in items:
+                await kv.put(key, value)
+
+    asyncio.run(run())
+
+
+def lines_of(process: subprocess.Popen[str]) -> Iterator[str]:
+    assert process.stdout is not None
+    for line in iter(process.stdout.readline, ""):
+        yield line.rstrip("\n")
+
+
+def test_replicate_prints_batches_and_ends_cleanly_on_sigterm(nats_server: NatsServer, tmp_path: Path) -> None:
+    db = tmp_path / "edge.db"
+    with sqlkv.Store(db) as store:
+        store.create_bucket("clirep")  # the store must exist (`sqlkv add clirep`); an empty bucket may become a replica
+    hub_put(nats_server.url, "clirep", [("a", b"1"), ("b", b"2")])
+    process = subprocess.Popen(
+        sqlkv_cli("--db", str(db), "replicate", "clirep", nats_server.url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        lines = lines_of(process)
+        assert "following nats://127.0.0.1" in next(lines)
+        seen = []
+        for line in lines:
+            seen.append(line)
+            if "applied revisions" in line and "revision 2," in line:
+                break
+        assert any("connected" in line for line in seen), seen
+        hub_put(nats_server.url, "clirep", [("c", b"3")])
+        for line in lines:
+            if "applied revisions 3..3" in line:
+                break
+        info = subprocess.run(
+            sqlkv_cli("--db", str(db), "kv", "info", "clirep"), capture_output=True, text=True, timeout=30
+        )
+        assert info.returncode == 0, info.stderr
+        assert "Mirror Information:" in info.stdout and f"{nats_server.url} bucket clirep" in info.stdout
+        assert "Last Applied Revision: 3" in info.stdout
+        put = subprocess.run(
+            sqlkv_cli("--db", str(db), "kv", "put", "clirep", "x", "y"), capture_output=True, text=True, timeout=30
+        )
+        assert put.returncode == 1 and "read-only mirror" in put.stderr
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+    with sqlkv.Store(db) as store:
+        assert store.bucket("clirep").get("c").value == b"3"
+
+
+def test_replicate_conflicts_lists_what_a_sync_replica_recorded(nats_server: NatsServer, tmp_path: Path) -> None:
+    db = tmp_path / "edge.db"
+
+    async def make_conflict() -> None:
+        async with sqlkv.AsyncStore(nats_server.url) as hub, sqlkv.AsyncStore(db) as edge:
+            remote = await hub.create_bucket("clisync", history=3)
+            await remote.put("k", b"base")
+            async with edge.replicate("clisync", nats_server.url, mode="sync") as rep:
+                await rep.synced()
+            await (await edge.bucket("clisync")).put("k", b"edge value")  # queued: the replica is not running
+            await remote.put("k", b"hub value")
+            async with edge.replicate("clisync", nats_server.url, mode="sync") as rep:
+                await rep.synced()
+                assert rep.status().conflicts == 1
+
+    asyncio.run(make_conflict())
+    listed = subprocess.run(
+        sqlkv_cli("--db", str(db), "replicate", "clisync", nats_server.url, "--mode", "sync", "--conflicts"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.returncode == 0, listed.stderr
+    (line,) = listed.stdout.splitlines()
+    assert "clisync k: local revision 2 (edge value) vs remote revision 2 (hub value): remote kept" in line
+    info = subprocess.run(
+        sqlkv_cli("--db", str(db), "kv", "info", "clisync"), capture_output=True, text=True, timeout=30
+    )
+    assert "Replica Information:" in info.stdout and "Conflicts Recorded: 1" in info.stdout, info.stdout
