@@ -38,7 +38,7 @@ class Sweeper:
         run_sweep: Callable[[], SweepResult],
         clock: Callable[[], int],
         name: str,
-        recheck: float = 0.1,
+        recheck: float = 0.25,
     ) -> None:
         self._opener = opener
         self._run_sweep = run_sweep
