@@ -38,6 +38,7 @@ from common import (
     time_sequential,
     time_sync,
 )
+from peers import start_redis
 
 import sqlkv
 
@@ -180,20 +181,13 @@ async def main() -> None:
     args = parser.parse_args()
 
     rows: Rows = {}
-    server = redis = None
+    server = None
     notes: list[str] = []
     if not args.no_nats:
         from nats_server import NatsServer
 
         server = NatsServer()
-    if not args.no_redis:
-        from peers import RedisServer
-
-        why = RedisServer.available()
-        if why is None:
-            redis = RedisServer()
-        else:
-            notes.append(f"Redis rows skipped: {why}")
+    redis = start_redis(not args.no_redis, notes)
     try:
         with tempfile.TemporaryDirectory() as folder:
             for rep in range(args.reps):

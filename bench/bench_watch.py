@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from common import VALUE, Targets, random_keys, save_results, time_concurrent
+from peers import start_redis
 
 import sqlkv
 
@@ -257,20 +258,13 @@ async def main() -> None:
 
     from sqlkv._engine import hints
 
-    server = redis = None
+    server = None
     notes: list[str] = []
     if not args.no_nats:
         from nats_server import NatsServer
 
         server = NatsServer()
-    if not args.no_redis:
-        from peers import RedisServer
-
-        why = RedisServer.available()
-        if why is None:
-            redis = RedisServer()
-        else:
-            notes.append(f"Redis rows skipped: {why}")
+    redis = start_redis(not args.no_redis, notes)
     latency: dict[str, list[tuple[float, float, float]]] = {}
     samples: dict[str, list[float]] = {}
     throughput: dict[str, list[float]] = {}

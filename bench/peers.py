@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["RedisServer"]
+__all__ = ["RedisServer", "start_redis"]
 
 
 def _redis_binary() -> str | None:
@@ -83,3 +83,14 @@ class RedisServer:
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()
+
+
+def start_redis(wanted: bool, notes: list[str]) -> RedisServer | None:
+    """A Redis server for the Redis rows, or None (unwanted, or not installed: then ``notes`` says why)."""
+    if not wanted:
+        return None
+    why = RedisServer.available()
+    if why is not None:
+        notes.append(f"Redis rows skipped: {why}")
+        return None
+    return RedisServer()
