@@ -21,9 +21,8 @@ from pathlib import Path
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.routing import Route
 
 import sqlkv
 
@@ -39,9 +38,24 @@ if TYPE_CHECKING:
 __all__ = ["PAGE_SIZE", "create_app", "request_stop"]
 
 STATIC = Path(__file__).parent / "static"
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+}
+ASSETS = {path.name: (path.read_bytes(), _TYPES[path.suffix]) for path in STATIC.iterdir() if path.suffix in _TYPES}
+"""The page, its script and its style, read once when the app is imported (a few KiB): served from memory."""
 PAGE_SIZE = 100
 """Keys in a page of the key list."""
 MAX_PAGE = 1000
+
+
+async def static(request: Request) -> Response:
+    """One of the page's files (404 for any other name)."""
+    asset = ASSETS.get(request.path_params["name"])
+    if asset is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    return Response(asset[0], media_type=asset[1])
 
 
 class Json(Response):
@@ -121,7 +135,8 @@ async def _bucket(request: Request) -> sqlkv.AsyncBucket:
 
 
 async def page(request: Request) -> Response:
-    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+    body, media_type = ASSETS["index.html"]
+    return Response(body, media_type=media_type)
 
 
 async def info(request: Request) -> Response:
@@ -370,7 +385,7 @@ def create_app(store: sqlkv.AsyncStore, *, write: bool, token: str) -> Gate:
         Route(bucket_path + "/put", put, methods=["POST"]),
         Route(bucket_path + "/delete", delete, methods=["POST"]),
         Route(bucket_path + "/purge", purge, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=STATIC)),
+        Route("/static/{name}", static),
     ]
     app = Starlette(
         routes=routes,

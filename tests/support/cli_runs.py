@@ -23,6 +23,10 @@ _PRELOAD = """
 import sqlkv.cli._commands, sqlkv.migrate
 from sqlkv._storage.schema import load_migrations
 load_migrations()  # cached: a store made after the drop of privileges needs no read of the repository
+try:  # the inspector, its web framework and its page (read at import): the repository may be closed to uid 65534
+    import sqlkv.ui._app, sqlkv.ui._server
+except ImportError:  # no 'ui' extra: `sqlkv ui` says so
+    pass
 """
 
 _SERVER = """
