@@ -23,7 +23,7 @@ from .._runtime.forkgate import GATE, in_child
 from .._runtime.request import Port, Posts, Request
 from .._storage.errors import map_sqlite_error
 from .inline import RunOnThread
-from .transactions import fail, rollback, run_reads, run_writes
+from .transactions import rollback, run_reads, run_writes
 
 __all__ = ["MAX_BATCH", "CommitHook", "DatabaseThread", "deliver"]
 
@@ -141,11 +141,8 @@ class DatabaseThread:
                 return False
             with GATE:
                 try:
-                    if not self._writer:  # a lone read: run_reads' own path for one request, one call shorter
-                        try:
-                            request.run(conn)
-                        except Exception as exc:
-                            fail([request], exc, self._path)
+                    if not self._writer:
+                        run_reads(conn, [request], self._path)
                         return True
                     if not run_writes(conn, [request], self._path, None):
                         return False
