@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import anyio
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -160,6 +161,29 @@ def test_corrupted_file_gives_typed_errors(tmp_path: Path) -> None:
                     pass
     except sqlkv.SqlkvError as exc:
         assert not isinstance(exc, sqlite3.Error)
+
+
+def test_a_corrupt_schema_whose_error_message_is_not_utf8_gives_a_typed_error(tmp_path: Path) -> None:
+    """SQLite names the broken object in its message; Python's sqlite3 then raises UnicodeDecodeError."""
+    path = tmp_path / "s.db"
+    with sqlkv.Store(path) as store:
+        store.create_bucket("b").put("k", b"v")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute(
+        "UPDATE sqlite_master SET name = CAST(x'6b765fcdcd' AS TEXT), "
+        "sql = CAST(x'435245415445205441424c4520cdcd2028' AS TEXT) WHERE name = 'kv_1'"
+    )
+    conn.close()
+    with pytest.raises(sqlkv.StorageError, match="corrupt"), sqlkv.Store(path) as store:
+        store.bucket("b").get("k")
+
+    async def open_async() -> None:
+        async with sqlkv.AsyncStore(path) as store:
+            await (await store.bucket("b")).get("k")
+
+    with pytest.raises(sqlkv.StorageError, match="corrupt"):
+        anyio.run(open_async)
 
 
 def test_truncated_file(tmp_path: Path) -> None:

@@ -152,3 +152,66 @@ async def test_upgrade_from_schema_1_keeps_data_and_counts_it(tmp_path: Path) ->
         assert await kv.put("a", b"5") == 7
         assert [e.value for e in await kv.history("a")] == [b"22", b"4", b"5"]
         assert await kv._recount() == ((s := await kv.status()).values, s.bytes, s.keys)
+
+
+async def test_upgrade_to_schema_4_gives_history_1_buckets_a_unique_key_index(tmp_path: Path) -> None:
+    """A schema-3 file: its history-1 bucket gets the unique key index, its history-3 bucket keeps (key, revision)."""
+    from sqlkv._model.config import BucketConfig
+
+    path = tmp_path / "v3.db"
+    v3 = load_migrations()[:3]
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, v3)
+    for bucket_id, (name, history) in enumerate([("one", 1), ("three", 3)], start=1):
+        config = BucketConfig(history=history)
+        conn.execute(
+            "INSERT INTO sqlkv_buckets (name, history, config, created) VALUES (?, ?, ?, 0)",
+            (name, history, config.to_json()),
+        )
+        for statement in _migrations.bucket_template(bucket_id, config.template_values(), v3):
+            conn.execute(statement)
+        insert = f'INSERT INTO "kv_{bucket_id}" (key, op, value, created) VALUES (?, ?, ?, 1000)'
+        for key, op, value in [("a", 1, b"1"), ("a", 1, b"22"), ("b", 1, b"x"), ("b", 2, b""), ("c", 1, b"333")]:
+            conn.execute(insert, (key, op, value))
+    # Two high-water rows, as a replica's cursor can leave them: the upgrade keeps the newer one.
+    conn.execute("INSERT INTO \"kv_1\" (revision, key, op, value, created) VALUES (10, '', 0, x'', 0)")
+    conn.execute("INSERT INTO \"kv_1\" (revision, key, op, value, created) VALUES (12, '', 0, x'', 0)")
+    conn.close()
+
+    async with sqlkv.AsyncStore(path) as store:
+        one, three = await store.bucket("one"), await store.bucket("three")
+        assert (await one.status()).values == 3
+        assert await one._recount() == ((s := await one.status()).values, s.bytes, s.keys)
+        assert await one.put("a", b"4") == 13
+        assert await one.put("a", b"5") == 14
+        assert [(e.revision, e.value) for e in await one.history("a")] == [(14, b"5")]
+        assert await one._recount() == ((s := await one.status()).values, s.bytes, s.keys)
+        assert await three.put("a", b"4") == 6
+        assert [e.value for e in await three.history("a")] == [b"1", b"22", b"4"]
+        assert await three._recount() == ((s := await three.status()).values, s.bytes, s.keys)
+    conn = sqlite3.connect(path)
+    indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")}
+    conn.close()
+    assert "UNIQUE INDEX" in indexes["kv_1_key"] and "kv_1_key_revision" not in indexes
+    assert "(key, revision)" in indexes["kv_2_key_revision"] and "kv_2_key" not in indexes
+
+
+@pytest.mark.parametrize("path", [(1, 4, 1), (4, 1, 2, 1)])
+def test_history_moving_to_and_from_1_keeps_counts_and_revisions(tmp_path: Path, path: tuple[int, ...]) -> None:
+    """Each change of depth swaps the key index after the trim; counters stay exact, revisions keep rising."""
+    with sqlkv.Store(tmp_path / "db.sqlite") as store:
+        kv = store.create_bucket("b", history=path[0])
+        revision = 0
+        for depth in (*path[1:], path[-1]):
+            for key in ("a", "b", "a", "c", "a"):
+                new = kv.put(key, key.encode() * 3)
+                assert new == revision + 1
+                revision = new
+            kv.delete("b")
+            revision += 1
+            assert kv._recount() == ((s := kv.status()).values, s.bytes, s.keys)
+            before = len(kv.history("a"))
+            assert 1 <= before <= kv.status().history
+            store.update_bucket("b", history=depth)
+            assert kv._recount() == ((s := kv.status()).values, s.bytes, s.keys)
+            assert len(kv.history("a")) == min(before, depth)

@@ -20,7 +20,7 @@ from .._runtime.forkgate import FORKS, GATE
 from .._runtime.request import Operation, Request
 from .._storage import expiry
 from .._storage.connection import Connection
-from .._storage.errors import map_sqlite_error
+from .._storage.errors import SQLITE_ERRORS, map_sqlite_error
 from .._storage.expiry import SweepResult
 from .engine import SWEEP_BATCH, Engine
 from .transactions import run_writes
@@ -60,7 +60,7 @@ class DirectEngine(Engine):
         try:
             with GATE:
                 self._writer = self.open_writer()
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise map_sqlite_error(exc, self.path) from None
         self.open = True
         self.start_helpers()
@@ -137,7 +137,7 @@ class DirectEngine(Engine):
                 raise StoreClosedError("the store is closed")
             try:
                 return fn(conn, *args)
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise map_sqlite_error(exc, self.path) from None
 
     def _open_reader(self) -> tuple[sqlite3.Connection, threading.Lock]:
@@ -145,7 +145,7 @@ class DirectEngine(Engine):
         try:
             with GATE:
                 conn = self.open_reader()
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise map_sqlite_error(exc, self.path) from None
         reader = (conn, threading.Lock())
         with self._readers_lock:

@@ -19,7 +19,7 @@ import time
 from .._model.errors import StoreBusyError
 from .._runtime.forkgate import GATE
 from .._runtime.request import Request
-from .._storage.errors import is_busy, map_sqlite_error
+from .._storage.errors import SQLITE_ERRORS, is_busy, map_sqlite_error
 
 __all__ = ["fail", "rollback", "run_reads", "run_writes"]
 
@@ -38,7 +38,7 @@ def rollback(conn: sqlite3.Connection) -> None:
 
 def fail(batch: list[Request], exc: Exception, path: str) -> None:
     """Give every request of ``batch`` the sqlkv error for ``exc``."""
-    error = map_sqlite_error(exc, path) if isinstance(exc, sqlite3.Error) else exc
+    error = map_sqlite_error(exc, path) if isinstance(exc, SQLITE_ERRORS) else exc
     for request in batch:
         request.result, request.error = None, error
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from .._model.errors import StoreClosedError
 from .._runtime.forkgate import GATE, in_child
 from .._runtime.request import Port, Posts, Request
-from .._storage.errors import map_sqlite_error
+from .._storage.errors import SQLITE_ERRORS, map_sqlite_error
 from .inline import RunOnThread
 from .transactions import rollback, run_reads, run_writes
 
@@ -189,7 +189,7 @@ class DatabaseThread:
         try:
             with GATE:
                 conn = self._conn = self._opener()
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             self._open_error = map_sqlite_error(exc, self._path)
         except BaseException as exc:
             self._open_error = exc

@@ -80,6 +80,9 @@ def update_config(conn: sqlite3.Connection, name: str, changes: dict[str, object
         conn.execute(statement)
     if new.history < old.history:
         conn.execute(BucketSQL.for_bucket(name, bucket_id).trim_all, (new.history,))
+    if (new.history == 1) != (old.history == 1):  # after the trim: a unique key index needs one row per key
+        for statement in schema.key_index_statements(bucket_id, new.template_values()):
+            conn.execute(statement)
     return (bucket_id, name, new, created), old
 
 

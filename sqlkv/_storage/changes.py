@@ -13,7 +13,7 @@ import sqlite3
 
 from . import large
 from .connection import Row, snapshot
-from .errors import map_sqlite_error, mapped
+from .errors import SQLITE_ERRORS, map_sqlite_error, mapped
 from .statements import BucketSQL
 
 __all__ = ["checkpoint", "data_version", "prefix_end", "rows_after", "sequence", "watch_snapshot"]
@@ -69,7 +69,7 @@ def data_version(conn: sqlite3.Connection) -> int:
     """``PRAGMA data_version``: changes whenever another connection committed to the file."""
     try:
         return int(conn.execute("PRAGMA data_version").fetchone()[0])
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         raise map_sqlite_error(exc) from None
 
 
@@ -77,5 +77,5 @@ def checkpoint(conn: sqlite3.Connection) -> None:
     """A PASSIVE WAL checkpoint: copies what it can back into the file, never blocking writers or readers."""
     try:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         raise map_sqlite_error(exc) from None

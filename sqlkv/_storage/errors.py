@@ -22,7 +22,11 @@ from .._model.errors import (
 )
 from .statements import BucketSQL
 
-__all__ = ["is_busy", "map_sqlite_error", "mapped", "on_bucket", "sqlite_code"]
+__all__ = ["SQLITE_ERRORS", "is_busy", "map_sqlite_error", "mapped", "on_bucket", "sqlite_code"]
+
+SQLITE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, UnicodeDecodeError)
+"""What a call into ``sqlite3`` raises for a database fault. Python's ``sqlite3`` raises UnicodeDecodeError
+when SQLite's error message is not UTF-8, as when a corrupt schema page names an object in garbage."""
 
 # Primary result codes (sqlite3.h).
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 5, 6, 8
@@ -65,10 +69,12 @@ def read_only_replica(conn: sqlite3.Connection, sql: BucketSQL) -> ReplicaReadOn
     return ReplicaReadOnlyError(sql.bucket, f"bucket {row[1]!r} at {row[0]}" if row else "")
 
 
-def map_sqlite_error(exc: sqlite3.Error, path: str = "") -> StorageError:
-    """The sqlkv error for an ``sqlite3`` error that reached the storage layer."""
-    code = sqlite_code(exc)
+def map_sqlite_error(exc: Exception, path: str = "") -> StorageError:
+    """The sqlkv error for an ``sqlite3`` error (one of ``SQLITE_ERRORS``) that reached the storage layer."""
     where = f" ({path})" if path else ""
+    if not isinstance(exc, sqlite3.Error):
+        return StorageError(f"file is corrupt: SQLite reported an error that is not UTF-8 text{where}")
+    code = sqlite_code(exc)
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
         return StoreBusyError(f"database is locked by another connection{where}: {exc}")
     if code == SQLITE_FULL:
@@ -96,7 +102,7 @@ def _translating(
     def operation(conn: sqlite3.Connection, sql: BucketSQL, *args: Any) -> R:  # positional only: the fast call
         try:
             return fn(conn, sql, *args)  # type: ignore[call-arg]
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
                 raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
             if isinstance(exc, sqlite3.IntegrityError) and str(exc) == "sqlkv: read-only replica":

@@ -16,7 +16,7 @@ import sqlite3
 from .._model.entry import Operation
 from .catalog import all_buckets
 from .connection import snapshot
-from .errors import map_sqlite_error, on_bucket
+from .errors import SQLITE_ERRORS, map_sqlite_error, on_bucket
 from .ops import insert_row
 from .statements import BucketSQL
 
@@ -35,7 +35,7 @@ def next_deadline(conn: sqlite3.Connection) -> int | None:
     """
     try:
         return _next_deadline(conn)
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         raise map_sqlite_error(exc) from None
 
 

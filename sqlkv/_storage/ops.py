@@ -232,7 +232,11 @@ def import_rows(conn: sqlite3.Connection, sql: BucketSQL, rows: list[tuple[int, 
             f"revision {rows[0][0]} of {rows[0][1]!r} is not above bucket {sql.bucket}'s last revision {current}: "
             "import into an empty bucket, or renumber"
         )
+    previous = current
     for row in rows:
+        if row[0] <= previous:  # (an insert must never meet an existing revision: it would replace it)
+            raise InvalidArgumentError(f"revision {row[0]} of {row[1]!r} is not above the one before it ({previous})")
+        previous = row[0]
         if len(row[3]) > MAX_VALUE_SIZE:
             raise ValueTooLargeError(f"value of {len(row[3])} bytes exceeds the limit of {MAX_VALUE_SIZE}")
     conn.execute("SAVEPOINT sqlkv_import")

@@ -25,12 +25,13 @@ __all__ = [
     "bucket_template",
     "check_schema",
     "config_statements",
+    "key_index_statements",
     "load_migrations",
 ]
 
 _PER_BUCKET_MARKER = "-- sqlkv:per-bucket"
 _FILE_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
-_PLACEHOLDER_RE = re.compile(r"\{\{(table|table:[a-z_]+|bucket_id|history|max_value_size|max_bytes)\}\}")
+_PLACEHOLDER_RE = re.compile(r"\{\{(table|table:[a-z_]+|bucket_id|history|max_value_size|max_bytes|key_index)\}\}")
 _CONFIG_PLACEHOLDERS = ("{{history}}", "{{max_value_size}}", "{{max_bytes}}")
 _CREATE_TRIGGER_RE = re.compile(r"CREATE TRIGGER (\{\{table:[a-z_]+\}\})")
 
@@ -115,6 +116,10 @@ def render(statement: str, bucket_id: int, values: Mapping[str, int]) -> str:
             return str(int(bucket_id))
         if what in values:
             return str(int(values[what]))
+        if what == "key_index":  # history 1: one row per key, kept by INSERT OR REPLACE (migration 0004)
+            if int(values["history"]) == 1:
+                return f'UNIQUE INDEX "{table}_key" ON "{table}" (key)'
+            return f'INDEX "{table}_key_revision" ON "{table}" (key, revision)'
         if what == "table":
             return f'"{table}"'
         return f'"{table}_{what.partition(":")[2]}"'
@@ -151,6 +156,20 @@ def config_statements(
         result.append(f"DROP TRIGGER IF EXISTS {render(name, bucket_id, values)}")
         result.append(render(statement, bucket_id, values))
     return result
+
+
+def key_index_statements(bucket_id: int, values: Mapping[str, int]) -> list[str]:
+    """Statements that give the bucket the key index of its history (after a history 1 bucket is trimmed).
+
+    History 1: UNIQUE on the key, so that an insert replaces the key's row;
+    deeper histories: on (key, revision). As migration 0004 creates it.
+    """
+    statements = (
+        "DROP INDEX IF EXISTS {{table:key_revision}}",
+        "DROP INDEX IF EXISTS {{table:key}}",
+        "CREATE {{key_index}}",
+    )
+    return [render(s, bucket_id, values) for s in statements]
 
 
 def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...] | None = None) -> int:

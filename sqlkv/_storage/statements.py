@@ -160,9 +160,15 @@ class BucketSQL:
         return cls(
             bucket=bucket,
             bucket_id=bucket_id,
-            insert=f"INSERT INTO {t} (key, op, value, created, expires) VALUES (?, ?, ?, ?, ?)",
-            insert_large=f"INSERT INTO {t} (key, op, value, created, expires) VALUES (?, ?, zeroblob(?), ?, ?)",
-            insert_with_revision=f"INSERT INTO {t} (revision, key, op, value, created) VALUES (?, ?, ?, ?, ?)",
+            # OR REPLACE: in a bucket of history 1 the key index is unique, and the insert replaces the
+            # key's row (migration 0004); elsewhere nothing conflicts (a new revision is above every other).
+            insert=f"INSERT OR REPLACE INTO {t} (key, op, value, created, expires) VALUES (?, ?, ?, ?, ?)",
+            insert_large=(
+                f"INSERT OR REPLACE INTO {t} (key, op, value, created, expires) VALUES (?, ?, zeroblob(?), ?, ?)"
+            ),
+            insert_with_revision=(
+                f"INSERT OR REPLACE INTO {t} (revision, key, op, value, created) VALUES (?, ?, ?, ?, ?)"
+            ),
             latest=(
                 f"SELECT revision, op, created, expires, {ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
             ),
@@ -292,4 +298,6 @@ class ReplicaSQL:
         self.local_count = f"SELECT count(*) FROM {t} WHERE op != 0 AND revision <= ?"
         self.local_revisions = f"SELECT revision FROM {t} WHERE op != 0 AND revision <= ? ORDER BY revision"
         # The invisible high-water row (as the keep_high_water trigger writes it): the next revision is above it.
-        self.set_high_water = f"INSERT INTO {t} (revision, key, op, value, created) VALUES (?, '', 0, x'', ?)"
+        self.set_high_water = (
+            f"INSERT OR REPLACE INTO {t} (revision, key, op, value, created) VALUES (?, '', 0, x'', ?)"
+        )
