@@ -36,6 +36,10 @@ def rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
+FUSE_MAX = 64
+"""At most this many puts in one fused statement."""
+
+
 def fail(batch: list[Request], exc: Exception, path: str) -> None:
     """Give every request of ``batch`` the sqlkv error for ``exc``."""
     error = map_sqlite_error(exc, path) if isinstance(exc, SQLITE_ERRORS) else exc
@@ -105,8 +109,7 @@ def _run_writes_once(conn: sqlite3.Connection, batch: list[Request], path: str, 
         fail(batch, exc, path)
         return True
     try:
-        for request in batch:
-            request.run(conn)
+        run_requests(conn, batch)
         conn.execute("COMMIT")
     except Exception as exc:
         rollback(conn)
@@ -120,6 +123,48 @@ def _run_writes_once(conn: sqlite3.Connection, batch: list[Request], path: str, 
             for request in batch:
                 run_writes(conn, [request], path, busy_timeout or 0.0)
     return True
+
+
+def run_requests(conn: sqlite3.Connection, batch: list[Request]) -> None:
+    """Run a batch's requests in order; consecutive fusable ones (plain puts to one bucket) in one statement.
+
+    An operation ``fn`` with a ``fuse`` attribute (``fuse(conn, sql, [args, ...])``)
+    and a ``single_statement`` test is fused with the requests after it that
+    call the same ``fn`` on the same bucket, in groups of a power of two (so
+    that few statement texts are cached). If a fused statement fails, it has
+    written nothing, and its requests run one by one for their own outcomes.
+    """
+    index, count = 0, len(batch)
+    while index < count:
+        request = batch[index]
+        fuse = getattr(request.fn, "fuse", None)
+        fits = getattr(request.fn, "single_statement", None)
+        if fuse is not None and fits is not None and index + 1 < count and fits(request.args):
+            sql = request.args[0]
+            end = index + 1
+            while end < count and end - index < FUSE_MAX:
+                other = batch[end]
+                if other.fn is not request.fn or other.args[0].bucket_id != sql.bucket_id or not fits(other.args):
+                    break
+                end += 1
+            size = 1 << ((end - index).bit_length() - 1)
+            if size > 1:
+                group = batch[index : index + size]
+                try:
+                    revisions = fuse(conn, sql, [member.args for member in group])
+                except Exception:  # nothing was written: each request finds its own outcome below
+                    pass
+                else:
+                    for member, revision in zip(group, revisions, strict=True):
+                        member.result = revision
+                    index += size
+                    continue
+                for member in group:
+                    member.run(conn)
+                index += size
+                continue
+        request.run(conn)
+        index += 1
 
 
 def run_reads(conn: sqlite3.Connection, batch: list[Request], path: str) -> None:

@@ -35,7 +35,7 @@ from . import large
 from .changes import prefix_end, sequence
 from .connection import snapshot
 from .errors import on_bucket, read_only_replica
-from .statements import LARGE_VALUE, BucketSQL
+from .statements import LARGE_VALUE, BucketSQL, insert_many
 
 __all__ = [
     "MAX_VALUE_SIZE",
@@ -142,6 +142,29 @@ def _one_insert(args: tuple[object, ...]) -> bool:
 
 
 put.single_statement = _one_insert  # type: ignore[attr-defined]
+
+
+def put_many(conn: sqlite3.Connection, sql: BucketSQL, puts: list[tuple[object, ...]]) -> list[int]:
+    """Several ``put`` argument tuples ``(sql, key, value, now, expires)`` of one bucket, in one INSERT.
+
+    The rows are inserted one after another, triggers included, exactly as by
+    separate statements, and take consecutive revisions. Any error (a limit, a
+    read-only replica) undoes the whole statement: the caller then runs the
+    puts one by one to give each its own outcome.
+    """
+    params: list[object] = []
+    for _, key, value, now, expires in puts:
+        params += (key, _PUT, value, now, expires)
+    last = conn.execute(insert_many(sql.bucket_id, len(puts)), params).lastrowid
+    assert last is not None
+    first = last - len(puts) + 1
+    journal = getattr(conn, "journal", None)
+    if journal is not None:
+        journal.extend((sql.bucket_id, (first + i, p[1], _PUT, p[2], p[3])) for i, p in enumerate(puts))
+    return list(range(first, last + 1))
+
+
+put.fuse = put_many  # type: ignore[attr-defined]
 
 
 @on_bucket

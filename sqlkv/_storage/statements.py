@@ -29,6 +29,12 @@ def value_column(column: str = "value") -> str:
     return f"CASE WHEN length({column}) <= {LARGE_VALUE} THEN {column} END"
 
 
+def insert_many(bucket_id: int, count: int) -> str:
+    """One INSERT of ``count`` rows (key, op, value, created, expires) into bucket ``bucket_id`` (``ops.put_many``)."""
+    rows = ", ".join(["(?, ?, ?, ?, ?)"] * int(count))
+    return f'INSERT OR REPLACE INTO "{bucket_table(bucket_id)}" (key, op, value, created, expires) VALUES {rows}'
+
+
 def wal_size_limit(size: int) -> str:
     """The pragma that cuts the WAL file back to ``size`` bytes whenever SQLite rewinds it."""
     return f"PRAGMA journal_size_limit = {int(size)}"
