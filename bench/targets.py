@@ -43,7 +43,7 @@ def main() -> None:
     files = [
         run("bench_core.py", "--reps", reps, *(["--ops", "1000"] if quick else [])),
         run("bench_watch.py", "--reps", reps, *(["--puts", "200", "--ops", "3000"] if quick else [])),
-        run("bench_idle.py", "--seconds", "2" if quick else "10"),
+        run("bench_idle.py", "--seconds", "2" if quick else "20"),
         run("bench_loop_lag.py", "--reps", reps, *(["--sizes", "1,16"] if quick else [])),
         run("bench_million.py", "--reps", reps, *(["--max-keys", "100000", "--ops", "1000"] if quick else [])),
     ]

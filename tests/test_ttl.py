@@ -280,8 +280,15 @@ async def test_markers_and_old_revisions_are_swept_on_time(db_path: Path) -> Non
         assert (await kv.status()).values == 0
 
 
-async def test_a_deadline_set_by_another_process_is_acted_on(db_path: Path) -> None:
-    """A per-key TTL written by a process that is gone (say the CLI): this store's sweeper expires the key."""
+async def test_a_deadline_set_by_another_process_is_acted_on(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A per-key TTL written by a process that is gone (say the CLI): this store's sweeper expires the key.
+
+    The sweeper's own look at the file is made too rare to matter: the wake-up hint of the other process's
+    commit, which reaches this store because it has a watcher, is what makes it plan again.
+    """
+    from sqlkv._engine import sweeper
+
+    monkeypatch.setattr(sweeper, "RECHECK", 60.0)
     async with sqlkv.AsyncStore(db_path) as store:
         kv = await store.create_bucket("t")
         async with kv.watch(updates_only=True) as watcher:

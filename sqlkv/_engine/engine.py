@@ -152,7 +152,21 @@ class Engine:
         except OSError:
             return None
         self.hints.own.add(listener.token)  # this store feeds its own watchers at commit
+        if self.sweeper is not None:
+            self.sweeper.fed = True  # the feed's looks (file_changed) replace the sweeper's own
         return listener
+
+    def feed_stopped(self, token: str) -> None:
+        """The change feed's hint listener ``token`` closed: the sweeper looks at the file by itself again."""
+        self.hints.own.discard(token)
+        if self.sweeper is not None:
+            self.sweeper.fed = False
+
+    def file_changed(self) -> None:
+        """The change feed saw the file change (a hint, or its safety look): the sweeper looks for new deadlines."""
+        sweeper = self.sweeper
+        if sweeper is not None:
+            sweeper.look()
 
     def stop_helpers(self) -> None:
         """Stop the sweeper, end every watcher and stop the checkpointer (blocking)."""

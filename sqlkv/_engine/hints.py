@@ -30,14 +30,15 @@ import weakref
 
 from .._runtime.forkgate import in_child
 
-__all__ = ["AVAILABLE", "HintListener", "HintSender", "hint_directory"]
+__all__ = ["AVAILABLE", "REFRESH", "HintListener", "HintSender", "hint_directory"]
 
 AVAILABLE = sys.platform.startswith("linux") and hasattr(socket, "AF_UNIX")
 """Whether hints can work here (abstract Unix sockets are Linux's); tests set it False to force polling."""
 
 _PREFIX = b"\0sqlkv-wake-"
-_REFRESH = 0.005
-"""Seconds a sender trusts its list of listeners before looking at the directory again (a stat)."""
+REFRESH = 0.005
+"""Seconds a sender trusts its list of listeners before looking at the directory again (a stat): a listener
+announced meanwhile may miss the hints of that sender's commits for this long (it looks again after it)."""
 
 
 def hint_directory(path: str) -> str:
@@ -140,7 +141,7 @@ class HintSender:
     def send(self) -> None:
         """After a COMMIT: wake every other listener (errors never reach the writer)."""
         now = time.monotonic()
-        if now - self._checked >= _REFRESH:
+        if now - self._checked >= REFRESH:
             self._checked = now
             self._refresh()
         if not self._targets:

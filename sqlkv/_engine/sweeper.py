@@ -2,13 +2,18 @@
 
 It plans from the file itself: the earliest deadline of any stored entry
 (an index look-up per bucket, ``expiry.next_deadline``). It plans again
-whenever the file changed (``PRAGMA data_version`` on its own connection,
-looked at every ``recheck`` seconds: a write by this store, another store or
-another process, a TTL changed), and at once when this store's writes announce
-an earlier deadline (:meth:`Sweeper.expect`), even before they commit. When a
-deadline passes it asks the writer to run ``expiry.sweep`` in bounded batches
-(each one short write transaction), so every deadline is acted on within
-about ``recheck`` seconds of passing, whoever set it.
+whenever the file changed (``PRAGMA data_version`` on its own connection: a
+write by this store, another store or another process, a TTL changed), looked
+at when the change feed saw the file change (:meth:`Sweeper.look`: a wake-up
+hint from another process, or the feed's safety look, while this store has
+watchers) and at least every ``recheck`` seconds, and at
+once when this store's writes announce an earlier deadline
+(:meth:`Sweeper.expect`), even before they commit. When a deadline passes it
+asks the writer to run ``expiry.sweep`` in bounded batches (each one short
+write transaction). So a deadline of this store's own writes, or any deadline
+while it has watchers, is acted on as it passes (a lost hint: at the feed's
+next safety look); one that only another process's write announced, in a
+store with no watcher, within about ``recheck`` seconds.
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ from .._runtime.forkgate import GATE, helper_connection
 from .._storage.changes import data_version
 from .._storage.expiry import SweepResult, next_deadline
 
-__all__ = ["Sweeper"]
+__all__ = ["FED_RECHECK", "RECHECK", "Sweeper"]
+
+RECHECK = 5.0
+"""Seconds between two looks at the file when nothing woke the sweeper (a deadline set by another process)."""
+
+FED_RECHECK = 60.0
+"""The same while a change feed with wake-up hints looks at the file for it (``fed``): each wake-up of an idle
+thread costs CPU, and the feed already looks at least every ``HINTED_POLL`` seconds."""
 
 _COST_FACTOR = 50
 """Plan at most once per this many times what planning last took (so a file with many buckets costs < 2 % CPU)."""
@@ -38,15 +50,17 @@ class Sweeper:
         run_sweep: Callable[[], SweepResult],
         clock: Callable[[], int],
         name: str,
-        recheck: float = 0.25,
+        recheck: float | None = None,
     ) -> None:
         self._opener = opener
         self._run_sweep = run_sweep
         self._clock = clock
-        self._recheck = recheck
+        self._recheck = RECHECK if recheck is None else recheck
         self._wake = threading.Event()
         self._stopping = False
         self._replan = True
+        self.fed = False
+        """Whether a change feed calls :meth:`look` whenever it sees the file change (the engine sets it)."""
         self._hint: int | None = None
         """The earliest deadline this store's writes announced (perhaps not committed yet)."""
         self.planned: int | None = None
@@ -61,6 +75,10 @@ class Sweeper:
         if (planned is None or deadline < planned) and (hint is None or deadline < hint):
             self._hint = deadline
             self._wake.set()
+
+    def look(self) -> None:
+        """The file changed (the change feed saw it): look at it now (cheap; any thread)."""
+        self._wake.set()
 
     def replan(self) -> None:
         """Look at the file again now (a bucket's configuration changed)."""
@@ -78,6 +96,7 @@ class Sweeper:
             if conn is None:
                 return
             version: object = None
+            changed: object = None
             deadline: int | None = None
             next_plan = 0.0
             while not self._stopping:
@@ -101,7 +120,10 @@ class Sweeper:
                     self._replan, next_plan = True, 0.0  # what is left to plan for: ask the file, whatever it costs
                     continue
                 self.planned = plan
-                timeout = self._recheck if plan is None else min((plan - now) / 1e9, self._recheck)
+                recheck = max(self._recheck, FED_RECHECK) if self.fed else self._recheck
+                timeout = recheck if plan is None else min((plan - now) / 1e9, recheck)
+                if changed != version or self._replan:  # a change seen while planning is still too soon
+                    timeout = min(timeout, next_plan - time.monotonic())
                 self._wake.wait(max(timeout, 0.0005))
 
     def _sweep(self) -> None:

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._engine.hints import HintListener
+from .._engine.hints import REFRESH, HintListener
 from .._model.errors import BucketNotFoundError, SqlkvError, StoreClosedError
 from .._runtime.forkgate import GATE, helper_connection
 from .._runtime.request import Port, Posts
@@ -36,7 +36,7 @@ __all__ = ["ChangeFeed", "Subscriber"]
 
 _PAGE = 1024
 
-HINTED_POLL = 1.0
+HINTED_POLL = 5.0
 """Seconds between two safety looks of a poller that receives wake-up hints (a hint lost: a writer killed
 between its COMMIT and the hint, a writer that is not sqlkv)."""
 
@@ -80,11 +80,13 @@ class ChangeFeed:
         name: str,
         listen: Callable[[], HintListener | None] = lambda: None,
         forget: Callable[[str], None] = lambda token: None,
+        changed: Callable[[], None] = lambda: None,
     ) -> None:
         self._opener = opener
         self._poll_interval = poll_interval
         self._listen = listen
         self._forget = forget
+        self._changed = changed
         self._listener: HintListener | None = None
         self._name = name
         self._lock = threading.Lock()
@@ -245,12 +247,15 @@ class ChangeFeed:
             if conn is None:
                 return
             last_version = None
+            # Senders learn of a new listener within REFRESH: commits made before may send it no hint.
+            timeout = 2 * REFRESH
             while not self._stop.is_set():
                 if listener is None:
                     if self._stop.wait(self._poll_interval):
                         break
                 else:
-                    listener.wait(max(self._poll_interval, HINTED_POLL))
+                    listener.wait(timeout)
+                    timeout = max(self._poll_interval, HINTED_POLL)
                     if self._stop.is_set():
                         break
                 with GATE:
@@ -259,6 +264,8 @@ class ChangeFeed:
                     except SqlkvError:
                         continue
                     if version != last_version or self._look_again:
+                        if version != last_version:
+                            self._changed()  # (the sweeper: the file changed, perhaps another process's deadline)
                         last_version, self._look_again = version, False
                         self._dispatch_changed(conn)
 

@@ -38,7 +38,8 @@ class WatchHub:
             options.poll_interval,
             f"sqlkv-feed:{options.path}",
             listen=engine.hint_listener,
-            forget=engine.hints.own.discard,
+            forget=engine.feed_stopped,
+            changed=engine.file_changed,
         )
 
     def _current(self) -> Routers:
