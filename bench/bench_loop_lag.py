@@ -3,7 +3,8 @@
 For values of 1, 16 and 64 MiB (the maximum), each operation runs ``--reps``
 times while the probe runs on the same loop: put, get, history (two large
 revisions), a watcher in this process receiving the value, and a watcher
-receiving a value another process wrote. The figure is the probe's worst
+receiving a value another process wrote (that process started beforehand: its
+start-up is not measured). The figure is the probe's worst
 lateness over the operation (and its p99): any time the loop could not run
 because a thread held the GIL, or the loop itself copied or freed a value.
 Target: no stall over 5 ms. JSON goes to bench/results/.
@@ -35,7 +36,10 @@ import sys, os, anyio, sqlkv
 async def main():
     async with sqlkv.AsyncStore(sys.argv[1]) as store:
         kv = await store.bucket("lag")
-        await kv.put("remote", os.urandom(int(sys.argv[2])))
+        value = os.urandom(int(sys.argv[2]))
+        print("ready", flush=True)
+        sys.stdin.readline()
+        await kv.put("remote", value)
 anyio.run(main)
 """
 
@@ -85,14 +89,18 @@ async def measure(folder: Path, size: int, reps: int) -> dict[str, list[float]]:
                         assert len(entry.value) == size
                         break
 
-            async def watch_remote() -> None:
+            # The other process is started, has opened the store and made its value before the probe runs:
+            # what is measured is its put reaching this process's watcher, not the spawn of a Python process.
+            process = await anyio.open_process([sys.executable, "-c", CHILD, str(path), str(size)])
+            assert process.stdout is not None and process.stdin is not None
+            assert (await process.stdout.receive()).strip() == b"ready"
+
+            async def watch_remote(process: Any = process) -> None:
                 async with kv.watch("remote", updates_only=True) as watcher:
-                    process = await anyio.open_process([sys.executable, "-c", CHILD, str(path), str(size)])
+                    await process.stdin.send(b"go\n")
                     async for entry in watcher:
                         assert len(entry.value) == size
                         break
-                    await process.wait()
-                    await process.aclose()
 
             del value
             for name, op in (
@@ -105,6 +113,8 @@ async def measure(folder: Path, size: int, reps: int) -> dict[str, list[float]]:
                 lateness = await with_probe(op)
                 stalls.setdefault(f"{name} max", []).append(max(lateness))
                 stalls.setdefault(f"{name} p99", []).append(sorted(lateness)[int(len(lateness) * 0.99)])
+            await process.wait()
+            await process.aclose()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return stalls
