@@ -58,6 +58,28 @@ def test_the_sync_store_is_woken_by_an_async_store_in_the_same_process(tmp_path:
         assert entry is not None and entry.key == "from.async"
 
 
+@needs_hints
+async def test_a_commit_before_the_writers_know_of_a_new_watcher_still_reaches_it(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender trusts its list of listeners for ``REFRESH``; a watcher started meanwhile gets no hint for a
+    commit made then, so its feed looks once ``2 * REFRESH`` after it starts. Here senders never look again,
+    and the feed's ``REFRESH`` is 0.5 s: the entry comes at that look, not at the 5 s safety look."""
+    from sqlkv._watch import feed
+
+    monkeypatch.setattr(hints, "REFRESH", 3600.0)  # a sender's list, once read, stays as it is
+    monkeypatch.setattr(feed, "REFRESH", 0.5)
+    with sqlkv.Store(db_path) as writer:
+        writer.create_bucket("h").put("before", b"v")  # the sender read its list: nobody listens yet
+        async with sqlkv.AsyncStore(db_path, poll_interval=10) as store:
+            kv = await store.bucket("h")
+            async with kv.watch(updates_only=True) as watcher:
+                writer.bucket("h").put("meanwhile", b"v")  # no hint: the sender does not know the new listener
+                with anyio.fail_after(3):
+                    entry = await watcher.__anext__()
+                assert entry.key == "meanwhile"
+
+
 async def test_watchers_poll_where_hints_cannot_work(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hints, "AVAILABLE", False)
     async with sqlkv.AsyncStore(db_path, poll_interval=0.01) as store:
