@@ -36,7 +36,7 @@ def rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
-FUSE_MAX = 64
+FUSE_MAX = 256
 """At most this many puts in one fused statement."""
 
 
