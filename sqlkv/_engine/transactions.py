@@ -19,7 +19,7 @@ import time
 from .._model.errors import StoreBusyError
 from .._runtime.forkgate import GATE
 from .._runtime.request import Request
-from .._storage.errors import SQLITE_ERRORS, is_busy, map_sqlite_error
+from .._storage.errors import SQLITE_ERRORS, NotFused, is_busy, map_sqlite_error
 
 __all__ = ["fail", "rollback", "run_reads", "run_writes"]
 
@@ -131,8 +131,9 @@ def run_requests(conn: sqlite3.Connection, batch: list[Request]) -> None:
     An operation ``fn`` with a ``fuse`` attribute (``fuse(conn, sql, [args, ...])``)
     and a ``single_statement`` test is fused with the requests after it that
     call the same ``fn`` on the same bucket, in groups of a power of two (so
-    that few statement texts are cached). If a fused statement fails, it has
-    written nothing, and its requests run one by one for their own outcomes.
+    that few statement texts are cached). If a fused statement fails (NotFused),
+    it has written nothing, and its requests run one by one for their own
+    outcomes; any other error fails the batch, which is then run op by op.
     """
     index, count = 0, len(batch)
     while index < count:
@@ -152,7 +153,7 @@ def run_requests(conn: sqlite3.Connection, batch: list[Request]) -> None:
                 group = batch[index : index + size]
                 try:
                     revisions = fuse(conn, sql, [member.args for member in group])
-                except Exception:  # nothing was written: each request finds its own outcome below
+                except NotFused:  # nothing was written: each request finds its own outcome below
                     pass
                 else:
                     for member, revision in zip(group, revisions, strict=True):

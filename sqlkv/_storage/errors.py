@@ -22,7 +22,7 @@ from .._model.errors import (
 )
 from .statements import BucketSQL
 
-__all__ = ["SQLITE_ERRORS", "is_busy", "map_sqlite_error", "mapped", "on_bucket", "sqlite_code"]
+__all__ = ["SQLITE_ERRORS", "NotFused", "is_busy", "map_sqlite_error", "mapped", "on_bucket", "sqlite_code"]
 
 SQLITE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, UnicodeDecodeError)
 """What a call into ``sqlite3`` raises for a database fault. Python's ``sqlite3`` raises UnicodeDecodeError
@@ -67,6 +67,10 @@ def read_only_replica(conn: sqlite3.Connection, sql: BucketSQL) -> ReplicaReadOn
     except sqlite3.Error:
         row = None
     return ReplicaReadOnlyError(sql.bucket, f"bucket {row[1]!r} at {row[0]}" if row else "")
+
+
+class NotFused(Exception):
+    """A fused statement (``ops.put_many``) failed and wrote nothing: run its operations one by one."""
 
 
 def map_sqlite_error(exc: Exception, path: str = "") -> StorageError:

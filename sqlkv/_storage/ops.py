@@ -34,7 +34,7 @@ from .._model.validate import COUNTER_DIGITS, KeyMatcher, add_to_counter, parse_
 from . import large
 from .changes import prefix_end, sequence
 from .connection import snapshot
-from .errors import on_bucket, read_only_replica
+from .errors import SQLITE_ERRORS, NotFused, on_bucket, read_only_replica
 from .statements import LARGE_VALUE, BucketSQL, insert_many
 
 __all__ = [
@@ -148,14 +148,17 @@ def put_many(conn: sqlite3.Connection, sql: BucketSQL, puts: list[tuple[object, 
     """Several ``put`` argument tuples ``(sql, key, value, now, expires)`` of one bucket, in one INSERT.
 
     The rows are inserted one after another, triggers included, exactly as by
-    separate statements, and take consecutive revisions. Any error (a limit, a
-    read-only replica) undoes the whole statement: the caller then runs the
-    puts one by one to give each its own outcome.
+    separate statements, and take consecutive revisions. An error of the
+    statement (a limit, a read-only replica) undoes all of it and raises
+    NotFused: the caller then runs the puts one by one for their own outcomes.
     """
     params: list[object] = []
     for _, key, value, now, expires in puts:
         params += (key, _PUT, value, now, expires)
-    last = conn.execute(insert_many(sql.bucket_id, len(puts)), params).lastrowid
+    try:
+        last = conn.execute(insert_many(sql.bucket_id, len(puts)), params).lastrowid
+    except SQLITE_ERRORS as exc:
+        raise NotFused from exc
     assert last is not None
     first = last - len(puts) + 1
     journal = getattr(conn, "journal", None)
