@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import sqlkv
+from tests.support.inspector import run_inspector
 from tests.support.nats_server import NatsServer
 
 
@@ -364,21 +365,8 @@ def ui_store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def running(ui_store: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        _sqlkv("--db", str(ui_store), "ui", "--no-browser"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("sqlkv ui: http://127.0.0.1:") and "/?token=" in line, line
-        yield process, line.split(" ", 2)[2].strip()
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        for stream in (process.stdout, process.stderr):
-            assert stream is not None
-            stream.close()
+    with run_inspector(ui_store) as started:
+        yield started
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])

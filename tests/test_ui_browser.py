@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import sqlkv
+from tests.support.inspector import run_inspector
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -90,26 +91,10 @@ def browser() -> Iterator[Browser]:
 @contextlib.contextmanager
 def inspector(store: Path, *flags: str) -> Iterator[str]:
     """Run ``sqlkv ui`` on ``store``; yield its URL; stop it with SIGTERM (it must exit 0)."""
-    process = subprocess.Popen(
-        _sqlkv("--db", str(store), "ui", "--no-browser", *flags),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("sqlkv ui: http://127.0.0.1:") and "/?token=" in line, line
-        yield line.split(" ", 2)[2].strip()
+    with run_inspector(store, *flags) as (process, url):
+        yield url
         process.terminate()
         assert process.wait(10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        for stream in (process.stdout, process.stderr):
-            assert stream is not None
-            stream.close()
 
 
 @pytest.fixture

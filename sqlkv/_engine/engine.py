@@ -144,7 +144,10 @@ class Engine:
             self.sweeper = Sweeper(self.open_reader, self.sweep_batch, self.clock, f"sqlkv-sweeper:{path}")
 
     def hint_listener(self) -> hints.HintListener | None:
-        """A wake-up hint endpoint for this store's change feed, or None where hints cannot work (then poll)."""
+        """A wake-up hint endpoint for this store's change feed, or None where hints cannot work (then poll).
+
+        While it is open (until ``feed_stopped``) the sweeper leaves looking at the file to the feed.
+        """
         if not hints.AVAILABLE:
             return None
         try:

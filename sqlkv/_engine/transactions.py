@@ -138,34 +138,37 @@ def run_requests(conn: sqlite3.Connection, batch: list[Request]) -> None:
     index, count = 0, len(batch)
     while index < count:
         request = batch[index]
-        fuse = getattr(request.fn, "fuse", None)
-        fits = getattr(request.fn, "single_statement", None)
-        if fuse is not None and fits is not None and index + 1 < count and fits(request.args):
-            sql = request.args[0]
-            end = index + 1
-            while end < count and end - index < FUSE_MAX:
-                other = batch[end]
-                if other.fn is not request.fn or other.args[0].bucket_id != sql.bucket_id or not fits(other.args):
-                    break
-                end += 1
-            size = 1 << ((end - index).bit_length() - 1)
-            if size > 1:
-                group = batch[index : index + size]
-                try:
-                    revisions = fuse(conn, sql, [member.args for member in group])
-                except NotFused:  # nothing was written: each request finds its own outcome below
-                    pass
-                else:
-                    for member, revision in zip(group, revisions, strict=True):
-                        member.result = revision
-                    index += size
-                    continue
+        size = _fusable(batch, index)
+        if size == 1:
+            request.run(conn)
+        else:
+            group = batch[index : index + size]
+            fuse = request.fn.fuse  # type: ignore[attr-defined]
+            try:
+                revisions = fuse(conn, request.args[0], [member.args for member in group])
+            except NotFused:  # nothing was written: each request finds its own outcome
                 for member in group:
                     member.run(conn)
-                index += size
-                continue
-        request.run(conn)
-        index += 1
+            else:
+                for member, revision in zip(group, revisions, strict=True):
+                    member.result = revision
+        index += size
+
+
+def _fusable(batch: list[Request], index: int) -> int:
+    """How many requests from ``index`` on to fuse: a power of two (1: run this one alone)."""
+    request, count = batch[index], len(batch)
+    fits = getattr(request.fn, "single_statement", None) if hasattr(request.fn, "fuse") else None
+    if fits is None or index + 1 == count or not fits(request.args):
+        return 1
+    bucket_id = request.args[0].bucket_id
+    end = index + 1
+    while end < count and end - index < FUSE_MAX:
+        other = batch[end]
+        if other.fn is not request.fn or other.args[0].bucket_id != bucket_id or not fits(other.args):
+            break
+        end += 1
+    return 1 << ((end - index).bit_length() - 1)
 
 
 def run_reads(conn: sqlite3.Connection, batch: list[Request], path: str) -> None:
