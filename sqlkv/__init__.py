@@ -99,9 +99,9 @@ def __getattr__(name: str) -> object:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'sqlkv' has no attribute {name!r}")
-    import importlib
+    from ._api.registry import load  # the one place that loads a module by name
 
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = load(f"{__name__}{module}:{name}")
     if isinstance(value, type) or callable(value):
         value.__module__ = "sqlkv"
     globals()[name] = value

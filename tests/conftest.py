@@ -20,7 +20,7 @@ from tests.support.nats_server import NatsServer, RetryingJetStream, nats_server
 # and get a second, different class. So every public name and the SQLite backend are loaded here, before any run.
 for _name in sqlkv.__all__:
     getattr(sqlkv, _name)
-for _module in ("sqlkv._api.sqlite.async_store", "sqlkv._api.sqlite.sync_store", "sqlkv.testing"):
+for _module in ("sqlkv._backends.sqlite.async_store", "sqlkv._backends.sqlite.sync_store", "sqlkv.testing"):
     importlib.import_module(_module)
 
 BACKENDS = ["asyncio", "trio"] if importlib.util.find_spec("trio") else ["asyncio"]

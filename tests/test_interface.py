@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 import sqlkv
-from sqlkv._api.sqlite.async_store import SqliteAsyncBucket, SqliteAsyncStore
-from sqlkv._api.sqlite.async_watcher import SqliteAsyncWatcher
-from sqlkv._api.sqlite.sync_store import SqliteBucket, SqliteStore
-from sqlkv._api.sqlite.sync_watcher import SqliteWatcher
 from sqlkv._api.sync_interface import sync_doc
-from sqlkv._nats.bucket import NatsBucket
-from sqlkv._nats.store import NatsStore
-from sqlkv._nats.watcher import NatsWatcher
+from sqlkv._backends.nats.bucket import NatsBucket
+from sqlkv._backends.nats.store import NatsStore
+from sqlkv._backends.nats.watcher import NatsWatcher
+from sqlkv._backends.sqlite.async_store import SqliteAsyncBucket, SqliteAsyncStore
+from sqlkv._backends.sqlite.async_watcher import SqliteAsyncWatcher
+from sqlkv._backends.sqlite.sync_store import SqliteBucket, SqliteStore
+from sqlkv._backends.sqlite.sync_watcher import SqliteWatcher
 
 ASYNC_ONLY = {
     "aclose": "close",  # the twin's name

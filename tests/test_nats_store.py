@@ -32,7 +32,7 @@ async def nats_store(nats_server: NatsServer) -> AsyncIterator[sqlkv.AsyncStore]
 
 
 async def test_a_nats_url_gives_the_nats_store(nats_store: sqlkv.AsyncStore) -> None:
-    from sqlkv._nats.store import NatsStore
+    from sqlkv._backends.nats.store import NatsStore
 
     assert isinstance(nats_store, NatsStore) and isinstance(nats_store, sqlkv.AsyncStore)
     assert nats_store.durability == "nats"

@@ -7,7 +7,7 @@ Owns the backend-neutral interface (``async_interface``: ``AsyncStore``,
 implementation shares (``arguments``), the lock recipes (``locks``), a store's
 life and the open-store tracking (``lifecycle``), the backends by URL scheme
 (``registry``), and the SQLite implementations (``sqlite/``). The NATS
-implementation lives above, in ``sqlkv._nats``, and is found by the registry.
+implementation lives above, in ``sqlkv._backends.nats``, and is found by the registry.
 May import: every layer below (``_model``, ``_storage``, ``_runtime``,
 ``_engine``, ``_watch``); the interface modules import ``_model`` only.
 """

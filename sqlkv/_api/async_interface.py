@@ -2,7 +2,7 @@
 
 Each public method is written here once: its signature, its docstring and its
 argument checks (``arguments``); it then calls one abstract ``_method`` that
-an implementation provides (SQLite in ``sqlite/``, NATS in ``sqlkv._nats``).
+an implementation provides (SQLite in ``sqlite/``, NATS in ``sqlkv._backends.nats``).
 ``AsyncStore(location)`` returns the implementation its location names (see
 ``registry``), so ``isinstance(store, sqlkv.AsyncStore)`` holds for every backend.
 

@@ -1,9 +1,13 @@
-"""Store backends by location: a file path is a SQLite store, a ``nats://`` URL a NATS JetStream store.
+"""The one place that loads a module by name: backends by location, the replica layer, public names.
 
 ``AsyncStore(location)`` and ``Store(location)`` look their implementation up
-here by URL scheme, as anyio picks a backend by name: implementations are
-named by module path and imported on first use, so there is no import edge
-from the interface to any backend (and ``import sqlkv`` loads none of them).
+here by URL scheme, as anyio picks a backend by name: a file path is the SQLite
+store (``sqlkv._backends.sqlite``), a ``nats://`` URL the NATS JetStream store
+(``sqlkv._backends.nats``). Implementations are named by module path and
+imported on first use, so there is no import edge from the interface to any
+backend (and ``import sqlkv`` loads none of them). The SQLite stores reach the
+replica layer above them through ``replica_entry``, and ``sqlkv/__init__.py``
+loads each public name on first use through ``load``.
 """
 
 from __future__ import annotations
@@ -16,18 +20,20 @@ TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run t
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["NATS_SCHEMES", "async_store_class", "backend_of", "sync_store_class"]
+__all__ = ["NATS_SCHEMES", "async_store_class", "backend_of", "load", "replica_entry", "sync_store_class"]
 
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 """URL schemes of a NATS server."""
 
 _ASYNC: dict[str, str] = {
-    "file": "sqlkv._api.sqlite.async_store:SqliteAsyncStore",
-    "nats": "sqlkv._nats.store:NatsStore",
+    "file": "sqlkv._backends.sqlite.async_store:SqliteAsyncStore",
+    "nats": "sqlkv._backends.nats.store:NatsStore",
 }
 _SYNC: dict[str, str] = {
-    "file": "sqlkv._api.sqlite.sync_store:SqliteStore",
+    "file": "sqlkv._backends.sqlite.sync_store:SqliteStore",
 }
+_REPLICA = "sqlkv._replica"
+"""The replica layer's package: it sits above the backends, so the SQLite stores reach it through here."""
 
 
 def backend_of(location: object) -> str:
@@ -41,9 +47,15 @@ def backend_of(location: object) -> str:
     return "file"
 
 
-def _load(where: str) -> Any:
+def load(where: str) -> Any:
+    """The object ``"package.module:name"`` names, importing its module on first use."""
     module, _, name = where.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def replica_entry(name: str) -> Any:
+    """The replica layer's entry point ``name`` (``open_async``, ``stored_status``, ...), loaded on first use."""
+    return load(f"{_REPLICA}:{name}")
 
 
 _COMBINED: dict[tuple[type, type], type] = {}
@@ -64,7 +76,7 @@ def _with_backend(cls: type, implementation: type) -> type:
 
 def async_store_class(cls: type, location: object) -> Any:
     """The class to instantiate for ``cls(location)``: the AsyncStore implementation ``location`` names."""
-    return _with_backend(cls, _load(_ASYNC[backend_of(location)]))
+    return _with_backend(cls, load(_ASYNC[backend_of(location)]))
 
 
 def sync_store_class(cls: type, location: object) -> Any:
@@ -72,4 +84,4 @@ def sync_store_class(cls: type, location: object) -> Any:
     backend = backend_of(location)
     if backend not in _SYNC:
         raise UnsupportedError(f"the synchronous Store works on files; use AsyncStore for a {backend}:// store")
-    return _with_backend(cls, _load(_SYNC[backend]))
+    return _with_backend(cls, load(_SYNC[backend]))

@@ -23,10 +23,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._api.replica_interface import AsyncReplica
+from .._backends.nats.errors import nats
 from .._model.entry import Operation
 from .._model.errors import InvalidArgumentError, ReplicaError, UnsupportedError
 from .._model.replica import REPLICA_MODES, ReplicaConflict, ReplicaStatus
-from .._nats.errors import nats
 from .local import LocalBucket
 from .remote import RemoteState, connect, message_row, redact, stream_state
 from .sender import Sender

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._backends.nats.errors import nats
 from .._model.entry import Operation
-from .._nats.errors import nats
 
 __all__ = [
     "EDGE_HEADER",

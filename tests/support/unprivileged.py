@@ -27,7 +27,9 @@ NOBODY = 65534
 _PRELUDE = """
 import os, sys, json, sqlite3, tempfile, importlib, pkgutil
 import sqlkv
-not_needed = ("sqlkv._nats", "sqlkv._runtime.trio", "sqlkv.cli.__main__", "sqlkv.demo", "sqlkv.pytest", "sqlkv.testing")
+not_needed = (
+    "sqlkv._backends.nats", "sqlkv._runtime.trio", "sqlkv.cli.__main__", "sqlkv.demo", "sqlkv.pytest", "sqlkv.testing"
+)
 for module in pkgutil.walk_packages(sqlkv.__path__, "sqlkv."):  # sqlkv loads some modules only when used
     if not module.name.startswith(not_needed):
         importlib.import_module(module.name)

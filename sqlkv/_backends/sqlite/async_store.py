@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from collections.abc import AsyncIterator
 
+from ..._api.async_interface import AsyncBucket, AsyncStore
+from ..._api.lifecycle import State, Tracker
+from ..._api.registry import replica_entry
+from ..._api.transaction import Step
 from ..._engine.engine import SWEEP_BATCH
 from ..._engine.threaded import ThreadedEngine
 from ..._model.config import BucketConfig
@@ -18,9 +21,6 @@ from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
 from ..._storage.schema import migration_count
-from ..async_interface import AsyncBucket, AsyncStore
-from ..lifecycle import State, Tracker
-from ..transaction import Step
 from .bucket_core import ScanCursor, SqliteBucketCore, storage_plan
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
@@ -166,11 +166,10 @@ class SqliteAsyncStore(AsyncStore):
         return pages
 
     def _replicate(self, bucket: str, *args: Any) -> Any:
-        # The replica layer sits above this one: reached by name, as the registry reaches the backends.
-        return importlib.import_module("sqlkv._replica").open_async(self, bucket, *args)
+        return replica_entry("open_async")(self, bucket, *args)
 
     async def _replica_status(self, bucket: str) -> Any:
-        return await importlib.import_module("sqlkv._replica").stored_status(self, bucket)
+        return await replica_entry("stored_status")(self, bucket)
 
 
 class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from .._model.errors import (
+from ..._model.errors import (
     BucketFullError,
     BucketNotFoundError,
     StorageError,

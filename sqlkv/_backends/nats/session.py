@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._api.lifecycle import State
-from .._model.errors import StoreClosedError
+from ..._api.lifecycle import State
+from ..._model.errors import StoreClosedError
 
 __all__ = ["Session"]
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import anyio
 
+from ..._api.async_interface import AsyncWatcher
 from ..._engine.threaded import ThreadedEngine
 from ..._model.entry import Entry
 from ..._model.errors import BucketNotFoundError, InvalidArgumentError, StoreClosedError
@@ -16,7 +17,6 @@ from ..._storage import changes
 from ..._storage.statements import BucketSQL
 from ..._watch.core import WatcherCore
 from ..._watch.hub import WatchHub
-from ..async_interface import AsyncWatcher
 
 __all__ = ["SqliteAsyncWatcher"]
 

@@ -17,8 +17,8 @@ import json
 import uuid
 from typing import Any
 
-from .._api.transaction import MAX_TRANSACTION, Step
-from .._model.errors import (
+from ..._api.transaction import MAX_TRANSACTION, Step
+from ..._model.errors import (
     BucketFullError,
     BucketNotFoundError,
     InvalidArgumentError,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+from ..._api.sync_interface import Watcher
 from ..._engine.direct import DirectEngine
 from ..._model.entry import Entry
 from ..._model.errors import BucketNotFoundError, InvalidArgumentError, StoreClosedError
@@ -20,7 +21,6 @@ from ..._storage.connection import Row
 from ..._storage.statements import BucketSQL
 from ..._watch.core import WatcherCore
 from ..._watch.hub import WatchHub
-from ..sync_interface import Watcher
 
 __all__ = ["SqliteWatcher"]
 

@@ -15,11 +15,11 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from .._api.async_interface import AsyncStore
-from .._api.lifecycle import State, Tracker
-from .._api.transaction import Step
-from .._model.config import BucketConfig
-from .._model.errors import (
+from ..._api.async_interface import AsyncStore
+from ..._api.lifecycle import State, Tracker
+from ..._api.transaction import Step
+from ..._model.config import BucketConfig
+from ..._model.errors import (
     BucketExistsError,
     BucketNotFoundError,
     InvalidArgumentError,

@@ -6,11 +6,11 @@ import asyncio
 import json
 from typing import Any
 
-from .._api.async_interface import AsyncWatcher
-from .._model.entry import Entry, Operation, make_entry
-from .._model.errors import RevisionGapError
-from .._model.validate import KeyMatcher
-from .._model.watch_options import WatchOptions
+from ..._api.async_interface import AsyncWatcher
+from ..._model.entry import Entry, Operation, make_entry
+from ..._model.errors import RevisionGapError
+from ..._model.validate import KeyMatcher
+from ..._model.watch_options import WatchOptions
 from .errors import nats, ns
 from .session import Session
 

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
-from .._api.arguments import ImportRow
-from .._api.async_interface import AsyncBucket
-from .._model.config import BucketConfig
-from .._model.entry import BucketStatus, Entry, Operation, make_entry
-from .._model.errors import (
+from ..._api.arguments import ImportRow
+from ..._api.async_interface import AsyncBucket
+from ..._model.config import BucketConfig
+from ..._model.entry import BucketStatus, Entry, Operation, make_entry
+from ..._model.errors import (
     KeyDeletedError,
     KeyExistsError,
     KeyNotFoundError,
@@ -18,8 +18,8 @@ from .._model.errors import (
     UnsupportedError,
     WrongLastRevisionError,
 )
-from .._model.validate import add_to_counter, parse_counter
-from .._model.watch_options import WatchOptions
+from ..._model.validate import add_to_counter, parse_counter
+from ..._model.watch_options import WatchOptions
 from .errors import bucket_errors, nats, ns
 from .session import Session
 from .watcher import OPERATIONS, NatsWatcher

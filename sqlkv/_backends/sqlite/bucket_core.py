@@ -8,6 +8,8 @@ sync bucket returns its result). So both twins run the very same code.
 
 from __future__ import annotations
 
+from ..._api.arguments import ImportRow
+from ..._api.transaction import Step
 from ..._model.entry import Operation
 from ..._model.errors import InvalidArgumentError, name_mutation
 from ..._model.watch_options import WatchOptions
@@ -16,8 +18,6 @@ from ..._storage import atomic, expiry, ops, scan
 from ..._storage.catalog import BucketRecord
 from ..._storage.changes import prefix_end
 from ..._storage.statements import BucketSQL
-from ..arguments import ImportRow
-from ..transaction import Step
 
 __all__ = ["EngineCalls", "ScanCursor", "SqliteBucketCore", "storage_plan"]
 
