@@ -9,6 +9,7 @@ import pytest
 
 import sqlkv
 from tests.support.clock import FakeClock
+from tests.support.counters import recount
 
 pytestmark = pytest.mark.anyio
 
@@ -241,7 +242,7 @@ async def test_failing_transactions_never_fail_their_neighbours_in_a_group_commi
     assert len([k for k in keys if k.startswith("p.")]) == 60
     assert (await kv.get("count")).value == b"40"
     status = await kv.status()
-    assert await kv._recount() == (status.values, status.bytes, status.keys)  # type: ignore[attr-defined]
+    assert await recount(kv) == (status.values, status.bytes, status.keys)
 
 
 async def test_watchers_see_a_transaction_whole_in_revision_order_after_its_commit(store: sqlkv.AsyncStore) -> None:

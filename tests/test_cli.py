@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import sqlkv
+from tests.support.counters import recount
 
 SCRIPT = Path(sys.executable).parent / "sqlkv"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sqlkv.cli"]
@@ -211,7 +212,7 @@ def test_backup_while_another_process_writes(db: Path, tmp_path: Path) -> None:
         kv = copy.bucket("b")
         assert kv.status().last_revision >= acknowledged
         assert kv.get(f"k.{acknowledged - 1}").value == str(acknowledged - 1).encode()
-        assert kv._recount() == ((s := kv.status()).values, s.bytes, s.keys)
+        assert recount(kv) == ((s := kv.status()).values, s.bytes, s.keys)
     assert (tmp_path / "copy.db").stat().st_mode & 0o777 == 0o600
 
 
@@ -242,7 +243,7 @@ def test_export_import_round_trip(db: Path, tmp_path: Path, history: bool) -> No
                     ]
                 else:
                     assert (a.get(key).revision, a.get(key).value) == (b.get(key).revision, b.get(key).value)
-            assert b._recount() == ((s := b.status()).values, s.bytes, s.keys)
+            assert recount(b) == ((s := b.status()).values, s.bytes, s.keys)
         if history:
             assert [e.operation for e in new.bucket("b").history("gone")] == [sqlkv.Operation.PUT, sqlkv.Operation.DEL]
     again = run(fresh, "import", str(tmp_path / "dump.jsonl"))

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import sqlkv
+from tests.support.counters import recount
 
 KILLS = 1000 if os.environ.get("SQLKV_STRESS") else 50
 
@@ -77,7 +78,7 @@ def check_store(path: Path, acknowledged: dict[int, tuple[str, str]], last_seen:
     with sqlkv.Store(path) as store:
         kv = store.bucket("crash")
         status = kv.status()
-        assert kv._recount() == (status.values, status.bytes, status.keys)
+        assert recount(kv) == (status.values, status.bytes, status.keys)
         top = status.last_revision
         assert top >= max(acknowledged, default=0)
         for revision, (action, key) in acknowledged.items():
@@ -219,5 +220,5 @@ def test_a_killed_transaction_is_all_there_or_not_at_all(tmp_path: Path) -> None
                 assert len(left.keys(f"a.{n}.*")) == (4 if committed else 0)
             for kv in (left, right):
                 status = kv.status()
-                assert kv._recount() == (status.values, status.bytes, status.keys)  # type: ignore[attr-defined]
+                assert recount(kv) == (status.values, status.bytes, status.keys)
     assert acknowledged_total > 10

@@ -10,6 +10,7 @@ import pytest
 
 import sqlkv
 from sqlkv._storage import ops
+from tests.support.counters import recount
 
 pytestmark = pytest.mark.anyio
 
@@ -62,8 +63,8 @@ async def test_concurrent_puts_get_the_revisions_and_rows_of_separate_puts(
         mine = sorted((revision, value) for (k, value), revision in zip(items, outcomes) if k == key)
         stored = [(e.revision, e.value) for e in await kv.history(key)]
         assert stored == mine[-history:]  # the newest `history` puts of the key, by the revisions they returned
-    assert await kv._recount() == ((s := await kv.status()).values, s.bytes, s.keys)
-    assert await other._recount() == ((s := await other.status()).values, s.bytes, s.keys)
+    assert await recount(kv) == ((s := await kv.status()).values, s.bytes, s.keys)
+    assert await recount(other) == ((s := await other.status()).values, s.bytes, s.keys)
     assert (await kv.status()).last_revision == max(outcomes)
 
 
@@ -82,7 +83,7 @@ async def test_a_refused_put_among_fused_ones_fails_alone(store: sqlkv.AsyncStor
         else:
             with pytest.raises(sqlkv.KeyNotFoundError):
                 await kv.get(key)
-    assert await kv._recount() == ((s := await kv.status()).values, s.bytes, s.keys)
+    assert await recount(kv) == ((s := await kv.status()).values, s.bytes, s.keys)
 
 
 async def test_a_watcher_sees_each_fused_put_once_in_revision_order(

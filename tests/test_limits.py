@@ -8,6 +8,7 @@ import pytest
 
 import sqlkv
 from tests.support.clock import FakeClock
+from tests.support.counters import counters, recount
 
 pytestmark = pytest.mark.anyio
 
@@ -79,7 +80,7 @@ async def test_update_bucket(store: sqlkv.AsyncStore) -> None:
     with pytest.raises(sqlkv.InvalidArgumentError):
         await store.update_bucket("u", history=65)
     assert (await store.bucket("u")).config.history == 2  # the bad update changed nothing
-    assert await kv._recount() == ((s := await kv.status()).values, s.bytes, s.keys)
+    assert await recount(kv) == ((s := await kv.status()).values, s.bytes, s.keys)
 
 
 async def test_config_validation(store: sqlkv.AsyncStore) -> None:
@@ -122,7 +123,7 @@ async def test_purge_deletes(timed_store: sqlkv.AsyncStore, clock: FakeClock) ->
         await kv.history("young")
     assert await kv.keys() == ["alive"]
     assert await kv.update("old", b"fresh", last=0) > 0
-    assert await kv._recount() == ((s := await kv.status()).values, s.bytes, s.keys)
+    assert await recount(kv) == ((s := await kv.status()).values, s.bytes, s.keys)
 
 
 async def test_counters_equal_recounts_after_random_workloads(timed_store: sqlkv.AsyncStore, clock: FakeClock) -> None:
@@ -156,9 +157,9 @@ async def test_counters_equal_recounts_after_random_workloads(timed_store: sqlkv
         except (sqlkv.WrongLastRevisionError, sqlkv.BucketFullError):
             pass
         if step % 50 == 0:
-            assert await kv._recount() == await kv._counters(), f"step {step}"  # type: ignore[attr-defined]
+            assert await recount(kv) == await counters(kv), f"step {step}"
             await check_status_matches_reads(kv)
-    assert await kv._recount() == await kv._counters()  # type: ignore[attr-defined]
+    assert await recount(kv) == await counters(kv)
     await check_status_matches_reads(kv)
 
 

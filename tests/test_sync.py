@@ -13,6 +13,7 @@ import pytest
 
 import sqlkv
 from sqlkv import Operation
+from tests.support.counters import recount
 from tests.support.parity import SqlkvAdapter, run_steps
 from tests.test_parity import SCENARIOS
 
@@ -70,7 +71,7 @@ def test_operations_and_errors(sync_store: sqlkv.Store) -> None:
         sync_store.bucket("nope")
     assert sync_store.bucket_names() == ["prefs"]
     status = kv.status()
-    assert kv._recount() == (status.values, status.bytes, status.keys)
+    assert recount(kv) == (status.values, status.bytes, status.keys)
     sync_store.delete_bucket("prefs")
     with pytest.raises(sqlkv.BucketNotFoundError):
         kv.get("x")

@@ -68,10 +68,10 @@ if TYPE_CHECKING:
         def watch(self, *filters: str, updates_only: bool = ...) -> Any: ...
 
 
-class AsyncLock:
-    """An exclusive, self-expiring lock held through one key of a bucket: ``async with kv.lock(key) as lock``."""
+class _LockState:
+    """What a lock holder knows, the same for both recipes: the key, its TTL, who holds it, the CAS token."""
 
-    def __init__(self, bucket: _AsyncKeys, key: str, ttl: float, wait: bool, timeout: float) -> None:
+    def __init__(self, bucket: Any, key: str, ttl: float, wait: bool, timeout: float) -> None:
         self._bucket = bucket
         self.key = key
         """The locked key."""
@@ -85,9 +85,22 @@ class AsyncLock:
         """The revision of the key this holder wrote last (its CAS token)."""
         self.lost = False
         """True if the lock was lost while held (it expired and someone else took it)."""
-        self._group: TaskGroup | None = None
 
     new_holder = staticmethod(new_holder)
+
+    def _held_elsewhere(self, after: float | None = None) -> LockNotAcquiredError:
+        where = f"lock {self._bucket.name} > {self.key}"
+        return LockNotAcquiredError(f"{where} is held" if after is None else f"{where} still held after {after:g} s")
+
+
+class AsyncLock(_LockState):
+    """An exclusive, self-expiring lock held through one key of a bucket: ``async with kv.lock(key) as lock``."""
+
+    _bucket: _AsyncKeys
+
+    def __init__(self, bucket: _AsyncKeys, key: str, ttl: float, wait: bool, timeout: float) -> None:
+        super().__init__(bucket, key, ttl, wait, timeout)
+        self._group: TaskGroup | None = None
 
     async def acquire(self) -> None:
         """Take the lock, waiting as configured; LockNotAcquiredError if it cannot be had."""
@@ -102,14 +115,14 @@ class AsyncLock:
                         return
                     except KeyExistsError:
                         if not self._wait:
-                            raise LockNotAcquiredError(f"lock {bucket.name} > {self.key} is held") from None
+                            raise self._held_elsewhere() from None
                     # Wait for the holder to let go: a delete, purge or expiry of the key, or one TTL.
                     with anyio.move_on_after(self.ttl):
                         async for entry in watcher:
                             if entry.operation is not Operation.PUT:
                                 break
         if scope.cancelled_caught:
-            raise LockNotAcquiredError(f"lock {bucket.name} > {self.key} still held after {self._timeout:g} s")
+            raise self._held_elsewhere(self._timeout)
 
     async def _keep_alive(self) -> None:
         import anyio
@@ -156,30 +169,18 @@ class AsyncLock:
                 pass  # the store is closing: the key expires by itself
 
 
-class Lock:
+class Lock(_LockState):
     """The lock recipe of AsyncLock for threads: ``with kv.lock("file.txt", ttl=10) as lock:``.
 
     A daemon thread refreshes the lock every ``ttl/3`` while it is held.
     """
 
+    _bucket: _Keys
+
     def __init__(self, bucket: _Keys, key: str, ttl: float, wait: bool, timeout: float) -> None:
-        self._bucket = bucket
-        self.key = key
-        """The locked key."""
-        self.ttl = ttl
-        """Seconds the lock lasts unless refreshed (it is refreshed every ``ttl/3`` while held)."""
-        self._wait = wait
-        self._timeout = timeout
-        self.holder = new_holder()
-        """The value written to the key: who holds the lock."""
-        self.revision = 0
-        """The revision of the key this holder wrote last (its CAS token)."""
-        self.lost = False
-        """True if the lock was lost while held (it expired and someone else took it)."""
+        super().__init__(bucket, key, ttl, wait, timeout)
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
-
-    new_holder = staticmethod(new_holder)
 
     def acquire(self) -> None:
         """Take the lock, waiting as configured; LockNotAcquiredError if it cannot be had."""
@@ -192,10 +193,10 @@ class Lock:
                     return
                 except KeyExistsError:
                     if not self._wait:
-                        raise LockNotAcquiredError(f"lock {bucket.name} > {self.key} is held") from None
+                        raise self._held_elsewhere() from None
                 remaining = min(self.ttl, deadline - time.monotonic())
                 if remaining <= 0:
-                    raise LockNotAcquiredError(f"lock {bucket.name} > {self.key} still held after {self._timeout:g} s")
+                    raise self._held_elsewhere(self._timeout)
                 end = time.monotonic() + remaining
                 while (left := end - time.monotonic()) > 0:
                     entry: Entry | None = watcher.next(left)

@@ -17,7 +17,7 @@ import threading
 from .._model.errors import StoreClosedError
 from .._model.options import StoreOptions
 from .._runtime.forkgate import FORKS, GATE
-from .._runtime.request import Operation, Request
+from .._runtime.request import Request, StorageCall
 from .._storage import expiry
 from .._storage.connection import Connection
 from .._storage.errors import SQLITE_ERRORS, map_sqlite_error
@@ -99,7 +99,7 @@ class DirectEngine(Engine):
     def write_connection(self) -> sqlite3.Connection | None:
         return self._writer
 
-    def write(self, fn: Operation, *args: Any) -> Any:
+    def write(self, fn: StorageCall, *args: Any) -> Any:
         """Run ``fn(conn, *args)`` on the write connection, in its own transaction; deliver watchers' callbacks."""
         if not self.open or self._generation != FORKS.generation:
             self._not_ready()
@@ -122,7 +122,7 @@ class DirectEngine(Engine):
             raise request.error
         return request.result
 
-    def read(self, fn: Operation, *args: Any) -> Any:
+    def read(self, fn: StorageCall, *args: Any) -> Any:
         """Run ``fn(conn, *args)`` on this thread's own read connection."""
         if not self.open or self._generation != FORKS.generation:
             self._not_ready()

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .._model.entry import Entry
-from .._runtime.request import Operation, Port, Posts, Request
+from .._runtime.request import Port, Posts, Request, StorageCall
 from .._storage import atomic, ops
 
 __all__ = [
@@ -102,7 +102,7 @@ def small_transaction(
     return atomic.run(conn, checks, mutations, now)
 
 
-INLINE_WRITES: dict[Operation, Operation] = {
+INLINE_WRITES: dict[StorageCall, StorageCall] = {
     ops.put: _small_rows_only(ops.put),
     ops.create: _small_rows_only(ops.create),
     ops.update: _small_rows_only(ops.update),
@@ -113,7 +113,7 @@ INLINE_WRITES: dict[Operation, Operation] = {
 }
 """Writes of one key (one short transaction), and the variant each runs on a loop."""
 
-INLINE_READS: dict[Operation, Operation] = {ops.get: get_small, ops.status: ops.status}
+INLINE_READS: dict[StorageCall, StorageCall] = {ops.get: get_small, ops.status: ops.status}
 """Point reads, and the variant each runs on a loop."""
 
 
@@ -122,7 +122,7 @@ def small_values(args: tuple[Any, ...]) -> bool:
     return not any(isinstance(arg, bytes) and len(arg) > SMALL_VALUE for arg in args)
 
 
-async def call_here(port: Port, thread: Borrowable, fn: Operation, args: tuple[Any, ...], here: Operation) -> Any:
+async def call_here(port: Port, thread: Borrowable, fn: StorageCall, args: tuple[Any, ...], here: StorageCall) -> Any:
     """Run ``here(conn, *args)`` on this loop's thread if it is alone and ``thread`` is idle; else submit ``fn``.
 
     With no other operation of this loop under way, the task first lets

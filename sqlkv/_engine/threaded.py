@@ -14,7 +14,7 @@ from typing import Any
 from .._model.errors import StoreClosedError
 from .._model.options import StoreOptions
 from .._runtime.ports import current_port
-from .._runtime.request import THREAD_PORT, Operation, Port
+from .._runtime.request import THREAD_PORT, Port, StorageCall
 from .._storage import expiry
 from .._storage.expiry import SweepResult
 from .engine import SWEEP_BATCH, Engine
@@ -107,7 +107,7 @@ class ThreadedEngine(Engine):
         writer = self.writer
         return None if writer is None else writer.connection
 
-    async def write(self, fn: Operation, *args: Any) -> Any:
+    async def write(self, fn: StorageCall, *args: Any) -> Any:
         """Run ``fn(conn, *args)`` on the write connection: on the loop when alone and small, else the writer."""
         writer = self.writer
         if writer is None:
@@ -121,7 +121,7 @@ class ThreadedEngine(Engine):
                 return await call_here(port, writer, fn, args, here)
         return await port.call(writer.submit, fn, args)
 
-    async def read(self, fn: Operation, *args: Any) -> Any:
+    async def read(self, fn: StorageCall, *args: Any) -> Any:
         """Run ``fn(conn, *args)`` on a read connection: on the loop when alone, else the reader thread."""
         reader = self.reader
         if reader is None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .inbox import Inbox, open_inbox
 from .loop_port import LoopPort, log_callback_error
-from .request import Operation, Request, Submit
+from .request import Request, StorageCall, Submit
 
 __all__ = ["AsyncioPort", "YIELD_EVERY"]
 
@@ -111,7 +111,7 @@ class AsyncioPort(LoopPort):
     def _report(self, exc: BaseException) -> None:
         _report_to_loop(self._loop, exc)
 
-    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+    async def call(self, submit: Submit, fn: StorageCall, args: tuple[Any, ...]) -> Any:
         request = Request(fn, args, self)
         future = request.waiter = self._loop().create_future()  # type: ignore[union-attr]  # it is running
         submit(request)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .inbox import Inbox, run_callback
-from .request import Calls, Operation, Posts, Request, Submit
+from .request import Calls, Posts, Request, StorageCall, Submit
 
 __all__ = ["LoopPort", "call_then", "log_callback_error"]
 
@@ -50,7 +50,7 @@ class LoopPort:
     def post(self, fn: Callable[..., None], *args: Any) -> None:
         raise NotImplementedError
 
-    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+    async def call(self, submit: Submit, fn: StorageCall, args: tuple[Any, ...]) -> Any:
         raise NotImplementedError
 
     async def yield_once(self) -> None:

@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 
 from .._model.errors import SqlkvError
 
-__all__ = ["THREAD_PORT", "Calls", "Operation", "Port", "Posts", "Request", "Submit", "ThreadPort"]
+__all__ = ["THREAD_PORT", "Calls", "Port", "Posts", "Request", "StorageCall", "Submit", "ThreadPort"]
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
-    Operation = Callable[..., Any]
+    StorageCall = Callable[..., Any]
     """A function ``fn(connection, *args)`` run by a database thread."""
     Calls = Sequence[tuple[Callable[..., None], tuple[Any, ...]]]
     """Callbacks ``(fn, args)`` to run on a loop before a batch's results are resolved there."""
@@ -44,14 +44,14 @@ if TYPE_CHECKING:
         def run_posts(self, posts: Posts) -> None:
             """On this loop's thread, after a commit made here: its watchers' callbacks, in commit order."""
 
-        async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+        async def call(self, submit: Submit, fn: StorageCall, args: tuple[Any, ...]) -> Any:
             """Hand ``fn(conn, *args)`` to ``submit`` and wait for its result."""
 
         async def yield_once(self) -> None:
             """Let every other ready task of the loop run once."""
 
 else:  # names for annotations only
-    Operation = Calls = Posts = Submit = Port = object
+    StorageCall = Calls = Posts = Submit = Port = object
 
 
 class Request:
@@ -59,7 +59,7 @@ class Request:
 
     __slots__ = ("args", "cancelled", "error", "fn", "port", "result", "waiter")
 
-    def __init__(self, fn: Operation, args: tuple[Any, ...], port: Port | None) -> None:
+    def __init__(self, fn: StorageCall, args: tuple[Any, ...], port: Port | None) -> None:
         self.fn = fn
         self.args = args
         self.port = port
@@ -101,13 +101,13 @@ class ThreadPort:
         for port, calls in posts.values():
             port.deliver([], calls)
 
-    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+    async def call(self, submit: Submit, fn: StorageCall, args: tuple[Any, ...]) -> Any:
         raise RuntimeError("ThreadPort is for blocking callers: use call_blocking()")
 
     async def yield_once(self) -> None:
         raise RuntimeError("ThreadPort is for blocking callers")
 
-    def call_blocking(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+    def call_blocking(self, submit: Submit, fn: StorageCall, args: tuple[Any, ...]) -> Any:
         """Hand ``fn(conn, *args)`` to ``submit`` and block until its result."""
         request = Request(fn, args, self)
         request.waiter = threading.Event()

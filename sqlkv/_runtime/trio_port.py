@@ -14,7 +14,7 @@ import trio
 
 from .inbox import Inbox, open_inbox
 from .loop_port import LoopPort, log_callback_error
-from .request import Operation, Request, Submit, set_events
+from .request import Request, StorageCall, Submit, set_events
 
 __all__ = ["TrioPort", "port_of_run"]
 
@@ -61,7 +61,7 @@ class TrioPort(LoopPort):
     def _report(self, exc: BaseException) -> None:
         log_callback_error(exc)
 
-    async def call(self, submit: Submit, fn: Operation, args: tuple[Any, ...]) -> Any:
+    async def call(self, submit: Submit, fn: StorageCall, args: tuple[Any, ...]) -> Any:
         request = Request(fn, args, self)
         request.waiter = trio.Event()
         submit(request)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import AsyncIterator
 
 from ..._api.async_interface import AsyncBucket, AsyncStore
-from ..._api.lifecycle import State, Tracker
+from ..._api.lifecycle import State
 from ..._api.registry import replica_entry
 from ..._api.transaction import Step
 from ..._engine.engine import SWEEP_BATCH
@@ -20,49 +19,29 @@ from ..._storage import admin, atomic, catalog, expiry
 from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
-from ..._storage.schema import migration_count
 from .bucket_core import ScanCursor, SqliteBucketCore, storage_plan
+from .store_core import SqliteStoreCore
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..._watch.hub import WatchHub
     from .async_watcher import SqliteAsyncWatcher
 
 __all__ = ["SqliteAsyncBucket", "SqliteAsyncStore"]
 
 
-class SqliteAsyncStore(AsyncStore):
+class SqliteAsyncStore(SqliteStoreCore, AsyncStore):
     """``AsyncStore`` on one SQLite file (see ``AsyncStore`` for the options)."""
 
-    backend = "file"
+    _engine: ThreadedEngine
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        durability: str = "normal",
-        busy_timeout: float = 30.0,
-        poll_interval: float = 0.01,
-        clock: Any = None,
-        auto_sweep: bool = True,
-        read_only: bool = False,
-        inline: bool = True,
-    ) -> None:
-        options = StoreOptions(
-            path,
-            durability=durability,
-            busy_timeout=busy_timeout,
-            poll_interval=poll_interval,
-            clock=clock,
-            auto_sweep=auto_sweep,
-            read_only=read_only,
-        )
-        self._engine = ThreadedEngine(options, inline=inline)
-        self._hub: WatchHub | None = None
-        self._hub_lock = threading.Lock()
-        self._tracker = Tracker()
+    def __init__(self, path: str | os.PathLike[str], *, inline: bool = True, **options: Any) -> None:
+        self._inline = inline
+        super().__init__(path, **options)
+
+    def _make_engine(self, options: StoreOptions) -> ThreadedEngine:
+        return ThreadedEngine(options, inline=self._inline)
 
     async def open(self) -> SqliteAsyncStore:
         if self._state is not State.UNOPENED:
@@ -90,34 +69,9 @@ class SqliteAsyncStore(AsyncStore):
         self._tracker.closed(self)
         self._engine.stop_nowait()
 
-    def _watch_hub(self) -> WatchHub:
-        """The store's watch plumbing, made on the first watch (a store never watched never loads it)."""
-        with self._hub_lock:
-            if self._hub is None:
-                from ..._watch.hub import WatchHub
-
-                self._hub = WatchHub(self._engine)
-            return self._hub
-
-    @property
-    def path(self) -> str:
-        return self._engine.options.path
-
-    @property
-    def durability(self) -> str:
-        return self._engine.options.durability
-
-    @property
-    def read_only(self) -> bool:
-        return self._engine.options.read_only
-
     @property
     def inline(self) -> bool:
         return self._engine.inline
-
-    @property
-    def schema_version(self) -> int:
-        return migration_count()
 
     def _handle(self, record: BucketRecord) -> SqliteAsyncBucket:
         return SqliteAsyncBucket(self, record)

@@ -13,7 +13,7 @@ from ..._api.transaction import Step
 from ..._model.entry import Operation
 from ..._model.errors import InvalidArgumentError, name_mutation
 from ..._model.watch_options import WatchOptions
-from ..._runtime.request import Operation as StorageOperation
+from ..._runtime.request import StorageCall
 from ..._storage import atomic, expiry, ops, scan
 from ..._storage.catalog import BucketRecord
 from ..._storage.changes import prefix_end
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
         def clock(self) -> int: ...
 
-        def write(self, fn: StorageOperation, *args: Any) -> Any: ...
+        def write(self, fn: StorageCall, *args: Any) -> Any: ...
 
-        def read(self, fn: StorageOperation, *args: Any) -> Any: ...
+        def read(self, fn: StorageCall, *args: Any) -> Any: ...
 
         def expect_deadline(self, deadline: int) -> None: ...
 
@@ -63,7 +63,7 @@ class SqliteBucketCore:
             deadlines = [deadline for deadline in (expires, now + ttl if ttl else None) if deadline is not None]
             self._engine.expect_deadline(min(deadlines))
 
-    def _value_write(self, fn: StorageOperation, key: str, data: bytes, ttl: float | None, *last: int) -> Any:
+    def _value_write(self, fn: StorageCall, key: str, data: bytes, ttl: float | None, *last: int) -> Any:
         engine = self._engine
         now = engine.clock()
         expires = None if ttl is None else now + round(ttl * 1e9)
@@ -131,14 +131,6 @@ class SqliteBucketCore:
 
     def _import_entries(self, rows: list[ImportRow]) -> Any:
         return self._engine.write(ops.import_rows, self._sql, rows)
-
-    def _recount(self) -> Any:
-        """(rows, bytes, live keys) counted from the table, for checking the counters."""
-        return self._engine.read(ops.recount, self._sql)
-
-    def _counters(self) -> Any:
-        """(rows, bytes, live keys) as the triggers keep them (``status()`` also leaves out what expired)."""
-        return self._engine.read(ops.counters, self._sql)
 
 
 class ScanCursor:
