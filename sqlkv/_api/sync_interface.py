@@ -75,6 +75,20 @@ def twin(async_method: Any, extra: str = "") -> Callable[[F], F]:
 
 
 class Store:
+    """A sqlkv store for threads and scripts: ``with Store(path) as store``.
+
+    ``Store(path)`` opens buckets in one SQLite file (created if needed, mode
+    0600, schema migrations applied). Open it with ``with`` (or
+    ``store.open()`` and later ``store.close()``). It takes the options of a
+    file ``AsyncStore`` — ``durability``, ``busy_timeout``, ``poll_interval``,
+    ``clock``, ``auto_sweep``, ``read_only``, with the same meanings and
+    defaults — but not ``inline``: every operation runs on the calling thread.
+    A NATS server needs ``AsyncStore`` (UnsupportedError here).
+
+    A Store is thread-safe, needs no event loop and suits a GUI thread: a read
+    costs tens of microseconds on the calling thread, a write one SQLite commit.
+    """
+
     _state: State = State.UNOPENED
 
     backend: str | None = None
@@ -250,14 +264,6 @@ class Store:
 
     def _backup(self, path: str, overwrite: bool) -> int:
         raise NotImplementedError
-
-
-Store.__doc__ = sync_doc(AsyncStore.__doc__).replace(
-    "``inline=True`` (the default)", "(``AsyncStore`` only: ``inline=True``, the default,"
-).replace("``inline=False`` sends every operation to the database threads.", "``inline=False`` ...)") + (
-    "\n    A Store is thread-safe, needs no event loop and suits a GUI thread: a read costs tens of\n"
-    "    microseconds on the calling thread, a write one SQLite commit.\n"
-)
 
 
 class Bucket(abc.ABC):

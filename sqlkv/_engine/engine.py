@@ -29,7 +29,7 @@ from . import hints
 from .checkpoint import Checkpointer
 from .sweeper import Sweeper
 
-__all__ = ["CHECKPOINT_EVERY", "SWEEP_BATCH", "WAL_SIZE_LIMIT", "CommitObserver", "Engine"]
+__all__ = ["CHECKPOINT_EVERY", "SWEEP_BATCH", "WAL_SIZE_LIMIT", "Engine"]
 
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes the WAL file is cut back to when SQLite next rewinds it (``PRAGMA journal_size_limit``): a burst of

@@ -19,7 +19,7 @@ from ..._storage.catalog import BucketRecord
 from ..._storage.changes import prefix_end
 from ..._storage.statements import BucketSQL
 
-__all__ = ["EngineCalls", "ScanCursor", "SqliteBucketCore", "storage_plan"]
+__all__ = ["ScanCursor", "SqliteBucketCore", "storage_plan"]
 
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
