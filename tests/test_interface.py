@@ -45,6 +45,7 @@ IMPLEMENTATION_ONLY = {
     "offer": "the watch layer's callbacks into a SQLite watcher (its Routed protocol): a row, a gap, the end",
     "missed": "(see offer)",
     "end": "(see offer)",
+    "plan_transaction": "the SQLite stores' port into their bucket handles: a transaction's steps as storage steps",
 }
 
 SYNC_ONLY_PARAMETERS = {("watch", "timeout")}

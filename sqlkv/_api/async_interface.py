@@ -272,7 +272,7 @@ class AsyncStore:
         (TransactionTooLargeError). On NATS: one bucket's puts, creates,
         updates, deletes and purges, as the server's atomic batch.
         """
-        return AsyncTransaction(self)
+        return AsyncTransaction(self._atomic)
 
     # -- what an implementation provides ---------------------------------------------------------
 

@@ -226,7 +226,7 @@ class Store:
 
     @twin(AsyncStore.atomic)
     def atomic(self) -> Transaction:
-        return Transaction(self)
+        return Transaction(self._atomic)
 
     def _replicate(
         self,

@@ -8,7 +8,7 @@ On a clean exit the store runs them as one all-or-nothing unit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from types import TracebackType
 
@@ -32,15 +32,10 @@ if TYPE_CHECKING:
 
     BucketRef: TypeAlias = "BucketLike | str"
 
-    class AsyncStoreLike(Protocol):
-        """An ``AsyncStore`` as its transactions see it."""
-
-        async def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]: ...
-
-    class StoreLike(Protocol):
-        """A ``Store`` as its transactions see it."""
-
-        def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]: ...
+    AsyncCommit = Callable[[list["Step"], list["Step"]], Awaitable[list[int]]]
+    """Runs a transaction's checks and mutations as one unit (the store's ``_atomic``): their revisions."""
+    Commit = Callable[[list["Step"], list["Step"]], list[int]]
+    """``AsyncCommit`` for a ``Store``."""
 
 
 __all__ = ["MAX_TRANSACTION", "AsyncTransaction", "Step", "Transaction", "TransactionRecorder"]
@@ -208,9 +203,9 @@ class AsyncTransaction(TransactionRecorder):
     holds each mutation's revision. An exception in the block commits nothing.
     """
 
-    def __init__(self, store: AsyncStoreLike) -> None:
+    def __init__(self, commit: AsyncCommit) -> None:
         super().__init__()
-        self._store = store
+        self._commit = commit
 
     async def __aenter__(self) -> AsyncTransaction:
         self._enter()
@@ -221,7 +216,7 @@ class AsyncTransaction(TransactionRecorder):
     ) -> None:
         self._finished = True  # nothing more may be recorded
         if exc_type is None:
-            self.revisions = await self._store._atomic(self.checks, self.mutations)
+            self.revisions = await self._commit(self.checks, self.mutations)
             self.committed = True
 
 
@@ -233,9 +228,9 @@ class Transaction(TransactionRecorder):
     each mutation's revision. An exception in the block commits nothing.
     """
 
-    def __init__(self, store: StoreLike) -> None:
+    def __init__(self, commit: Commit) -> None:
         super().__init__()
-        self._store = store
+        self._commit = commit
 
     def __enter__(self) -> Transaction:
         self._enter()
@@ -246,5 +241,5 @@ class Transaction(TransactionRecorder):
     ) -> None:
         self._finished = True
         if exc_type is None:
-            self.revisions = self._store._atomic(self.checks, self.mutations)
+            self.revisions = self._commit(self.checks, self.mutations)
             self.committed = True

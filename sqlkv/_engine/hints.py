@@ -109,7 +109,7 @@ class HintListener:
             os.rmdir(self._directory)
         self._socket.close()
 
-    def _forget_after_fork(self) -> None:
+    def forget_after_fork(self) -> None:
         """In a forked child: the endpoint is the parent's; let go of the descriptor only."""
         self._closed = True
         self._socket.close()
@@ -121,7 +121,7 @@ _LISTENERS: weakref.WeakSet[HintListener] = weakref.WeakSet()
 @in_child
 def _forget_listeners_after_fork() -> None:
     for listener in list(_LISTENERS):
-        listener._forget_after_fork()
+        listener.forget_after_fork()
 
 
 class HintSender:

@@ -98,11 +98,6 @@ class ThreadedEngine(Engine):
                     pass
         threading.Thread(target=self.stop_helpers, name="sqlkv-closing", daemon=True).start()
 
-    def threads(self) -> list[threading.Thread]:
-        """Every thread this engine started and that is still running (for tests and leak checks)."""
-        found = [t._thread for t in (self.writer, self.reader) if t is not None]
-        return [thread for thread in found if thread.is_alive()]
-
     def write_connection(self) -> sqlite3.Connection | None:
         writer = self.writer
         return None if writer is None else writer.connection

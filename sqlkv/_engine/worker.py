@@ -247,7 +247,7 @@ class DatabaseThread:
         with self._lock:
             self._pending -= count
 
-    def _forget_after_fork(self) -> None:
+    def forget_after_fork(self) -> None:
         """In a forked child: the thread and its connection are the parent's; refuse any further use."""
         self._lock = threading.Lock()
         self._running = threading.Lock()
@@ -260,4 +260,4 @@ _THREADS: weakref.WeakSet[DatabaseThread] = weakref.WeakSet()
 @in_child
 def _forget_threads_after_fork() -> None:
     for thread in list(_THREADS):
-        thread._forget_after_fork()
+        thread.forget_after_fork()

@@ -87,7 +87,7 @@ class Inbox:
         self._closed = True
         self._pending.clear()
 
-    def _forget_after_fork(self) -> None:
+    def forget_after_fork(self) -> None:
         """In a forked child: this eventfd belongs to the parent's loop; close the child's copy now."""
         self._closed = True
         self._pending.clear()
@@ -111,7 +111,7 @@ _INBOXES: weakref.WeakSet[Inbox] = weakref.WeakSet()
 @in_child
 def _forget_inboxes_after_fork() -> None:
     for inbox in list(_INBOXES):
-        inbox._forget_after_fork()
+        inbox.forget_after_fork()
 
 
 def open_inbox(on_error: ErrorHandler) -> Inbox | None:

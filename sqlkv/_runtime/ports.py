@@ -38,7 +38,7 @@ def current_port() -> LoopPort:
         pass
     else:
         port = _last_asyncio_port
-        if port is not None and port._loop() is loop:
+        if port is not None and port.loop is loop:
             return port
         port = _asyncio_ports.get(loop)
         if port is None:

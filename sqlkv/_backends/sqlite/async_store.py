@@ -19,7 +19,7 @@ from ..._storage import admin, atomic, catalog, expiry
 from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
-from .bucket_core import ScanCursor, SqliteBucketCore, storage_plan
+from .bucket_core import ScanCursor, SqliteBucketCore
 from .store_core import SqliteStoreCore
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
@@ -74,7 +74,7 @@ class SqliteAsyncStore(SqliteStoreCore, AsyncStore):
         return self._engine.inline
 
     def _handle(self, record: BucketRecord) -> SqliteAsyncBucket:
-        return SqliteAsyncBucket(self, record)
+        return SqliteAsyncBucket(self, self._engine, self._watch_hub, record)
 
     async def _create_bucket(self, name: str, config: BucketConfig) -> SqliteAsyncBucket:
         record = await self._engine.write(catalog.create_bucket, name, config)
@@ -111,7 +111,7 @@ class SqliteAsyncStore(SqliteStoreCore, AsyncStore):
         named = {step.bucket for step in (*checks, *mutations) if isinstance(step.bucket, str)}
         handles = {name: await self._bucket(name) for name in sorted(named)}
         now = self._engine.clock()
-        plan = storage_plan(self, checks, mutations, handles, now)  # type: ignore[arg-type]
+        plan = SqliteBucketCore.plan_transaction(self, checks, mutations, handles, now)  # type: ignore[arg-type]
         revisions: list[int] = await self._engine.write(atomic.run, *plan, now)
         return revisions
 
@@ -130,9 +130,7 @@ class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
     """``AsyncBucket`` of a SQLite store."""
 
     __slots__ = ()
-
-    def __init__(self, store: SqliteAsyncStore, record: BucketRecord) -> None:
-        self._attach(store, store._engine, record)
+    _engine: ThreadedEngine
 
     async def _scan(
         self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool
@@ -145,5 +143,4 @@ class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
     def _watch(self, options: WatchOptions) -> SqliteAsyncWatcher:
         from .async_watcher import SqliteAsyncWatcher  # the watch layer loads on the first watch
 
-        store: SqliteAsyncStore = self._store
-        return SqliteAsyncWatcher(store, store._watch_hub(), store._engine, self._sql, options)
+        return SqliteAsyncWatcher(self._store, self._hub(), self._engine, self._sql, options)

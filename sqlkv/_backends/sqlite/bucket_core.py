@@ -19,12 +19,15 @@ from ..._storage.catalog import BucketRecord
 from ..._storage.changes import prefix_end
 from ..._storage.statements import BucketSQL
 
-__all__ = ["ScanCursor", "SqliteBucketCore", "storage_plan"]
+__all__ = ["ScanCursor", "SqliteBucketCore"]
 
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Protocol
+
+    from ..._watch.hub import WatchHub
 
     class EngineCalls(Protocol):
         """The engine as a bucket sees it: ``write``/``read`` return an awaitable (threaded) or the result (direct)."""
@@ -41,12 +44,14 @@ if TYPE_CHECKING:
 class SqliteBucketCore:
     """The state of a SQLite bucket handle and the storage call behind each interface method."""
 
-    __slots__ = ("_engine", "_sql", "_store", "_ttl_ns", "config")
+    __slots__ = ("_engine", "_hub", "_sql", "_store", "_ttl_ns", "config")
 
-    def _attach(self, store: Any, engine: EngineCalls, record: BucketRecord) -> None:
+    def __init__(self, store: Any, engine: EngineCalls, hub: Callable[[], WatchHub], record: BucketRecord) -> None:
+        """A handle of bucket ``record`` of ``store``, whose engine runs its calls and whose ``hub()`` its watches."""
         bucket_id, name, config, _ = record
         self._store = store  # keeps the store alive while a handle is in use
         self._engine = engine
+        self._hub = hub
         self._sql = BucketSQL.for_bucket(name, bucket_id)
         self._ttl_ns = config.ttl_ns
         self.config = config
@@ -132,6 +137,45 @@ class SqliteBucketCore:
     def _import_entries(self, rows: list[ImportRow]) -> Any:
         return self._engine.write(ops.import_rows, self._sql, rows)
 
+    @classmethod
+    def plan_transaction(
+        cls, store: object, checks: list[Step], mutations: list[Step], handles: dict[str, SqliteBucketCore], now: int
+    ) -> tuple[list[atomic.Check], list[atomic.Mutation]]:
+        """A transaction's steps as storage checks and mutations (``handles``: the buckets named by a string).
+
+        Tells the sweeper about each deadline the mutations store. Each bucket
+        handle must belong to ``store``. (The SQLite stores' port into their
+        handles: public on the implementation, not part of the interface.)
+        """
+
+        def handle_of(step: Step) -> SqliteBucketCore:
+            if isinstance(step.bucket, str):
+                return handles[step.bucket]
+            if isinstance(step.bucket, SqliteBucketCore):
+                handle: SqliteBucketCore = step.bucket
+                if handle._store is store:
+                    return handle
+            raise InvalidArgumentError(f"bucket {step.bucket_name} is not a bucket of this store")
+
+        storage_checks = []
+        for step in checks:
+            checked: SqliteBucketCore = handle_of(step)
+            storage_checks.append(atomic.Check(checked._sql, step.key, step.last or 0))
+        storage_mutations = []
+        for index, step in enumerate(mutations):
+            try:
+                handle: SqliteBucketCore = handle_of(step)
+            except InvalidArgumentError as exc:
+                raise name_mutation(exc, index, step.describe()) from None
+            expires = None if step.ttl is None else now + round(step.ttl * 1e9)
+            if expires is not None or handle._ttl_ns:
+                handle._announce(now, expires)
+            mutation = atomic.Mutation(
+                step.kind, handle._sql, step.key, value=step.value, last=step.last, by=step.by, expires=expires
+            )
+            storage_mutations.append(mutation)
+        return storage_checks, storage_mutations
+
 
 class ScanCursor:
     """Where a scan (``entries()``, ``iter_keys()``) is: the range left, and how many entries it may still yield."""
@@ -171,37 +215,3 @@ class ScanCursor:
         else:
             self.low, self.low_inclusive = page.last_key, False
         return found
-
-
-def storage_plan(
-    store: object, checks: list[Step], mutations: list[Step], handles: dict[str, SqliteBucketCore], now: int
-) -> tuple[list[atomic.Check], list[atomic.Mutation]]:
-    """A transaction's steps as storage checks and mutations (``handles``: the buckets named by a string).
-
-    Tells the sweeper about each deadline the mutations store. Each bucket
-    handle must belong to ``store``.
-    """
-
-    def handle_of(step: Step) -> SqliteBucketCore:
-        bucket = step.bucket
-        if isinstance(bucket, str):
-            return handles[bucket]
-        if not isinstance(bucket, SqliteBucketCore) or bucket._store is not store:
-            raise InvalidArgumentError(f"bucket {step.bucket_name} is not a bucket of this store")
-        return bucket
-
-    storage_checks = [atomic.Check(handle_of(step)._sql, step.key, step.last or 0) for step in checks]
-    storage_mutations = []
-    for index, step in enumerate(mutations):
-        try:
-            handle = handle_of(step)
-        except InvalidArgumentError as exc:
-            raise name_mutation(exc, index, step.describe()) from None
-        expires = None if step.ttl is None else now + round(step.ttl * 1e9)
-        if expires is not None or handle._ttl_ns:
-            handle._announce(now, expires)
-        mutation = atomic.Mutation(
-            step.kind, handle._sql, step.key, value=step.value, last=step.last, by=step.by, expires=expires
-        )
-        storage_mutations.append(mutation)
-    return storage_checks, storage_mutations

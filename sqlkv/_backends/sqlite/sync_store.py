@@ -18,7 +18,7 @@ from ..._storage import admin, atomic, catalog, expiry
 from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
-from .bucket_core import ScanCursor, SqliteBucketCore, storage_plan
+from .bucket_core import ScanCursor, SqliteBucketCore
 from .store_core import SqliteStoreCore
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
@@ -54,7 +54,7 @@ class SqliteStore(SqliteStoreCore, Store):
         self._engine.stop()
 
     def _handle(self, record: BucketRecord) -> SqliteBucket:
-        return SqliteBucket(self, record)
+        return SqliteBucket(self, self._engine, self._watch_hub, record)
 
     def _create_bucket(self, name: str, config: BucketConfig) -> SqliteBucket:
         return self._handle(self._engine.write(catalog.create_bucket, name, config))
@@ -90,7 +90,7 @@ class SqliteStore(SqliteStoreCore, Store):
         named = {step.bucket for step in (*checks, *mutations) if isinstance(step.bucket, str)}
         handles = {name: self._bucket(name) for name in sorted(named)}
         now = self._engine.clock()
-        plan = storage_plan(self, checks, mutations, handles, now)  # type: ignore[arg-type]
+        plan = SqliteBucketCore.plan_transaction(self, checks, mutations, handles, now)  # type: ignore[arg-type]
         revisions: list[int] = self._engine.write(atomic.run, *plan, now)
         return revisions
 
@@ -109,9 +109,7 @@ class SqliteBucket(SqliteBucketCore, Bucket):
     """``Bucket`` of a SQLite store."""
 
     __slots__ = ()
-
-    def __init__(self, store: SqliteStore, record: BucketRecord) -> None:
-        self._attach(store, store._engine, record)
+    _engine: DirectEngine
 
     def _scan(
         self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool
@@ -123,5 +121,4 @@ class SqliteBucket(SqliteBucketCore, Bucket):
     def _watch(self, options: WatchOptions, timeout: float | None) -> SqliteWatcher:
         from .sync_watcher import SqliteWatcher  # the watch layer loads on the first watch
 
-        store: SqliteStore = self._store
-        return SqliteWatcher(store, store._watch_hub(), store._engine, self._sql, options, timeout)
+        return SqliteWatcher(self._store, self._hub(), self._engine, self._sql, options, timeout)
