@@ -27,8 +27,6 @@ class Checkpointer:
         self._opener = opener
         self._wanted = threading.Event()
         self._stopping = False
-        self.completed = 0
-        """How many checkpoints ran (for tests and the writer's fallback)."""
         self.idle = threading.Event()
         """Set while the thread waits for a nudge (it is not inside SQLite then)."""
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
@@ -58,6 +56,5 @@ class Checkpointer:
                 try:
                     with GATE:
                         checkpoint(conn)
-                    self.completed += 1
                 except SqlkvError:
                     pass  # busy or read-only: the next nudge tries again

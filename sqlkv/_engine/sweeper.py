@@ -64,8 +64,6 @@ class Sweeper:
         self._hint: int | None = None
         """The earliest deadline this store's writes announced (perhaps not committed yet)."""
         self.planned: int | None = None
-        self.sweeps = 0
-        """Sweep batches run so far (for tests and figures)."""
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -129,7 +127,6 @@ class Sweeper:
     def _sweep(self) -> None:
         try:
             while not self._stopping:
-                self.sweeps += 1
                 if not self._run_sweep()[2]:
                     break
         except Exception:
