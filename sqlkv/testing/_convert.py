@@ -38,7 +38,8 @@ def entry(found: sqlkv.Entry, *, from_get: bool = False) -> Any:
 
 
 def deleted_entry(bucket: str, error: sqlkv.KeyDeletedError) -> Any:
-    """The marker nats.py's ``KeyNotFoundError.entry`` carries for a deleted key (value, delta, created None)."""
+    """The marker nats.py's ``KeyNotFoundError.entry`` carries for a deleted key (its ``op`` says which marker:
+    the entry's value, delta, created and operation are None, as nats.py builds it)."""
     _, _, kv = nats()
     return kv.KeyValue.Entry(
         bucket=bucket,
@@ -47,7 +48,7 @@ def deleted_entry(bucket: str, error: sqlkv.KeyDeletedError) -> Any:
         revision=error.revision,
         delta=None,
         created=None,
-        operation=error.operation.name,
+        operation=None,
     )
 
 
