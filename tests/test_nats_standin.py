@@ -236,3 +236,21 @@ async def test_without_a_limit_marker_ttl_an_expiry_is_silent(side: Side) -> Non
     await kv.put("after", b"1")
     assert (await watcher.updates(timeout=5)).key == "after"  # no expiry entry came before it
     await watcher.stop()
+
+
+@pytest.mark.parametrize("side", ["standin"], indirect=True)  # on a server only its expiry time would show it
+async def test_a_create_ttl_below_the_marker_ttl_is_raised_to_it_when_history_is_kept(side: Side) -> None:
+    from nats.js import errors
+
+    kv = await side.js.create_key_value(bucket=side.name("C"), history=5, limit_marker_ttl=3.0)
+    await kv.create("k", b"v", msg_ttl=1.9)  # nats.py sends whole seconds: 1
+    await side.moment.passes(2.5)
+    assert (await kv.get("k")).value == b"v"  # raised to the marker TTL, 3 s
+    await side.moment.passes(0.5)
+    with pytest.raises(errors.KeyNotFoundError):
+        await kv.get("k")
+    one = await side.js.create_key_value(bucket=side.name("C"), history=1, limit_marker_ttl=3.0)
+    await one.create("k", b"v", msg_ttl=1.9)
+    await side.moment.passes(1.0)  # history 1: no older revision to outlive the marker, no raising
+    with pytest.raises(errors.KeyNotFoundError):
+        await one.get("k")
