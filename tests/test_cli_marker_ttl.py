@@ -39,3 +39,12 @@ def test_purge_ttl_gives_the_marker_a_lifetime(db: Path) -> None:
         assert [e.operation for e in now.bucket("b").history("k")] == [sqlkv.Operation.PURGE]
         with pytest.raises(sqlkv.KeyNotFoundError):
             hours_later.bucket("b").history("k")
+
+
+def test_export_and_import_carry_the_marker_ttl(db: Path, tmp_path: Path) -> None:
+    run(db, "kv", "add", "b", "--marker-ttl", "45s")
+    dump = tmp_path / "dump.jsonl"
+    assert run(db, "export", "-o", str(dump)).returncode == 0
+    other = tmp_path / "other.db"
+    assert run(other, "import", str(dump)).returncode == 0
+    assert json.loads(run(other, "kv", "info", "b", "--json").stdout)["marker_ttl"] == 45.0

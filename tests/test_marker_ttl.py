@@ -198,3 +198,13 @@ async def test_create_writes_over_the_marker_of_an_expired_key(side: Side) -> No
     assert (await kv.get("k")).value == b"v2"
     with pytest.raises(sqlkv.KeyExistsError):
         await kv.create("k", b"v3")
+
+
+async def test_migrate_carries_the_marker_ttl(tmp_path: Path) -> None:
+    from sqlkv.migrate import migrate
+
+    async with sqlkv.AsyncStore(tmp_path / "a.db") as first, sqlkv.AsyncStore(tmp_path / "b.db") as second:
+        kv = await first.create_bucket("m", history=3, marker_ttl=30)
+        await kv.put("k", b"v")
+        await migrate(first, second, ["m"])
+        assert (await (await second.bucket("m")).status()).marker_ttl == 30.0
