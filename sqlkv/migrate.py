@@ -59,6 +59,8 @@ async def _config_kwargs(bucket: Any) -> dict[str, Any]:
     }
     if status.metadata:
         kwargs["metadata"] = status.metadata
+    if status.marker_ttl is not None:
+        kwargs["marker_ttl"] = status.marker_ttl
     return kwargs
 
 

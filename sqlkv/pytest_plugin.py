@@ -10,7 +10,10 @@ Fixtures:
   on the store of the test;
 - ``nats_kv``: an object with the interface of nats.py's ``KeyValue`` backed by sqlkv, so that
   code written against nats.py can be tested without a server (see ``sqlkv.testing``);
-  it needs nats-py (``pip install 'sqlkv[nats]'``).
+  it needs nats-py (``pip install 'sqlkv[nats]'``);
+- ``nats_jetstream``: the key-value part of nats.py's JetStream context on ``sqlkv_store``
+  (``await nats_jetstream.create_key_value(bucket="b", history=5)``, ``key_value``,
+  ``delete_key_value``), for code that makes its own buckets; it needs nats-py too.
 
 The async fixtures are plain pytest fixtures: each opens and closes its store on
 an event loop of its own, in a thread of its own, and the test uses the store on
@@ -41,6 +44,7 @@ import pytest
 import sqlkv
 
 __all__ = [
+    "nats_jetstream",
     "nats_kv",
     "sqlkv_bucket",
     "sqlkv_memory_store",
@@ -160,6 +164,19 @@ def nats_kv(sqlkv_store: sqlkv.AsyncStore) -> Any:
     from sqlkv.testing import NatsKeyValue
 
     return NatsKeyValue(_on_own_loop(lambda: sqlkv_store.create_bucket("test")))
+
+
+@pytest.fixture
+def nats_jetstream(sqlkv_store: sqlkv.AsyncStore) -> Any:
+    """nats.py's ``js.create_key_value`` / ``key_value`` / ``delete_key_value`` on ``sqlkv_store``.
+
+    See ``sqlkv.testing.NatsJetStream``; like ``nats_kv`` it needs nats-py.
+    """
+    if _nats_missing():
+        pytest.fail("nats_jetstream needs nats-py: pip install 'sqlkv[nats]'", pytrace=False)
+    from sqlkv.testing import NatsJetStream
+
+    return NatsJetStream(sqlkv_store)
 
 
 def _force_close(store: Any) -> None:

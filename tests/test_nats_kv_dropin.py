@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -108,6 +109,65 @@ async def test_status(kv: Any) -> None:
     await kv.put("a", b"2")
     status = await kv.status()
     assert (status.values, status.history) == (2, 5)
+
+
+async def test_a_deleted_key_s_error_carries_its_marker(kv: Any) -> None:
+    from nats.js import errors
+
+    await kv.put("a", b"1")
+    await kv.delete("a")
+    with pytest.raises(errors.KeyNotFoundError) as deleted:
+        await kv.get("a")
+    marker = deleted.value.entry
+    assert (marker.key, marker.revision, marker.value, deleted.value.op) == ("a", 2, None, "DEL")
+    await kv.purge("a")
+    with pytest.raises(errors.KeyNotFoundError) as purged:
+        await kv.get("a")
+    assert (purged.value.entry.revision, purged.value.op) == (3, "PURGE")
+    with pytest.raises(errors.KeyNotFoundError) as never:
+        await kv.get("never")
+    assert (never.value.entry, never.value.op) == (None, None)
+
+
+async def test_a_revision_of_another_key_names_both_subjects(kv: Any) -> None:
+    from nats.js import errors
+
+    name = (await kv.status()).bucket
+    await kv.put("name", b"x")
+    await kv.put("age", b"1")
+    assert (await kv.get("age", revision=2)).value == b"1"
+    with pytest.raises(errors.KeyNotFoundError) as other:
+        await kv.get("age", revision=1)
+    assert str(other.value) == f"nats: key not found: expected '$KV.{name}.age', but got '$KV.{name}.name'"
+    with pytest.raises(errors.KeyNotFoundError) as beyond:
+        await kv.get("age", revision=9)
+    assert str(beyond.value) == "nats: key not found"
+
+
+async def test_msg_ttl_on_delete_is_deprecated_and_ignored(kv: Any) -> None:
+    await kv.put("k", b"v")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        assert await kv.delete("k", msg_ttl=60.0) is True
+    assert [str(w.message) for w in caught if w.category is DeprecationWarning] == [
+        "msg_ttl on delete() is deprecated and ignored; use create() or purge() for TTL"
+    ]
+    history = await kv.history("k")
+    assert [e.operation for e in history] == [None, "DEL"]
+
+
+async def test_a_wildcard_purge_purges_every_matching_key(kv: Any) -> None:
+    from nats.js import errors
+
+    for i in range(3):
+        await kv.put(f"h.{i}", b"x")
+    await kv.put("h", b"kept")
+    await kv.put("h.1.deep", b"kept")
+    assert await kv.purge("h.*") is True
+    for i in range(3):
+        with pytest.raises(errors.NotFoundError):
+            await kv.get(f"h.{i}")
+    assert sorted(await kv.keys()) == ["h", "h.1.deep"]
 
 
 class _Retrying:

@@ -113,6 +113,19 @@ async def test_nats_kv(nats_kv):
 
 
 {mark}
+async def test_nats_jetstream(nats_jetstream, sqlkv_store):
+    from nats.js.errors import BucketNotFoundError
+
+    kv = await nats_jetstream.create_key_value(bucket="carts", history=5, limit_marker_ttl=60)
+    assert await kv.put("cart.42", b"[]") == 1
+    assert (await (await nats_jetstream.key_value("carts")).status()).marker_ttl == 60
+    assert await sqlkv_store.bucket_names() == ["carts"]
+    assert await nats_jetstream.delete_key_value("carts") is True
+    with pytest.raises(BucketNotFoundError):
+        await nats_jetstream.key_value("carts")
+
+
+{mark}
 async def test_a_watcher_left_open_is_ended_with_the_store(sqlkv_store):
     kv = await sqlkv_store.create_bucket("w")
     watcher = kv.watch()
@@ -152,7 +165,7 @@ def test_async_fixtures_under_pytest_asyncio(pytester: pytest.Pytester, mode: st
     pytester.makeini(ASYNCIO_INI + f"asyncio_mode = {mode}\n")
     pytester.makepyfile(ASYNC_TESTS.format(mark="@pytest.mark.asyncio" if mode == "strict" else ""))
     result = run_sandbox(pytester, "-p", "no:anyio")
-    result.assert_outcomes(passed=5, failed=1)
+    result.assert_outcomes(passed=6, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: this test fails*"])
 
 
@@ -161,7 +174,7 @@ def test_async_fixtures_under_anyio_alone(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ASYNC_TESTS.format(mark="@pytest.mark.anyio"))
     result = run_sandbox(pytester, "-p", "no:asyncio")
     backends = 2 if importlib.util.find_spec("trio") else 1
-    result.assert_outcomes(passed=4 * backends + 1, failed=backends)
+    result.assert_outcomes(passed=5 * backends + 1, failed=backends)
 
 
 @pytest.mark.parametrize("mode", ["strict", "auto"])
@@ -177,7 +190,7 @@ def test_async_fixtures_in_a_session_mixing_pytest_asyncio_and_anyio(pytester: p
     result = run_sandbox(pytester)
     # In auto mode pytest-asyncio runs every async test (anyio's trio case too); anyio's still use both backends.
     backends = 2 if importlib.util.find_spec("trio") else 1
-    result.assert_outcomes(passed=4 * (2 + backends) + 3, failed=2 + backends)
+    result.assert_outcomes(passed=5 * (2 + backends) + 3, failed=2 + backends)
     assert "AssertionError: this test fails" in result.stdout.str()
     assert "ERROR" not in result.stdout.str()
 
@@ -222,3 +235,15 @@ async def test_the_stand_in_without_nats_py_says_what_to_install(
         monkeypatch.setitem(sys.modules, name, None)  # as if nats-py were not installed
     with pytest.raises(RuntimeError, match=r"^sqlkv.testing.NatsKeyValue needs nats-py: pip install 'sqlkv\[nats\]'$"):
         NatsKeyValue(kv)
+
+
+@pytest.mark.anyio
+async def test_the_jetstream_stand_in_without_nats_py_says_what_to_install(
+    store: sqlkv.AsyncStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlkv.testing import NatsJetStream
+
+    for name in ["nats", *(name for name in sys.modules if name.startswith("nats."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if nats-py were not installed
+    with pytest.raises(RuntimeError, match=r"^sqlkv.testing.NatsJetStream needs nats-py: pip install 'sqlkv\[nats\]'$"):
+        NatsJetStream(store)

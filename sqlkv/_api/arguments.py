@@ -24,6 +24,7 @@ __all__ = [
     "check_timeout",
     "import_rows",
     "path_arg",
+    "purge_args",
     "scan_args",
     "ttl_seconds",
     "bucket_config",
@@ -56,6 +57,12 @@ def ttl_seconds(ttl: object) -> float | None:
     return None if ttl is None else to_seconds(ttl, "ttl")
 
 
+def purge_args(key: object, last: object, ttl: object) -> tuple[str, int | None, float | None]:
+    """(key, expected latest revision or None, the marker's TTL in seconds or None) of purge."""
+    key, last = marker_args(key, last)
+    return key, last, ttl_seconds(ttl)
+
+
 def marker_args(key: object, last: object) -> tuple[str, int | None]:
     """(key, expected latest revision or None) of delete and purge."""
     check_key(key)
@@ -81,6 +88,7 @@ def bucket_config(
     max_bytes: int | None,
     description: str | None,
     metadata: Mapping[str, str] | None,
+    marker_ttl: float | timedelta | None = None,
 ) -> BucketConfig:
     """A checked bucket name's configuration (create_bucket)."""
     check_bucket_name(name)
@@ -91,6 +99,7 @@ def bucket_config(
         max_bytes=max_bytes,
         description=description,
         metadata=metadata or {},
+        marker_ttl=marker_ttl,  # type: ignore[arg-type]  # BucketConfig converts a timedelta
     )
 
 

@@ -146,6 +146,7 @@ class AsyncStore:
         max_bytes: int | None = None,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        marker_ttl: float | timedelta | None = None,
     ) -> AsyncBucket:
         """Create a bucket, or return it if it exists with the same configuration.
 
@@ -153,9 +154,12 @@ class AsyncStore:
         BucketExistsError. ``history`` (1-64) is how many revisions each key
         keeps, delete and purge markers included; ``ttl`` (seconds or a
         timedelta) the maximum age of every entry; ``max_value_size`` and
-        ``max_bytes`` limit a value and the whole bucket (see BucketConfig).
+        ``max_bytes`` limit a value and the whole bucket; ``marker_ttl`` how
+        long the marker an expiry leaves lives (see BucketConfig).
         """
-        config = arguments.bucket_config(name, history, ttl, max_value_size, max_bytes, description, metadata)
+        config = arguments.bucket_config(
+            name, history, ttl, max_value_size, max_bytes, description, metadata, marker_ttl
+        )
         return await self._create_bucket(name, config)
 
     async def update_bucket(
@@ -168,6 +172,7 @@ class AsyncStore:
         max_bytes: int | Unset | None = UNSET,
         description: str | Unset | None = UNSET,
         metadata: Mapping[str, str] | Unset | None = UNSET,
+        marker_ttl: float | timedelta | Unset | None = UNSET,
     ) -> AsyncBucket:
         """Change the given settings of bucket ``name`` (the others stay) and return the bucket.
 
@@ -183,6 +188,7 @@ class AsyncStore:
             max_bytes=max_bytes,
             description=description,
             metadata=metadata,
+            marker_ttl=marker_ttl,
         )
         return await self._update_bucket(name, changes)
 
@@ -363,10 +369,14 @@ class AsyncBucket(abc.ABC):
         key, last = arguments.marker_args(key, last)
         return await self._marker(key, Operation.DEL, last)
 
-    async def purge(self, key: str, *, last: int | None = None) -> int:
-        """Write a purge marker and drop the key's earlier revisions; ``last`` as for delete."""
-        key, last = arguments.marker_args(key, last)
-        return await self._marker(key, Operation.PURGE, last)
+    async def purge(self, key: str, *, last: int | None = None, ttl: float | timedelta | None = None) -> int:
+        """Write a purge marker and drop the key's earlier revisions; ``last`` as for delete.
+
+        With ``ttl`` (seconds or a timedelta) the marker itself expires that long
+        after, silently: the key then has no entry at all (NATS's purge TTL).
+        """
+        key, last, seconds = arguments.purge_args(key, last, ttl)
+        return await self._marker(key, Operation.PURGE, last, seconds)
 
     async def incr(self, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> int:
         """Add ``by`` to the key's integer value and return the new value, as one write (no retry loop).
@@ -541,7 +551,7 @@ class AsyncBucket(abc.ABC):
     def _update(self, key: str, data: bytes, last: int, ttl: float | None) -> Awaitable[int]: ...
 
     @abc.abstractmethod
-    def _marker(self, key: str, op: Operation, last: int | None) -> Awaitable[int]: ...
+    def _marker(self, key: str, op: Operation, last: int | None, ttl: float | None = None) -> Awaitable[int]: ...
 
     @abc.abstractmethod
     def _incr(self, key: str, by: int, ttl: float | None) -> Awaitable[tuple[int, int]]: ...

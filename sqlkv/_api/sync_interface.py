@@ -153,8 +153,11 @@ class Store:
         max_bytes: int | None = None,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        marker_ttl: float | timedelta | None = None,
     ) -> Bucket:
-        config = arguments.bucket_config(name, history, ttl, max_value_size, max_bytes, description, metadata)
+        config = arguments.bucket_config(
+            name, history, ttl, max_value_size, max_bytes, description, metadata, marker_ttl
+        )
         return self._create_bucket(name, config)
 
     @twin(AsyncStore.update_bucket)
@@ -168,6 +171,7 @@ class Store:
         max_bytes: int | Unset | None = UNSET,
         description: str | Unset | None = UNSET,
         metadata: Mapping[str, str] | Unset | None = UNSET,
+        marker_ttl: float | timedelta | Unset | None = UNSET,
     ) -> Bucket:
         changes = arguments.bucket_changes(
             name,
@@ -177,6 +181,7 @@ class Store:
             max_bytes=max_bytes,
             description=description,
             metadata=metadata,
+            marker_ttl=marker_ttl,
         )
         return self._update_bucket(name, changes)
 
@@ -303,9 +308,9 @@ class Bucket(abc.ABC):
         return self._marker(key, Operation.DEL, last)
 
     @twin(AsyncBucket.purge)
-    def purge(self, key: str, *, last: int | None = None) -> int:
-        key, last = arguments.marker_args(key, last)
-        return self._marker(key, Operation.PURGE, last)
+    def purge(self, key: str, *, last: int | None = None, ttl: float | timedelta | None = None) -> int:
+        key, last, seconds = arguments.purge_args(key, last, ttl)
+        return self._marker(key, Operation.PURGE, last, seconds)
 
     @twin(AsyncBucket.incr)
     def incr(self, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> int:
@@ -419,7 +424,7 @@ class Bucket(abc.ABC):
     def _update(self, key: str, data: bytes, last: int, ttl: float | None) -> int: ...
 
     @abc.abstractmethod
-    def _marker(self, key: str, op: Operation, last: int | None) -> int: ...
+    def _marker(self, key: str, op: Operation, last: int | None, ttl: float | None = None) -> int: ...
 
     @abc.abstractmethod
     def _incr(self, key: str, by: int, ttl: float | None) -> tuple[int, int]: ...

@@ -44,7 +44,10 @@ class BucketConfig:
     - ``max_value_size``: largest value in bytes (None: unlimited);
     - ``max_bytes``: most bytes the bucket may hold, counting the UTF-8 key and the
       value of every stored entry (None: unlimited);
-    - ``description`` and ``metadata``: free text and string pairs for the application.
+    - ``description`` and ``metadata``: free text and string pairs for the application;
+    - ``marker_ttl``: how long, in seconds, the marker left by an expiry lives
+      before the key is gone for good (None: such markers stay), as NATS's
+      limit-marker TTL (``subject_delete_marker_ttl``, ADR-48).
     """
 
     history: int = 1
@@ -53,6 +56,7 @@ class BucketConfig:
     max_bytes: int | None = None
     description: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    marker_ttl: float | None = None
 
     def __post_init__(self) -> None:
         history = self.history
@@ -62,6 +66,8 @@ class BucketConfig:
             raise InvalidArgumentError(f"history must be between 1 and {MAX_HISTORY}, got {history}")
         if self.ttl is not None:
             object.__setattr__(self, "ttl", to_seconds(self.ttl, "ttl"))
+        if self.marker_ttl is not None:
+            object.__setattr__(self, "marker_ttl", to_seconds(self.marker_ttl, "marker_ttl"))
         _check_size(self.max_value_size, "max_value_size")
         _check_size(self.max_bytes, "max_bytes")
         if self.description is not None and not isinstance(self.description, str):
@@ -77,6 +83,11 @@ class BucketConfig:
     def ttl_ns(self) -> int:
         """The TTL in nanoseconds, 0 when entries never age out."""
         return 0 if self.ttl is None else round(self.ttl * 1e9)
+
+    @property
+    def marker_ttl_ns(self) -> int | None:
+        """The marker TTL in nanoseconds, None when markers stay."""
+        return None if self.marker_ttl is None else round(self.marker_ttl * 1e9)
 
     def template_values(self) -> dict[str, int]:
         """The values the bucket's triggers embed (``{{history}}``, ``{{max_bytes}}``...)."""
@@ -96,6 +107,7 @@ class BucketConfig:
                 "max_bytes": self.max_bytes,
                 "description": self.description,
                 "metadata": dict(self.metadata),
+                **({} if self.marker_ttl is None else {"marker_ttl": self.marker_ttl}),
             },
             sort_keys=True,
         )
@@ -111,4 +123,5 @@ class BucketConfig:
             max_bytes=data.get("max_bytes"),
             description=data.get("description"),
             metadata=data.get("metadata") or {},
+            marker_ttl=data.get("marker_ttl"),
         )

@@ -78,6 +78,7 @@ class BucketStatus:
     NATS does); ``keys`` counts keys whose latest row is a value; ``bytes`` is
     the sum of the UTF-8 key length and the value length of every stored row.
     Entries past their TTL are not counted, swept or not: every count is what reads show.
+    ``marker_ttl`` is the bucket's marker TTL in seconds (None: markers stay).
     """
 
     bucket: str
@@ -92,6 +93,7 @@ class BucketStatus:
     description: str | None
     metadata: dict[str, str]
     last_revision: int
+    marker_ttl: float | None = None
 
 
 # By stored op code; code 0 (the invisible high-water row) never becomes an entry.

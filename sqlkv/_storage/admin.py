@@ -23,6 +23,6 @@ def update_bucket(conn: sqlite3.Connection, name: str, changes: dict[str, object
     bucket_id, _, new, _ = record
     if new.ttl_ns and (not old.ttl_ns or new.ttl_ns < old.ttl_ns):
         sql = BucketSQL.for_bucket(name, bucket_id)
-        while sweep_bucket(conn, sql, new.ttl_ns, now, 10_000)[2] == 10_000:
+        while sweep_bucket(conn, sql, new.ttl_ns, now, 10_000, new.marker_ttl_ns)[2] == 10_000:
             pass
     return record

@@ -54,11 +54,15 @@ def _next_deadline(conn: sqlite3.Connection) -> int | None:
     return best
 
 
-def _expire_key(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: int, now: int) -> int:
-    """Remove every row of ``key``; when its value expired, leave an EXPIRE marker. Returns rows removed."""
+def _expire_key(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: int, now: int, marker_ttl: int | None) -> int:
+    """Remove every row of ``key``; when its value expired, leave an EXPIRE marker. Returns rows removed.
+
+    The marker lives ``marker_ttl`` ns (None: until something else removes it);
+    a marker that expires itself leaves nothing.
+    """
     removed = conn.execute(sql.delete_key, (key,)).rowcount
     if op == _PUT:
-        insert_row(conn, sql, key, _EXPIRE, b"", now, None)
+        insert_row(conn, sql, key, _EXPIRE, b"", now, None if marker_ttl is None else now + marker_ttl)
     return removed
 
 
@@ -66,8 +70,16 @@ def _is_latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int
     return bool(conn.execute(sql.newest_of_key, (key,)).fetchone()[0] == revision)
 
 
-def sweep_bucket(conn: sqlite3.Connection, sql: BucketSQL, ttl: int, now: int, limit: int) -> tuple[int, int, int]:
-    """Sweep one bucket: (keys expired, rows removed, candidate rows handled) for at most ``limit`` rows."""
+def sweep_bucket(
+    conn: sqlite3.Connection, sql: BucketSQL, ttl: int, now: int, limit: int, marker_ttl: int | None = None
+) -> tuple[int, int, int]:
+    """Sweep one bucket: (keys expired, rows removed, candidate rows handled) for at most ``limit`` rows.
+
+    A marker with a deadline of its own (an EXPIRE marker under ``marker_ttl``,
+    a purge with a TTL) goes at that deadline even below a newer revision,
+    as NATS drops a message whose TTL passed; a value's deadline belongs to
+    its key and ends when the key is written again.
+    """
     expired = removed = handled = 0
     if ttl:
         cutoff = now - ttl
@@ -76,15 +88,17 @@ def sweep_bucket(conn: sqlite3.Connection, sql: BucketSQL, ttl: int, now: int, l
                 break
             handled += 1
             if _is_latest(conn, sql, key, revision):
-                removed += _expire_key(conn, sql, key, op, now)
+                removed += _expire_key(conn, sql, key, op, now, marker_ttl)
                 expired += op == _PUT
             else:
                 removed += conn.execute(sql.delete_revision, (revision,)).rowcount
     for revision, key, op in conn.execute(sql.expired_by_deadline, (now, limit - handled)).fetchall():
         handled += 1
         if _is_latest(conn, sql, key, revision):
-            removed += _expire_key(conn, sql, key, op, now)
+            removed += _expire_key(conn, sql, key, op, now, marker_ttl)
             expired += op == _PUT
+        elif op != _PUT:
+            removed += conn.execute(sql.delete_revision, (revision,)).rowcount  # a marker's own lifetime ended
         else:
             conn.execute(sql.clear_expires, (revision,))  # the key was written again since
     return expired, removed, handled
@@ -103,7 +117,7 @@ def sweep(conn: sqlite3.Connection, now: int, limit: int = 1000) -> SweepResult:
     for sql, config in all_buckets(conn):
         if handled >= limit:
             return expired, removed, True
-        keys, rows, seen = sweep_bucket(conn, sql, config.ttl_ns, now, limit - handled)
+        keys, rows, seen = sweep_bucket(conn, sql, config.ttl_ns, now, limit - handled, config.marker_ttl_ns)
         expired, removed, handled = expired + keys, removed + rows, handled + seen
     return expired, removed, handled >= limit
 

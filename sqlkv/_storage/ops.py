@@ -195,11 +195,22 @@ def update(
 
 
 @on_bucket
-def write_marker(conn: sqlite3.Connection, sql: BucketSQL, key: str, op: Operation, last: int | None, now: int) -> int:
-    """Append a DEL or PURGE marker (CAS on ``last`` when given); return its revision."""
+def write_marker(
+    conn: sqlite3.Connection,
+    sql: BucketSQL,
+    key: str,
+    op: Operation,
+    last: int | None,
+    now: int,
+    expires: int | None = None,
+) -> int:
+    """Append a DEL or PURGE marker (CAS on ``last`` when given); return its revision.
+
+    ``expires``: the marker's own deadline (a purge TTL); once it passed, the key has no entry at all.
+    """
     if last is not None:
         _check_last(conn, sql, key, last, now)
-    return insert_row(conn, sql, key, int(op), b"", now, None)
+    return insert_row(conn, sql, key, int(op), b"", now, expires)
 
 
 @on_bucket
@@ -370,7 +381,7 @@ def history(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> lis
     _, op, _, created, expires = rows[-1]
     if op == _EXPIRE or _expired(created, expires, ttl, now):
         raise KeyNotFoundError(key)
-    kept = [r for r in rows if r[1] != _EXPIRE and not _expired(r[3], None, ttl, now)]
+    kept = [r for r in rows if r[1] != _EXPIRE and not _expired(r[3], None if r[1] == _PUT else r[4], ttl, now)]
     last = len(kept) - 1
     return [_entry(sql, key, r[0], r[1], r[2], r[3], last - i) for i, r in enumerate(kept)]
 
@@ -450,6 +461,7 @@ def status(conn: sqlite3.Connection, sql: BucketSQL, now: int) -> BucketStatus:
         description=config.description,
         metadata=dict(config.metadata),
         last_revision=last_revision or 0,
+        marker_ttl=config.marker_ttl,
     )
 
 

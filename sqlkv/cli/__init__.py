@@ -59,6 +59,7 @@ def _bucket_config_flags(parser: argparse.ArgumentParser) -> None:
         "--max-bucket-size", metavar="BYTES", help="most bytes the bucket may hold (default: unlimited)"
     )
     parser.add_argument("--description", help="a description of the bucket")
+    parser.add_argument("--marker-ttl", help="how long the marker an expiry leaves lives: 30s, 5m (default: kept)")
     parser.add_argument("--metadata", action="append", metavar="KEY:VALUE", help="metadata (repeatable)")
 
 
@@ -165,6 +166,7 @@ def _purge_command(sub: _Sub, name: str) -> None:
     p.add_argument("bucket")
     p.add_argument("key")
     p.add_argument("--revision", type=int, help="only if this is the key's latest revision")
+    p.add_argument("--ttl", help="the purge marker itself goes after this long: 30s, 5m, 1h")
     p.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
     p.set_defaults(command="purge")
 

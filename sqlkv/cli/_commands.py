@@ -98,6 +98,8 @@ def _config_flags(args: argparse.Namespace) -> dict[str, Any]:
         given["max_bytes"] = parse_size(args.max_bucket_size)
     if args.description is not None:
         given["description"] = args.description
+    if args.marker_ttl is not None:
+        given["marker_ttl"] = parse_duration(args.marker_ttl)
     if args.metadata:
         pairs = [item.partition(":") for item in args.metadata]
         if any(not sep for _, sep, _ in pairs):
@@ -231,7 +233,7 @@ def remove_bucket(args: argparse.Namespace, store: sqlkv.Store) -> int:
 def purge(args: argparse.Namespace, store: sqlkv.Store) -> int:
     kv = store.bucket(args.bucket)
     if _confirm(args, f"Purge key {args.bucket} > {args.key}?"):
-        kv.purge(args.key, last=args.revision)
+        kv.purge(args.key, last=args.revision, ttl=parse_duration(args.ttl) if args.ttl else None)
     else:
         _out("Skipping purge")
     return 0

@@ -108,8 +108,10 @@ def status_block(status: sqlkv.BucketStatus, path: str) -> str:
         ("Values Stored", f"{status.values:,}"),
         ("Compressed", "false"),
         ("Per-Key TTL Supported", "true"),
-        ("Backing Store Kind", "SQLite"),
     ]
+    if status.marker_ttl is not None:
+        rows.append(("Limit Marker TTL", duration(status.marker_ttl)))
+    rows.append(("Backing Store Kind", "SQLite"))
     if status.description:
         rows.append(("Description", status.description))
     rows += [
@@ -141,6 +143,7 @@ def status_json(status: sqlkv.BucketStatus) -> dict[str, Any]:
         "keys": status.keys,
         "bytes": status.bytes,
         "ttl": status.ttl,
+        "marker_ttl": status.marker_ttl,
         "max_value_size": status.max_value_size,
         "max_bytes": status.max_bytes,
         "description": status.description,

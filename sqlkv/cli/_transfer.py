@@ -34,6 +34,7 @@ def export_lines(store: sqlkv.Store, buckets: Iterable[str], *, history: bool) -
             "bucket": name,
             "history": status.history,
             "ttl": status.ttl,
+            **({} if status.marker_ttl is None else {"marker_ttl": status.marker_ttl}),
             "max_value_size": status.max_value_size,
             "max_bytes": status.max_bytes,
             "description": status.description,
@@ -82,6 +83,8 @@ def import_lines(store: sqlkv.Store, lines: Iterable[str], *, renumber: bool, pr
             if kind == "bucket":
                 name = record["bucket"]
                 config = {k: record.get(k) for k in ("history", "ttl", "max_value_size", "max_bytes", "description")}
+                if record.get("marker_ttl") is not None:
+                    config["marker_ttl"] = record["marker_ttl"]
                 metadata = record.get("metadata")
             else:
                 name, key, value = record["bucket"], record["key"], base64.b64decode(record["value"], validate=True)

@@ -24,7 +24,7 @@ from .errors import bucket_errors, nats, ns
 from .session import Session
 from .watcher import OPERATIONS, NatsWatcher
 
-__all__ = ["INCR_ATTEMPTS", "NatsBucket", "config_of"]
+__all__ = ["INCR_ATTEMPTS", "NatsBucket", "config_of", "nats_ttl"]
 
 INCR_ATTEMPTS = 100
 """How many compare-and-set rounds ``incr`` tries on NATS before giving up with StoreBusyError."""
@@ -41,7 +41,15 @@ def config_of(info: Any) -> BucketConfig:
         max_value_size=None if (config.max_msg_size or -1) < 0 else config.max_msg_size,
         max_bytes=None if (config.max_bytes or -1) < 0 else config.max_bytes,
         description=config.description or None,
+        marker_ttl=getattr(config, "subject_delete_marker_ttl", None) or None,
     )
+
+
+def nats_ttl(ttl: float, what: str) -> str:
+    """A TTL as a ``Nats-TTL`` header value (a Go duration); NATS takes nothing under a second."""
+    if ttl < 1:
+        raise UnsupportedError(f"{what} of {ttl} s is not supported on a nats:// store: NATS needs at least 1 s")
+    return f"{round(ttl * 1000)}ms"
 
 
 def _no_ttl(ttl: float | None, operation: str) -> None:
@@ -83,8 +91,27 @@ class NatsBucket(AsyncBucket):
             async with bucket_errors(self._name):
                 revision: int = await self._kv.create(key, data, msg_ttl=ttl)
         except WrongLastRevisionError as exc:
-            raise KeyExistsError(key, exc.actual) from None
+            if not exc.actual or not await self._is_limit_marker(key, exc.actual):
+                raise KeyExistsError(key, exc.actual) from None
+            headers = {"Nats-Expected-Last-Subject-Sequence": str(exc.actual)}
+            if ttl is not None:
+                headers["Nats-TTL"] = nats_ttl(ttl, "a per-key TTL")
+            try:  # the key expired and its limit marker is its latest message: create over it, as nats.go does
+                async with bucket_errors(self._name):
+                    ack = await self._session.js.publish(f"$KV.{self._name}.{key}", data, headers=headers)
+            except WrongLastRevisionError as again:
+                raise KeyExistsError(key, again.actual) from None
+            revision = int(ack.seq)
         return revision
+
+    async def _is_limit_marker(self, key: str, revision: int) -> bool:
+        """Whether ``revision`` is a server-written limit marker (``Nats-Marker-Reason``) of ``key``."""
+        _, _, errors = nats()
+        try:
+            msg = await self._session.js.get_msg(self._stream, seq=revision, direct=True)
+        except errors.NotFoundError:
+            return False
+        return msg.subject == f"$KV.{self._name}.{key}" and bool((msg.headers or {}).get("Nats-Marker-Reason"))
 
     async def _update(self, key: str, data: bytes, last: int, ttl: float | None) -> int:
         _no_ttl(ttl, "update")
@@ -96,10 +123,12 @@ class NatsBucket(AsyncBucket):
             raise WrongLastRevisionError(key, last, exc.actual) from None
         return revision
 
-    async def _marker(self, key: str, op: Operation, last: int | None) -> int:
+    async def _marker(self, key: str, op: Operation, last: int | None, ttl: float | None = None) -> int:
         headers = {"KV-Operation": op.name}
         if op is Operation.PURGE:
             headers["Nats-Rollup"] = "sub"
+        if ttl is not None:
+            headers["Nats-TTL"] = nats_ttl(ttl, "a purge TTL")
         if last is not None:
             headers["Nats-Expected-Last-Subject-Sequence"] = str(last)
         js = self._session.js
@@ -185,9 +214,14 @@ class NatsBucket(AsyncBucket):
         come too early (nats.py#842, still so in nats-py 2.16.0)."""
         async with self.watch(key, include_history=True) as watcher:
             entries = await watcher.initial()
-        if not entries:
+        if not entries or entries[-1].operation is Operation.EXPIRE:  # expired: absent, as on SQLite
             raise KeyNotFoundError(key)
-        return entries
+        kept = [e for e in entries if e.operation is not Operation.EXPIRE]
+        last = len(kept) - 1
+        return [
+            make_entry(e.bucket, e.key, e.value, e.revision, ns(e.created), last - i, int(e.operation))
+            for i, e in enumerate(kept)
+        ]
 
     async def _keys(self, options: WatchOptions) -> list[str]:
         """Server-side subject filters, one watch each."""
@@ -222,6 +256,7 @@ class NatsBucket(AsyncBucket):
             description=config.description,
             metadata={},
             last_revision=info.state.last_seq,
+            marker_ttl=config.marker_ttl,
         )
 
     def _watch(self, options: WatchOptions) -> NatsWatcher:

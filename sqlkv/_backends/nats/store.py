@@ -28,7 +28,7 @@ from ..._model.errors import (
     UnsupportedError,
 )
 from .batch import publish_batch, refuse_unsupported
-from .bucket import NatsBucket, config_of
+from .bucket import NatsBucket, config_of, nats_ttl
 from .errors import nats, retry_transient, server_errors
 from .session import Session
 
@@ -143,6 +143,8 @@ class NatsStore(AsyncStore):
             raise UnsupportedError(
                 "bucket metadata is not supported on a nats:// store (nats-py 2.16.0's KeyValueConfig has none)"
             )
+        if config.marker_ttl is not None:
+            nats_ttl(config.marker_ttl, "a marker_ttl")
         _, _, errors = nats()
         js = self._session.js
         with server_errors(f"create bucket {name}"):
@@ -157,6 +159,7 @@ class NatsStore(AsyncStore):
                         description=config.description,
                         direct=True,
                         replicas=self._replicas,
+                        limit_marker_ttl=config.marker_ttl,
                     )
                 )
             except errors.BadRequestError as exc:
@@ -218,6 +221,8 @@ class NatsStore(AsyncStore):
             raise UnsupportedError(
                 "bucket metadata is not supported on a nats:// store (nats-py 2.16.0's KeyValueConfig has none)"
             )
+        if new.marker_ttl is not None:
+            nats_ttl(new.marker_ttl, "a marker_ttl")
         js = self._session.js
         with server_errors(f"update bucket {name}"):
             info = await js.stream_info(f"KV_{name}")
@@ -227,6 +232,9 @@ class NatsStore(AsyncStore):
         config.max_msg_size = new.max_value_size if new.max_value_size is not None else -1
         config.max_bytes = new.max_bytes if new.max_bytes is not None else -1
         config.description = new.description
+        config.subject_delete_marker_ttl = new.marker_ttl
+        if new.marker_ttl is not None:
+            config.allow_msg_ttl = True  # (it cannot be turned off again, but the markers can)
         if new.ttl and (config.duplicate_window or 120) > new.ttl:
             config.duplicate_window = new.ttl
         with server_errors(f"update bucket {name}"):

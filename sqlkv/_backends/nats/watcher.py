@@ -17,6 +17,8 @@ from .session import Session
 __all__ = ["OPERATIONS", "NatsWatcher"]
 
 OPERATIONS = {None: Operation.PUT, "DEL": Operation.DEL, "PURGE": Operation.PURGE}
+MARKER_REASONS = {"MaxAge": Operation.EXPIRE, "Purge": Operation.PURGE, "Remove": Operation.DEL}
+"""A server-written limit marker (``Nats-Marker-Reason``, ADR-43): an expiry is sqlkv's EXPIRE entry."""
 """A message's ``KV-Operation`` header as an operation (anything else: a limit marker, read as PURGE)."""
 
 
@@ -145,6 +147,8 @@ class NatsWatcher(AsyncWatcher):
         key = msg.subject.split(".", 2)[2]
         headers = msg.headers or {}
         op = OPERATIONS.get(headers.get("KV-Operation"), Operation.PURGE)
+        if "KV-Operation" not in headers and headers.get("Nats-Marker-Reason"):
+            op = MARKER_REASONS.get(headers["Nats-Marker-Reason"], Operation.PURGE)
         if self._passes_gap(meta.sequence.stream):
             return
         self._last_revision = meta.sequence.stream

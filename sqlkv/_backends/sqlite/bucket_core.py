@@ -88,11 +88,14 @@ class SqliteBucketCore:
     def _update(self, key: str, data: bytes, last: int, ttl: float | None) -> Any:
         return self._value_write(ops.update, key, data, ttl, last)
 
-    def _marker(self, key: str, op: Operation, last: int | None) -> Any:
+    def _marker(self, key: str, op: Operation, last: int | None, ttl: float | None = None) -> Any:
         now = self._engine.clock()
-        if self._ttl_ns:
-            self._announce(now, None)
-        return self._engine.write(ops.write_marker, self._sql, key, op, last, now)
+        expires = None if ttl is None else now + round(ttl * 1e9)
+        if self._ttl_ns or expires is not None:
+            self._announce(now, expires)
+        if expires is None:
+            return self._engine.write(ops.write_marker, self._sql, key, op, last, now)
+        return self._engine.write(ops.write_marker, self._sql, key, op, last, now, expires)
 
     def _incr(self, key: str, by: int, ttl: float | None) -> Any:
         engine = self._engine
