@@ -4,6 +4,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from .config import BucketConfig
+
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
     from typing import Any
@@ -78,6 +80,7 @@ class BucketStatus:
     NATS does); ``keys`` counts keys whose latest row is a value; ``bytes`` is
     the sum of the UTF-8 key length and the value length of every stored row.
     Entries past their TTL are not counted, swept or not: every count is what reads show.
+    ``config`` is the bucket's configuration (the fields ``history`` to ``metadata`` repeat it).
     """
 
     bucket: str
@@ -92,6 +95,7 @@ class BucketStatus:
     description: str | None
     metadata: dict[str, str]
     last_revision: int
+    config: BucketConfig
 
 
 # By stored op code; code 0 (the invisible high-water row) never becomes an entry.

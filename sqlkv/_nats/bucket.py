@@ -222,6 +222,7 @@ class NatsBucket(AsyncBucket):
             description=config.description,
             metadata={},
             last_revision=info.state.last_seq,
+            config=config,
         )
 
     def _watch(self, options: WatchOptions) -> NatsWatcher:
