@@ -75,9 +75,14 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
     def __init__(self, prog: str) -> None:
         try:
-            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (ValueError, OSError, AttributeError):
-            columns = 80
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(1).columns
+            except OSError:  # not a terminal
+                columns = 80
         super().__init__(prog, width=max(columns, 20) - 2)
 
 
@@ -87,12 +92,19 @@ if TYPE_CHECKING:
 
 
 def _global_flags(parser: argparse.ArgumentParser, after_command: bool) -> None:
-    """``--db`` and ``--version``: before the command, and (unless given there) after it too."""
-    unset = {"default": argparse.SUPPRESS} if after_command else {}
+    """``--db`` and ``--version``: before the command, and after it too (there they set nothing unless given)."""
     parser.add_argument(
-        "--db", metavar="PATH", help="the store file (default: $SQLKV_DB or the user data file)", **unset
+        "--db",
+        metavar="PATH",
+        default=argparse.SUPPRESS if after_command else None,
+        help="the store file (default: $SQLKV_DB or the user data file)",
     )
-    parser.add_argument("--version", action="store_true", help="print the version and exit", **unset)
+    parser.add_argument(
+        "--version",
+        action="store_true",
+        default=argparse.SUPPRESS if after_command else False,
+        help="print the version and exit",
+    )
 
 
 def _add_commands(sub: argparse._SubParsersAction[_Parser], commands: Sequence[Command]) -> None:
