@@ -560,13 +560,16 @@ def ui(args: argparse.Namespace, location: str, *, read_only: bool) -> int:
         sys.stdout.flush()
 
     options = {"read_only": True} if read_only or not args.write else {}
-    serve(
-        location,
-        options=options,
-        write=args.write,
-        host=host,
-        port=args.port,
-        open_browser=args.browser,
-        announce=announce,
-    )
+    try:
+        serve(
+            location,
+            options=options,
+            write=args.write,
+            host=host,
+            port=args.port,
+            open_browser=args.browser,
+            announce=announce,
+        )
+    except KeyboardInterrupt:  # before the server took over the signals: stopped all the same (the store is closed)
+        pass
     return 0
