@@ -24,7 +24,11 @@ COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sqlkv.cl
 
 def run(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*COMMAND, *args], capture_output=True, text=True, timeout=60, **options  # type: ignore[call-overload]
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **options,  # type: ignore[call-overload]
     )
 
 
@@ -51,7 +55,10 @@ def test_a_value_on_stdin_is_read_up_to_the_limit_and_no_further(db: Path, comma
     errors = db.parent / "stderr.txt"
     with errors.open("wb") as stderr:
         process = subprocess.Popen(
-            [*COMMAND, "--db", str(db), command, *words], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr
+            [*COMMAND, "--db", str(db), command, *words],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )
     assert process.stdin is not None
     written = 0
@@ -192,16 +199,17 @@ def test_a_plain_sqlite_file_is_said_to_be_one_with_status_2(tmp_path: Path) -> 
         conn.execute("CREATE TABLE t (x)")
     conn.close()
     for read_only in (False, True):
-        with pytest.raises(sqlkv.NotAStoreError, match="is an SQLite database, but not an sqlkv store"):
-            with sqlkv.Store(other, read_only=read_only) as store:
-                store.bucket_names()
+        with (
+            pytest.raises(sqlkv.NotAStoreError, match="is an SQLite database, but not an sqlkv store"),
+            sqlkv.Store(other, read_only=read_only) as store,
+        ):
+            store.bucket_names()
     for words in (["kv", "ls"], ["get", "b", "k"], ["put", "b", "k", "v"]):
         _one_line_error(run("--db", str(other), *words), 2, "is an SQLite database, but not an sqlkv store")
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    with pytest.raises(sqlkv.NotAStoreError, match="not yet an sqlkv store"):
-        with sqlkv.Store(empty, read_only=True) as store:
-            store.bucket_names()
+    with pytest.raises(sqlkv.NotAStoreError, match="not yet an sqlkv store"), sqlkv.Store(empty, read_only=True) as s:
+        s.bucket_names()
 
 
 def test_an_unknown_url_scheme_names_the_supported_ones(tmp_path: Path) -> None:
