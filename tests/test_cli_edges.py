@@ -252,3 +252,18 @@ def test_sigterm_cleans_up_as_ctrl_c_does(db: Path, words: list[str], ready: str
     assert "Traceback" not in result.stderr
     left = sorted(p.name for p in db.parent.iterdir())
     assert left == [db.name], left  # no -wake directory, no -wal or -shm: the store was closed
+
+
+def test_get_and_put_start_without_the_modules_they_do_not_need(db: Path) -> None:
+    """What bench/bench_cli.py measures stays lean: none of these is imported by `kv get` or `kv put`."""
+    unneeded = ("shutil", "secrets", "hmac", "random", "socket", "typing", "base64", "asyncio", "anyio", "tempfile")
+    code = f"""
+import sys
+from sqlkv.cli import main
+assert main(["--db", {str(db)!r}, "kv", "get", "b", "k"]) == 0
+assert main(["--db", {str(db)!r}, "kv", "put", "b", "k", "v2"]) == 0
+print(" ".join(name for name in {unneeded!r} if name in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == ""
