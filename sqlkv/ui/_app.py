@@ -159,7 +159,7 @@ async def info(request: Request) -> Response:
     )
 
 
-async def _last_update(request: Request, kv: sqlkv.AsyncBucket, status: sqlkv.BucketStatus) -> str | None:
+async def _cached_last_update(request: Request, kv: sqlkv.AsyncBucket, status: sqlkv.BucketStatus) -> str | None:
     """When the newest revision was written (cached per revision: refreshing an idle bucket reads nothing)."""
     if status.last_revision == 0:
         return None
@@ -184,14 +184,14 @@ async def buckets(request: Request) -> Response:
             status = await kv.status()
         except sqlkv.BucketNotFoundError:  # deleted since it was listed
             continue
-        found.append({**status_view(status), "last_update": await _last_update(request, kv, status)})
+        found.append({**status_view(status), "last_update": await _cached_last_update(request, kv, status)})
     return Json({"buckets": found})
 
 
 async def bucket(request: Request) -> Response:
     kv = await _bucket(request)
     status = await kv.status()
-    return Json({**status_view(status), "last_update": await _last_update(request, kv, status)})
+    return Json({**status_view(status), "last_update": await _cached_last_update(request, kv, status)})
 
 
 async def keys(request: Request) -> Response:
