@@ -221,9 +221,9 @@ def test_an_unknown_url_scheme_names_the_supported_ones(tmp_path: Path) -> None:
 
 
 def _stopped_by_sigterm(db: Path, words: list[str], ready: str) -> subprocess.CompletedProcess[str]:
-    """Run ``sqlkv --db DB WORDS`` until it prints ``ready``, then SIGTERM it; its exit and output."""
+    """Run ``sqlkv WORDS --db DB`` (the global flag after the command) until it prints ``ready``, then SIGTERM it."""
     process = subprocess.Popen(
-        [*COMMAND, "--db", str(db), *words], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COMMAND, *words, "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     first = process.stdout.readline()
