@@ -73,17 +73,22 @@ class _Parser(argparse.ArgumentParser):
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """argparse's formatter, sized without ``shutil`` (argparse makes one for every argument it adds)."""
 
+    columns = 0
+    """The terminal's width, found once: ``$COLUMNS``, else the terminal's, else 80."""
+
     def __init__(self, prog: str) -> None:
-        try:
-            columns = int(os.environ.get("COLUMNS", "0"))
-        except ValueError:
-            columns = 0
-        if columns <= 0:
+        if not _Formatter.columns:
             try:
-                columns = os.get_terminal_size(1).columns
-            except OSError:  # not a terminal
-                columns = 80
-        super().__init__(prog, width=max(columns, 20) - 2)
+                columns = int(os.environ.get("COLUMNS", "0"))
+            except ValueError:
+                columns = 0
+            if columns <= 0:
+                try:
+                    columns = os.get_terminal_size(1).columns
+                except OSError:  # not a terminal
+                    columns = 80
+            _Formatter.columns = max(columns, 20)
+        super().__init__(prog, width=_Formatter.columns - 2)
 
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
