@@ -6,12 +6,13 @@ Measured: ``sqlkv kv get BUCKET KEY`` and ``sqlkv kv put BUCKET KEY VALUE`` on a
 100 keys, history 1, so the store does not grow). Each process is timed from spawn to exit.
 
 Honest and repeatable: one interpreter for everything (this one, ``sys.executable``, running the ``sqlkv``
-script beside it, else ``python -m sqlkv.cli``); warm-up runs first so that files and bytecode are in the page cache;
-then ``--runs`` rounds in which every command runs once, in an order that rotates from round to round, so
-drift of the machine falls on all of them alike. Figures are medians (min..max) in milliseconds; the goal is a
-median at most 2.5x the baseline's.
+script beside it, else ``python -m sqlkv.cli``), bytecode compiled first (``compileall``: a user's install has
+it); warm-up runs so that files are in the page cache; then ``--runs`` paired runs: each command run right
+after (or, every other round, right before) a run of the baseline, and the ratio taken within the pair, so
+that drift of a shared machine falls on both sides of each ratio. Figures are medians (min..max) in
+milliseconds and the median of the paired ratios; the goal is a median ratio at most 2.5x.
 
-    python bench/bench_cli.py [--runs 40] [--warmup 5]
+    python bench/bench_cli.py [--runs 15] [--warmup 3]
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def time_once(argv: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=40, help="timed rounds (each command once per round)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed runs of each command first")
+    parser.add_argument("--runs", type=int, default=15, help="paired runs of each command with the baseline")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs of each command first")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="sqlkv-bench-cli-") as folder:
@@ -71,29 +72,36 @@ def main() -> None:
             "sqlkv kv put bench key.7 value": [*cli, "kv", "put", "bench", "key.7", "value"],
         }
         names = list(commands)
+        import compileall
+
+        compileall.compile_dir(str(Path(sqlkv.__file__).parent), quiet=1)
         for _ in range(options.warmup):
             for name in names:
                 time_once(commands[name])
+        baseline_name = names[0]
         times: dict[str, list[float]] = {name: [] for name in names}
+        ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
         for round_ in range(options.runs):
-            shift = round_ % len(names)
-            for name in names[shift:] + names[:shift]:
-                times[name].append(time_once(commands[name]))
+            for name in names[1:]:
+                pair = [baseline_name, name] if round_ % 2 == 0 else [name, baseline_name]
+                measured = {one: time_once(commands[one]) for one in pair}
+                for one, seconds in measured.items():
+                    times[one].append(seconds)
+                ratios[name].append(measured[name] / measured[baseline_name])
 
-    baseline = statistics.median(times[names[0]])
-    print(f"\n## One CLI command, start to exit ({options.runs} interleaved rounds, medians)\n")
+    print(f"\n## One CLI command, start to exit ({options.runs} paired runs, medians)\n")
     print(f"interpreter: {sys.executable} (Python {sys.version.split()[0]}); sqlkv: {' '.join(cli_command())}")
     print(f"cpus: {os.cpu_count()}\n")
-    print("| command | median ms (min..max) | x baseline |")
+    print("| command | median ms (min..max) | median of paired ratios |")
     print("|---|---:|---:|")
     for name in names:
         values = times[name]
-        middle = statistics.median(values)
-        cells = f"{middle * 1e3:.1f} ({min(values) * 1e3:.1f}..{max(values) * 1e3:.1f})"
-        print(f"| {name} | {cells} | {middle / baseline:.2f}x |")
+        cells = f"{statistics.median(values) * 1e3:.1f} ({min(values) * 1e3:.1f}..{max(values) * 1e3:.1f})"
+        ratio = statistics.median(ratios[name]) if name in ratios else 1.0
+        print(f"| {name} | {cells} | {ratio:.2f}x |")
     print()
     for name in names[1:]:
-        ratio = statistics.median(times[name]) / baseline
+        ratio = statistics.median(ratios[name])
         verdict = "ok" if ratio <= GOAL else "ABOVE GOAL"
         print(f"- {name}: {ratio:.2f}x the baseline (goal <= {GOAL}x) {verdict}")
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ._model.errors import BucketFullError as BucketFullError
     from ._model.errors import BucketNotFoundError as BucketNotFoundError
     from ._model.errors import CheckFailure as CheckFailure
+    from ._model.errors import ErrorKind as ErrorKind
     from ._model.errors import InvalidArgumentError as InvalidArgumentError
     from ._model.errors import InvalidBucketNameError as InvalidBucketNameError
     from ._model.errors import InvalidKeyError as InvalidKeyError
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ._model.errors import KeyNotFoundError as KeyNotFoundError
     from ._model.errors import LockNotAcquiredError as LockNotAcquiredError
     from ._model.errors import NotACounterError as NotACounterError
+    from ._model.errors import NotAStoreError as NotAStoreError
     from ._model.errors import ReplicaError as ReplicaError
     from ._model.errors import ReplicaReadOnlyError as ReplicaReadOnlyError
     from ._model.errors import RevisionGapError as RevisionGapError
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from ._model.replica import ReplicaConflict as ReplicaConflict
     from ._model.replica import ReplicaStatus as ReplicaStatus
     from ._model.validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
+    from ._model.validate import MAX_VALUE_SIZE as MAX_VALUE_SIZE
     from ._storage.paths import default_store_path as default_store_path
 
 __version__ = "0.1.0"

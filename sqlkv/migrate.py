@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlkv import AsyncStore, InvalidArgumentError, KeyNotFoundError, SqlkvError
+from sqlkv import AsyncStore, ErrorKind, InvalidArgumentError, KeyNotFoundError, SqlkvError
+from sqlkv.views import config_kwargs, config_view
 
 __all__ = ["BucketReport", "MigrationError", "migrate"]
 
@@ -25,6 +26,8 @@ Progress = Callable[[str, int], None]
 
 class MigrationError(SqlkvError):
     """The destination does not hold what the source holds after the copy (counts or checksums differ)."""
+
+    kind = ErrorKind.OTHER
 
 
 @dataclass(frozen=True)
@@ -49,19 +52,7 @@ async def _fingerprint(bucket: Any) -> tuple[int, str]:
 
 
 async def _config_kwargs(bucket: Any) -> dict[str, Any]:
-    status = await bucket.status()
-    kwargs: dict[str, Any] = {
-        "history": status.history,
-        "ttl": status.ttl,
-        "max_value_size": status.max_value_size,
-        "max_bytes": status.max_bytes,
-        "description": status.description,
-    }
-    if status.metadata:
-        kwargs["metadata"] = status.metadata
-    if status.marker_ttl is not None:
-        kwargs["marker_ttl"] = status.marker_ttl
-    return kwargs
+    return config_kwargs(config_view((await bucket.status()).config))
 
 
 async def migrate(

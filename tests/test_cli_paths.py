@@ -35,7 +35,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 
 def _every_command() -> list[tuple[tuple[str, ...], str]]:
-    """(words, command) for every command of the CLI: ``("kv", "view")`` -> ``"status"``."""
+    """(words, command) for every command of the CLI: ``("kv", "view")`` -> ``"info"``."""
     top = _subcommands(build_parser())
     found = [((name,), parser.get_default("command")) for name, parser in top.items() if name != "kv"]
     found += [(("kv", name), parser.get_default("command")) for name, parser in _subcommands(top["kv"]).items()]
@@ -46,7 +46,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the runs are fo
 
 COMMANDS = _every_command()
 CREATES = {"add", "import"}
-READS = {"status", "get", "history", "keys", "ls", "watch", "backup", "export", "migrate", "ui"}
+READS = {"info", "get", "history", "keys", "ls", "watch", "backup", "export", "migrate", "ui"}
 RUNS_UNTIL_STOPPED = {"watch", "ui"}
 """Commands that run until stopped: a success is tried with a closed standard output, so its first line ends it."""
 
@@ -132,7 +132,7 @@ Arguments = Callable[[Layout, str, str], list[str]]
 ARGUMENTS: dict[str, Arguments] = {
     "add": lambda lay, db, tag: ["b", "--history", "5"],
     "edit": lambda lay, db, tag: ["b", "--description", "edited"],
-    "status": lambda lay, db, tag: ["b"],
+    "info": lambda lay, db, tag: ["b"],
     "put": lambda lay, db, tag: ["b", "k", "v3"],
     "create": lambda lay, db, tag: ["b", "new", "v"],
     "update": lambda lay, db, tag: ["b", "k", "v3", "2"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-from .._model.errors import UnsupportedError
+from .._model.errors import InvalidArgumentError, UnsupportedError
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
@@ -37,14 +37,25 @@ _REPLICA = "sqlkv._replica"
 
 
 def backend_of(location: object) -> str:
-    """``"nats"`` for a NATS URL (or a list of them), else ``"file"``."""
+    """``"nats"`` for a NATS URL (or a list of them), else ``"file"``; InvalidArgumentError for another URL scheme."""
     if isinstance(location, (list, tuple)):
         return "nats" if location and all(backend_of(one) == "nats" for one in location) else "file"
     if isinstance(location, str):
         scheme, sep, _ = location.partition("://")
         if sep and scheme.lower() in NATS_SCHEMES:
             return "nats"
+        if sep and len(scheme) > 1 and scheme.isascii() and scheme[0].isalpha() and _is_scheme(scheme):
+            supported = ", ".join(f"{name}://" for name in NATS_SCHEMES)
+            raise InvalidArgumentError(
+                f"unknown URL scheme {scheme}:// in {location!r}: "
+                f"sqlkv opens a file path or a NATS server ({supported})"
+            )
     return "file"
+
+
+def _is_scheme(text: str) -> bool:
+    """Whether ``text`` has the characters of a URL scheme (RFC 3986: letters, digits, ``+ - .``)."""
+    return all(c.isalnum() or c in "+-." for c in text)
 
 
 def load(where: str) -> Any:

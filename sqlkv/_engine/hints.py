@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import select
-import socket
 import sys
 import threading
 import time
@@ -32,7 +30,11 @@ from .._runtime.forkgate import in_child
 
 __all__ = ["AVAILABLE", "REFRESH", "HintListener", "HintSender", "hint_directory"]
 
-AVAILABLE = sys.platform.startswith("linux") and hasattr(socket, "AF_UNIX")
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
+if TYPE_CHECKING:
+    import socket
+
+AVAILABLE = sys.platform.startswith("linux")  # (``socket`` loads only where one is made: `sqlkv kv get` needs none)
 """Whether hints can work here (abstract Unix sockets are Linux's); tests set it False to force polling."""
 
 _PREFIX = b"\0sqlkv-wake-"
@@ -54,10 +56,12 @@ class HintListener:
     """One process's hint endpoint for one store file; ``wait()`` returns when a hint came or the time is up."""
 
     def __init__(self, path: str) -> None:
-        self.token = f"{os.getpid()}-{secrets.token_hex(8)}"
+        self.token = f"{os.getpid()}-{os.urandom(8).hex()}"  # (what secrets.token_hex does, without its imports)
         self._directory = hint_directory(path)
         self._marker = os.path.join(self._directory, self.token)
         self._closed = False
+        import socket
+
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
             self._socket.bind(_address(self.token))
@@ -94,6 +98,8 @@ class HintListener:
 
     def wake(self) -> None:
         """Wake ``wait()`` from this process (closing)."""
+        import socket
+
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.sendto(b"!", _address(self.token))
 
@@ -151,6 +157,8 @@ class HintSender:
             if sock is None:
                 if self._closed:
                     return
+                import socket
+
                 sock = self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 sock.setblocking(False)
                 weakref.finalize(self, sock.close)  # a store dropped without close: no ResourceWarning for this

@@ -4,6 +4,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from .config import BucketConfig
+
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
     from typing import Any
@@ -78,7 +80,8 @@ class BucketStatus:
     NATS does); ``keys`` counts keys whose latest row is a value; ``bytes`` is
     the sum of the UTF-8 key length and the value length of every stored row.
     Entries past their TTL are not counted, swept or not: every count is what reads show.
-    ``marker_ttl`` is the bucket's marker TTL in seconds (None: markers stay).
+    ``config`` is the bucket's configuration (the fields ``history`` to ``metadata`` and ``marker_ttl``
+    repeat it); ``marker_ttl`` is the bucket's marker TTL in seconds (None: markers stay).
     """
 
     bucket: str
@@ -93,6 +96,7 @@ class BucketStatus:
     description: str | None
     metadata: dict[str, str]
     last_revision: int
+    config: BucketConfig
     marker_ttl: float | None = None
 
 

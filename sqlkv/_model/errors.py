@@ -27,22 +27,64 @@ exception ever reaches a caller::
     └── StorageError                   the file itself: busy, full, corrupt, too new
         ├── StoreBusyError
         ├── StorageFullError
-        └── SchemaTooNewError
+        ├── SchemaTooNewError
+        └── NotAStoreError             an SQLite file that is not an sqlkv store
+
+Each class has a :class:`ErrorKind` (``error.kind``): what went wrong, apart
+from where in the tree. The CLI's exit statuses and the inspector's HTTP
+statuses are tables over the kinds.
 """
 
 from __future__ import annotations
 
+import enum
+
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
+    from typing import ClassVar
+
     from .entry import Operation
 
 
+class ErrorKind(enum.Enum):
+    """What kind of failure an :class:`SqlkvError` is (``error.kind``), whatever its class."""
+
+    NOT_FOUND = "not found"
+    """A key, a revision or a bucket that is not there."""
+    CONFLICT = "conflict"
+    """The state is not what the caller expected: a compare-and-set, a key or bucket that exists, a held lock."""
+    LIMIT = "limit"
+    """A size limit: a value, a bucket, a transaction."""
+    INVALID = "invalid"
+    """Bad input: a key, a name, an argument, a file that is not a store."""
+    UNSUPPORTED = "unsupported"
+    """Valid, but this backend cannot do it."""
+    READ_ONLY = "read-only"
+    """A write to what may not be written (a mirror bucket)."""
+    GONE = "gone"
+    """Revisions a watcher asked for that are no longer stored."""
+    BUSY = "busy"
+    """Another process held the database lock for too long: try again."""
+    CLOSED = "closed"
+    """The store was closed."""
+    STORAGE = "storage"
+    """The file itself: I/O, a full disk, corruption, a schema too new."""
+    REPLICA = "replica"
+    """A replica cannot go on."""
+    OTHER = "other"
+    """None of the above."""
+
+
 class SqlkvError(Exception):
-    """Root of every error raised by sqlkv."""
+    """Root of every error raised by sqlkv; ``kind`` says what kind of failure it is."""
+
+    kind: ClassVar[ErrorKind] = ErrorKind.OTHER
 
 
 class KeyNotFoundError(SqlkvError, KeyError):
     """The key has no value (never written, expired, or its revision belongs elsewhere)."""
+
+    kind = ErrorKind.NOT_FOUND
 
     def __init__(self, key: str, message: str | None = None) -> None:
         self.key = key
@@ -59,6 +101,8 @@ class KeyDeletedError(KeyNotFoundError):
     ``update(..., last=)``); ``operation`` says which marker it is.
     """
 
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, key: str, revision: int, operation: Operation) -> None:
         self.revision = revision
         self.operation = operation
@@ -74,6 +118,8 @@ class WrongLastRevisionError(SqlkvError):
     The message mirrors NATS: ``wrong last sequence: 14``.
     """
 
+    kind = ErrorKind.CONFLICT
+
     def __init__(self, key: str, expected: int, actual: int, message: str | None = None) -> None:
         self.key = key
         self.expected = expected
@@ -83,6 +129,8 @@ class WrongLastRevisionError(SqlkvError):
 
 class KeyExistsError(WrongLastRevisionError):
     """create() found the key alive; message ``wrong last sequence: N: key exists``."""
+
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, key: str, actual: int) -> None:
         super().__init__(key, 0, actual, f"wrong last sequence: {actual}: key exists")
@@ -124,6 +172,8 @@ class AtomicCheckError(WrongLastRevisionError):
     expected, actual)``; ``key``, ``expected`` and ``actual`` are the first one's.
     """
 
+    kind = ErrorKind.CONFLICT
+
     def __init__(self, failures: list[CheckFailure]) -> None:
         self.failures = list(failures)
         first = self.failures[0]
@@ -137,21 +187,31 @@ class AtomicCheckError(WrongLastRevisionError):
 class InvalidKeyError(SqlkvError, ValueError):
     """A key or key filter breaks the naming rules (see docs/semantics.md)."""
 
+    kind = ErrorKind.INVALID
+
 
 class InvalidBucketNameError(SqlkvError, ValueError):
     """A bucket name breaks the naming rules: ``^[A-Za-z0-9_-]+$``, at most 252 characters."""
+
+    kind = ErrorKind.INVALID
 
 
 class InvalidArgumentError(SqlkvError, ValueError):
     """Any other argument out of its domain: a revision, a value's type, a configuration."""
 
+    kind = ErrorKind.INVALID
+
 
 class UnsupportedError(InvalidArgumentError):
     """The store's backend cannot do what was asked (for example a SQLite-only feature on a nats:// store)."""
 
+    kind = ErrorKind.UNSUPPORTED
+
 
 class TransactionTooLargeError(InvalidArgumentError):
     """An atomic transaction recorded more checks and mutations than a transaction may hold (1,000)."""
+
+    kind = ErrorKind.LIMIT
 
 
 class NotACounterError(SqlkvError, ValueError):
@@ -159,6 +219,8 @@ class NotACounterError(SqlkvError, ValueError):
 
     Nothing was written. ``key`` names the key.
     """
+
+    kind = ErrorKind.INVALID
 
     def __init__(self, key: str, message: str) -> None:
         self.key = key
@@ -168,6 +230,8 @@ class NotACounterError(SqlkvError, ValueError):
 class ValueTooLargeError(SqlkvError, ValueError):
     """A value exceeds the bucket's ``max_value_size`` or the store's hard limit."""
 
+    kind = ErrorKind.LIMIT
+
 
 class BucketFullError(SqlkvError):
     """A write would take the bucket past its ``max_bytes``; nothing was written.
@@ -175,9 +239,13 @@ class BucketFullError(SqlkvError):
     Delete and purge markers are never refused, so a full bucket can be emptied.
     """
 
+    kind = ErrorKind.LIMIT
+
 
 class LockNotAcquiredError(SqlkvError):
     """``kv.lock()`` found the lock held (and did not wait, or waited past its timeout)."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class RevisionGapError(SqlkvError):
@@ -187,6 +255,8 @@ class RevisionGapError(SqlkvError):
     first revision after the gap that is still stored (resume a watch there);
     ``missing`` is how many revisions the gap holds; ``bucket`` names the bucket.
     """
+
+    kind = ErrorKind.GONE
 
     def __init__(self, bucket: str, first_missing: int, first_available: int, missing: int) -> None:
         self.bucket = bucket
@@ -202,9 +272,13 @@ class RevisionGapError(SqlkvError):
 class ReplicaError(SqlkvError):
     """A replica cannot go on: its remote bucket was deleted and re-created, or its state is inconsistent."""
 
+    kind = ErrorKind.REPLICA
+
 
 class ReplicaReadOnlyError(ReplicaError):
     """A local write to a bucket that is a read-only mirror of a remote bucket; ``bucket`` names it."""
+
+    kind = ErrorKind.READ_ONLY
 
     def __init__(self, bucket: str, origin: str = "") -> None:
         self.bucket = bucket
@@ -216,29 +290,49 @@ class ReplicaReadOnlyError(ReplicaError):
 class BucketNotFoundError(SqlkvError):
     """No bucket of that name exists (or it was deleted while a handle was held)."""
 
+    kind = ErrorKind.NOT_FOUND
+
 
 class BucketExistsError(SqlkvError):
     """create_bucket() found a bucket of that name with another configuration."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class StoreClosedError(SqlkvError):
     """The store was closed; no further operation is possible on it."""
 
+    kind = ErrorKind.CLOSED
+
 
 class StorageError(SqlkvError):
     """The database file could not do what was asked (I/O, corruption, permissions)."""
+
+    kind = ErrorKind.STORAGE
 
 
 class StoreBusyError(StorageError):
     """Another process held the database lock for longer than ``busy_timeout``."""
 
+    kind = ErrorKind.BUSY
+
 
 class StorageFullError(StorageError):
     """The disk (or the database's page limit) is full; nothing was written."""
 
+    kind = ErrorKind.STORAGE
+
 
 class SchemaTooNewError(StorageError):
     """The file was written by a newer sqlkv whose schema this version does not know."""
+
+    kind = ErrorKind.STORAGE
+
+
+class NotAStoreError(StorageError):
+    """The file is an SQLite database but not an sqlkv store; it is left as it is."""
+
+    kind = ErrorKind.INVALID
 
 
 def name_mutation(error: SqlkvError, index: int, description: str) -> SqlkvError:

@@ -19,6 +19,7 @@ __all__ = [
     "COUNTER_MIN",
     "MAX_BUCKET_NAME_LENGTH",
     "MAX_KEY_LENGTH",
+    "MAX_VALUE_SIZE",
     "KeyMatcher",
     "add_to_counter",
     "compile_filters",
@@ -31,6 +32,9 @@ __all__ = [
 
 MAX_KEY_LENGTH = 1024
 """Longest key accepted. Any such key also fits a NATS subject on any bucket name."""
+
+MAX_VALUE_SIZE = 64 * 1024 * 1024
+"""Largest value a store file accepts, whatever a bucket's ``max_value_size`` (a NATS server sets its own)."""
 
 MAX_BUCKET_NAME_LENGTH = 252
 """Longest bucket name: NATS's stream name ``KV_<bucket>`` is limited to 255."""

@@ -7,7 +7,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 
-from .._model.errors import StorageError
+from .._model.errors import NotAStoreError, StorageError
 from .._model.options import StoreOptions
 
 __all__ = ["Connection", "Row", "open_connection", "snapshot"]
@@ -113,14 +113,14 @@ def _open_read_only(options: StoreOptions) -> Connection:
 
 
 def _refuse_a_foreign_database(conn: sqlite3.Connection, path: str) -> None:
-    """StorageError for an SQLite database that is not an sqlkv store (it must not even switch to WAL mode)."""
+    """NotAStoreError for an SQLite database that is not an sqlkv store (it must not even switch to WAL mode)."""
     if (
         conn.execute("PRAGMA user_version").fetchone()[0] == 0
         and conn.execute(
             "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlkv_%' AND name NOT LIKE 'kv_%'"
         ).fetchone()[0]
     ):
-        raise StorageError(f"{path} is an SQLite database, but not an sqlkv store: it is left as it is")
+        raise NotAStoreError(f"{path} is an SQLite database, but not an sqlkv store: it is left as it is")
 
 
 def open_connection(options: StoreOptions, *, reader: bool) -> Connection:

@@ -30,7 +30,7 @@ from .._model.errors import (
     ValueTooLargeError,
     WrongLastRevisionError,
 )
-from .._model.validate import COUNTER_DIGITS, KeyMatcher, add_to_counter, parse_counter
+from .._model.validate import COUNTER_DIGITS, MAX_VALUE_SIZE, KeyMatcher, add_to_counter, parse_counter
 from . import large
 from .changes import prefix_end, sequence
 from .connection import snapshot
@@ -57,9 +57,6 @@ __all__ = [
     "update",
     "write_marker",
 ]
-
-MAX_VALUE_SIZE = 64 * 1024 * 1024
-"""Hard upper bound on a value, whatever the bucket's own limit."""
 
 _PUT, _DEL, _PURGE, _EXPIRE = (int(op) for op in Operation)
 
@@ -462,6 +459,7 @@ def status(conn: sqlite3.Connection, sql: BucketSQL, now: int) -> BucketStatus:
         metadata=dict(config.metadata),
         last_revision=last_revision or 0,
         marker_ttl=config.marker_ttl,
+        config=config,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import cache
 
 from .._model.config import BucketConfig
-from .._model.errors import SchemaTooNewError, StorageError
+from .._model.errors import NotAStoreError, SchemaTooNewError, StorageError
 from .statements import bucket_table
 
 __all__ = [
@@ -186,7 +186,7 @@ def apply_migrations(conn: sqlite3.Connection, migrations: tuple[Migration, ...]
     try:
         current = _check_version(conn, target)
         if current == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise StorageError("the file is an SQLite database, but not an sqlkv store: it is left as it is")
+            raise NotAStoreError(f"{_file_of(conn)} is an SQLite database, but not an sqlkv store: it is left as it is")
         buckets: list[tuple[int, dict[str, int]]] = []
         for migration in chosen[current:]:
             if migration.version > 1:
@@ -221,8 +221,19 @@ def check_schema(conn: sqlite3.Connection) -> None:
     """For a read-only open: the file must already have exactly the schema of this sqlkv."""
     target = migration_count()
     current = _check_version(conn, target)
+    if current == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise NotAStoreError(f"{_file_of(conn)} is an SQLite database, but not an sqlkv store: it is left as it is")
+    if current == 0:
+        raise NotAStoreError(
+            f"{_file_of(conn)} is an empty SQLite database, not yet an sqlkv store (open it read-write)"
+        )
     if current != target:
         raise StorageError(
             f"database schema version {current} is older than this sqlkv's ({target}): "
             "open it once read-write to upgrade it"
         )
+
+
+def _file_of(conn: sqlite3.Connection) -> str:
+    """The file of ``conn``'s main database, for a message."""
+    return str(conn.execute("PRAGMA database_list").fetchone()[2] or "the file")

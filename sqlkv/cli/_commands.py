@@ -1,4 +1,7 @@
-"""The CLI's commands: each takes the parsed arguments and an open Store, prints, and returns an exit status."""
+"""The CLI's commands: each takes the parsed arguments and an open Store, prints, and returns an exit status.
+
+(``migrate`` gets only its arguments, ``ui`` the store's location: they open their stores themselves.)
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from datetime import datetime, timezone
 
 import sqlkv
 from sqlkv import InvalidArgumentError
+from sqlkv.views import OPERATION_WORDS, dumps, entry_view, last_update, status_view
 
 from . import _format as fmt
 from ._paths import CliError, check_store
@@ -18,7 +22,7 @@ TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run t
 if TYPE_CHECKING:
     from typing import IO, Any
 
-__all__ = ["COMMANDS", "parse_duration", "parse_size"]
+__all__ = ["parse_duration", "parse_size", "read_bounded"]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|y)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}
@@ -58,16 +62,39 @@ def _out(text: str = "") -> None:
 
 def _json(args: argparse.Namespace, data: Any) -> bool:
     if getattr(args, "json", False):
-        _out(fmt.dumps(data))
+        _out(dumps(data))
         return True
     return False
 
 
+def _stdin(purpose: str) -> IO[bytes]:
+    """Standard input as bytes; InvalidArgumentError naming ``purpose`` when it is closed (``<&-``)."""
+    if sys.stdin is None:
+        raise InvalidArgumentError(f"standard input is closed: cannot read {purpose} from it")
+    return sys.stdin.buffer
+
+
+def read_bounded(source: IO[bytes], limit: int, what: str) -> bytes:
+    """All of ``source``, read in chunks of at most 1 MiB; ValueTooLargeError as soon as it holds more than
+    ``limit`` bytes (at most ``limit`` + 1 MiB is ever read: an endless input is not read to its end)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = source.read1(1 << 20) if hasattr(source, "read1") else source.read(1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise sqlkv.ValueTooLargeError(f"{what} is larger than the largest value ({limit:,} bytes)")
+
+
 def _value_argument(value: str | None) -> tuple[bytes, bool]:
     """The VALUE argument as the bytes given (any encoding), or standard input when it is omitted (or '')
-    and stdin is not a terminal."""
-    if value in (None, "") and not sys.stdin.isatty():
-        return sys.stdin.buffer.read(), True
+    and stdin is not a terminal (read up to the largest value a store takes, and no further)."""
+    if value in (None, ""):
+        stdin = _stdin("the value")
+        if not stdin.isatty():
+            return read_bounded(stdin, sqlkv.MAX_VALUE_SIZE, "the value on standard input"), True
     return os.fsencode(value or ""), False
 
 
@@ -81,7 +108,7 @@ def _echo(value: bytes, from_stdin: bool) -> None:
 def _confirm(args: argparse.Namespace, question: str) -> bool:
     if getattr(args, "force", False):
         return True
-    if not sys.stdin.isatty():
+    if sys.stdin is None or not sys.stdin.isatty():
         raise InvalidArgumentError("cannot ask for confirmation without a terminal (use --force)")
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
@@ -121,7 +148,7 @@ def edit(args: argparse.Namespace, store: sqlkv.Store) -> int:
 def _show_status(args: argparse.Namespace, store: sqlkv.Store, kv: sqlkv.Bucket) -> int:
     status = kv.status()
     replica = store.replica_status(status.bucket) if store.backend == "file" else None
-    data = fmt.status_json(status)
+    data = status_view(status)
     if replica is not None:
         data["replica"] = fmt.replica_json(replica)
     if not _json(args, data):
@@ -132,19 +159,20 @@ def _show_status(args: argparse.Namespace, store: sqlkv.Store, kv: sqlkv.Bucket)
     return 0
 
 
-def status(args: argparse.Namespace, store: sqlkv.Store) -> int:
+def bucket_or_store_info(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    """``info BUCKET``: the bucket's status block; ``info`` alone: the store's summary."""
     if args.bucket is None:
-        return info(args, store)
+        return _store_info(args, store)
     return _show_status(args, store, store.bucket(args.bucket))
 
 
-def info(args: argparse.Namespace, store: sqlkv.Store) -> int:
+def _store_info(args: argparse.Namespace, store: sqlkv.Store) -> int:
     buckets = [store.bucket(name).status() for name in store.bucket_names()]
     data = {
         "store": store.path,
         "schema_version": store.schema_version,
         "durability": store.durability,
-        "buckets": [fmt.status_json(s) for s in buckets],
+        "buckets": [status_view(s) for s in buckets],
     }
     if _json(args, data):
         return 0
@@ -196,7 +224,7 @@ def get(args: argparse.Namespace, store: sqlkv.Store) -> int:
         sys.stdout.buffer.write(entry.value)
         sys.stdout.flush()
         return 0
-    if _json(args, fmt.entry_json(entry)):
+    if _json(args, entry_view(entry)):
         return 0
     _out(f"{entry.bucket} > {entry.key} revision: {entry.revision} created @ {fmt.local_time(entry.created)}")
     _out()
@@ -250,9 +278,8 @@ def compact(args: argparse.Namespace, store: sqlkv.Store) -> int:
 
 
 def _history_table(bucket: str, key: str, entries: list[sqlkv.Entry]) -> str:
-    words = {"PUT": "PUT", "DEL": "DELETE", "PURGE": "PURGE", "EXPIRE": "EXPIRE"}
     rows = [
-        [e.key, str(e.revision), words[e.operation.name], fmt.local_time(e.created), str(len(e.value)),
+        [e.key, str(e.revision), OPERATION_WORDS[e.operation.name], fmt.local_time(e.created), str(len(e.value)),
          fmt.shown_value(e.value, 40)]
         for e in entries
     ]  # fmt: skip
@@ -262,7 +289,7 @@ def _history_table(bucket: str, key: str, entries: list[sqlkv.Entry]) -> str:
 
 def history(args: argparse.Namespace, store: sqlkv.Store) -> int:
     entries = store.bucket(args.bucket).history(args.key)
-    if not _json(args, [fmt.entry_json(e) for e in entries]):
+    if not _json(args, [entry_view(e) for e in entries]):
         _out(_history_table(args.bucket, args.key, entries))
     return 0
 
@@ -294,19 +321,6 @@ def keys(args: argparse.Namespace, store: sqlkv.Store) -> int:
     return 0
 
 
-def _last_update(kv: sqlkv.Bucket, status: sqlkv.BucketStatus) -> datetime | None:
-    """When the bucket's newest revision was written; None if never, or if that entry is gone or expired.
-
-    Read through the public API: the entries from the last revision on (one
-    indexed query; later writes only make the answer newer).
-    """
-    if status.last_revision == 0:
-        return None
-    with kv.watch(from_revision=status.last_revision, meta_only=True) as watcher:
-        entries = watcher.initial()
-    return entries[-1].created if entries else None
-
-
 def _since(moment: datetime | None, revision: int) -> str:
     """The ``Last Update`` column: how long ago, as the NATS CLI prints it; ``never`` for an empty bucket."""
     if moment is None:
@@ -326,14 +340,17 @@ def _list_keys(args: argparse.Namespace, store: sqlkv.Store) -> int:
             entries.append(kv.get(key))
         except sqlkv.KeyNotFoundError:  # deleted since it was listed
             continue
-    if _json(args, [fmt.entry_json(e) for e in entries]):
+    if _json(args, [entry_view(e) for e in entries]):
         return 0
-    headers = ["Key", "Created", "Delta", "Revision"] + (["Value"] if args.display_value else [])
-    rows = [
-        [e.key, fmt.local_time(e.created), str(e.delta), str(e.revision)]
-        + ([fmt.shown_value(e.value)] if args.display_value else [])
-        for e in entries
-    ]
+    headers = ["Key", "Created", "Delta", "Revision"]
+    rows = [[e.key, fmt.local_time(e.created), str(e.delta), str(e.revision)] for e in entries]
+    if args.display_value:  # shortened to what the terminal has room for (`get` shows the whole value)
+        import shutil
+
+        room = shutil.get_terminal_size().columns - fmt.table_width(headers, rows) - 3
+        headers.append("Value")
+        for row, e in zip(rows, entries, strict=True):
+            row.append(fmt.fitted_value(e.value, max(room, len("Value"), 10)))
     _out(fmt.table(f"Contents for bucket '{args.bucket}'", headers, rows, right=(2, 3)))
     if not entries:
         _out("No keys found in bucket")
@@ -349,8 +366,8 @@ def ls(args: argparse.Namespace, store: sqlkv.Store) -> int:
         for s, _ in listed:
             _out(s.bucket)
         return 0
-    updated = [(s, _last_update(kv, s)) for s, kv in listed]
-    if _json(args, [{**fmt.status_json(s), "last_update": t and t.isoformat()} for s, t in updated]):
+    updated = [(s, last_update(kv, s)) for s, kv in listed]
+    if _json(args, [{**status_view(s), "last_update": t and t.isoformat()} for s, t in updated]):
         return 0
     if not updated:
         _out("No Key-Value buckets found")
@@ -378,7 +395,7 @@ def watch(args: argparse.Namespace, store: sqlkv.Store) -> int:
     with kv.watch(*filters, **options) as watcher:
         try:
             for entry in watcher:
-                _out(fmt.dumps(fmt.entry_json(entry)) if args.json else fmt.watch_line(entry))
+                _out(dumps(entry_view(entry)) if args.json else fmt.watch_line(entry))
                 sys.stdout.flush()
         except KeyboardInterrupt:
             pass
@@ -417,7 +434,7 @@ def _write_export(
 
     count = 0
     for record in _transfer.export_lines(store, names, history=history):
-        target.write(fmt.dumps(record) + "\n")
+        target.write(dumps(record) + "\n")
         count += 1
         if progress is not None and count % 1000 == 0:
             progress.write(f"\rexported {count:,} records")
@@ -431,7 +448,7 @@ def import_(args: argparse.Namespace, store: sqlkv.Store) -> int:
     progress = _transfer.progress_stream()
     if args.file in (None, "-"):
         count = _transfer.import_lines(
-            store, _transfer.text_lines(sys.stdin.buffer), renumber=args.renumber, progress=progress
+            store, _transfer.text_lines(_stdin("the records")), renumber=args.renumber, progress=progress
         )
     else:
         with open(args.file, "rb") as source:
@@ -528,7 +545,10 @@ def _clear_line(terminal: bool) -> None:
 
 
 def ui(args: argparse.Namespace, location: str, *, read_only: bool) -> int:
-    """``sqlkv ui``: the web inspector (``sqlkv.ui``, loaded only here), until Ctrl-C or SIGTERM."""
+    """``sqlkv ui``: the web inspector (``sqlkv.ui``, loaded only here), until Ctrl-C or SIGTERM.
+
+    The store is opened read-only when it cannot be written (``read_only``) or without ``--write``.
+    """
     from sqlkv.ui import INSTALL_HINT, loopback, missing_dependencies, serve
 
     host = loopback(args.host)
@@ -541,41 +561,17 @@ def ui(args: argparse.Namespace, location: str, *, read_only: bool) -> int:
         sys.stdout.write(f"sqlkv ui: {url}\n")
         sys.stdout.flush()
 
-    options = {"read_only": True} if read_only else {}
-    serve(
-        location,
-        options=options,
-        write=args.write,
-        host=host,
-        port=args.port,
-        open_browser=args.browser,
-        announce=announce,
-    )
+    options = {"read_only": True} if read_only or not args.write else {}
+    try:
+        serve(
+            location,
+            options=options,
+            write=args.write,
+            host=host,
+            port=args.port,
+            open_browser=args.browser,
+            announce=announce,
+        )
+    except KeyboardInterrupt:  # before the server took over the signals: stopped all the same (the store is closed)
+        pass
     return 0
-
-
-COMMANDS = {
-    "add": add,
-    "edit": edit,
-    "status": status,
-    "info": status,
-    "put": put,
-    "create": create,
-    "update": update,
-    "incr": incr,
-    "touch": touch,
-    "get": get,
-    "del": delete,
-    "rm": remove_bucket,
-    "purge": purge,
-    "compact": compact,
-    "history": history,
-    "revert": revert,
-    "keys": keys,
-    "ls": ls,
-    "watch": watch,
-    "backup": backup,
-    "export": export,
-    "import": import_,
-    "replicate": replicate,
-}

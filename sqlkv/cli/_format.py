@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlkv
+from sqlkv.views import OPERATION_WORDS, value_base64
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
@@ -16,13 +15,13 @@ if TYPE_CHECKING:
 __all__ = [
     "age",
     "duration",
-    "entry_json",
+    "fitted_value",
     "local_time",
     "shown_value",
     "size",
     "status_block",
-    "status_json",
     "table",
+    "table_width",
     "watch_line",
 ]
 
@@ -88,16 +87,28 @@ def age(seconds: float) -> str:
     return f"{minutes}m{secs}s"
 
 
+_PRINTABLE = bytes(range(32, 127))
+
+
 def _printable(value: bytes) -> bool:
-    return all(32 <= b < 127 for b in value)
+    return not value.translate(None, _PRINTABLE)
 
 
 def shown_value(value: bytes, limit: int | None = None) -> str:
     """The value as the NATS CLI shows it: text if printable ASCII, else base64; shortened past ``limit``."""
-    text = value.decode("ascii") if _printable(value) else base64.b64encode(value).decode("ascii")
+    text = value.decode("ascii") if _printable(value) else value_base64(value)
     if limit is not None and len(text) > limit:
         return text[:15] + "..." + text[-15:]
     return text
+
+
+def fitted_value(value: bytes, width: int) -> str:
+    """:func:`shown_value` cut to ``width`` characters (ending ``...`` when cut), encoding no more than it shows."""
+    printable = _printable(value)
+    length = len(value) if printable else (len(value) + 2) // 3 * 4
+    part = value[: width + 3]
+    text = part.decode("ascii") if printable else value_base64(part)
+    return text if length <= width else text[: max(width - 3, 0)] + "..."
 
 
 def status_block(status: sqlkv.BucketStatus, path: str) -> str:
@@ -135,54 +146,17 @@ def status_block(status: sqlkv.BucketStatus, path: str) -> str:
     return "\n".join(lines)
 
 
-def status_json(status: sqlkv.BucketStatus) -> dict[str, Any]:
-    return {
-        "bucket": status.bucket,
-        "history": status.history,
-        "values": status.values,
-        "keys": status.keys,
-        "bytes": status.bytes,
-        "ttl": status.ttl,
-        "marker_ttl": status.marker_ttl,
-        "max_value_size": status.max_value_size,
-        "max_bytes": status.max_bytes,
-        "description": status.description,
-        "metadata": status.metadata,
-        "created": status.created.isoformat(),
-        "last_revision": status.last_revision,
-    }
-
-
-def entry_json(entry: sqlkv.Entry) -> dict[str, Any]:
-    """An entry for scripts: the value as text when it is UTF-8, with its base64 alongside."""
-    data: dict[str, Any] = {
-        "bucket": entry.bucket,
-        "key": entry.key,
-        "revision": entry.revision,
-        "operation": entry.operation.name,
-        "created": entry.created.isoformat(),
-        "delta": entry.delta,
-        "value_base64": base64.b64encode(entry.value).decode("ascii"),
-    }
-    try:
-        data["value"] = entry.value.decode("utf-8")
-    except UnicodeDecodeError:
-        data["value"] = None
-    return data
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
-
-
-_OP_WORDS = {"PUT": "PUT", "DEL": "DELETE", "PURGE": "PURGE", "EXPIRE": "EXPIRE"}
-
-
 def watch_line(entry: sqlkv.Entry) -> str:
     """``[2021-10-12 13:25:14] PUT my-kv > Key1: Value2`` (markers without the value)."""
-    word = _OP_WORDS[entry.operation.name]
+    word = OPERATION_WORDS[entry.operation.name]
     line = f"[{local_time(entry.created)}] {word} {entry.bucket} > {entry.key}"
     return f"{line}: {shown_value(entry.value)}" if word == "PUT" else line
+
+
+def table_width(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """How many characters wide :func:`table` draws these columns (the title aside)."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    return sum(widths) + 3 * len(widths) + 1
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 
 __all__ = ["CliError", "check_input", "check_output", "check_store", "is_url", "os_error_status"]
@@ -18,7 +17,6 @@ __all__ = ["CliError", "check_input", "check_output", "check_store", "is_url", "
 EXIT_ERROR, EXIT_INVALID, EXIT_NOT_FOUND = 1, 2, 3
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class CliError(Exception):
@@ -30,8 +28,9 @@ class CliError(Exception):
 
 
 def is_url(location: str) -> bool:
-    """Whether ``location`` names a server (``nats://host``), not a file."""
-    return bool(_URL.match(location))
+    """Whether ``location`` names a server (``nats://host``), not a file: it starts with a URL scheme and ``://``."""
+    scheme, sep, _ = location.partition("://")
+    return bool(sep and scheme.isascii() and scheme[:1].isalpha() and all(c.isalnum() or c in "+.-" for c in scheme))
 
 
 def os_error_status(error: OSError) -> int:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import sqlkv
 from sqlkv import InvalidArgumentError
+from sqlkv.views import config_kwargs, config_view, entry_view
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
@@ -21,6 +22,9 @@ __all__ = ["export_lines", "import_lines", "private_file", "progress_stream", "t
 
 _BATCH = 1000
 """Entries imported with their revisions per write transaction."""
+MAX_LINE = sqlkv.MAX_VALUE_SIZE // 3 * 4 + 64 * 1024
+"""The longest line ``import`` reads: an entry of the largest value (in base64) with room for its other fields."""
+_ENTRY_FIELDS = ("bucket", "key", "revision", "operation", "created")
 
 
 def export_lines(store: sqlkv.Store, buckets: Iterable[str], *, history: bool) -> Iterator[dict[str, Any]]:
@@ -28,29 +32,11 @@ def export_lines(store: sqlkv.Store, buckets: Iterable[str], *, history: bool) -
     else the latest value of every live key; in revision order."""
     for name in buckets:
         kv = store.bucket(name)
-        status = kv.status()
-        yield {
-            "type": "bucket",
-            "bucket": name,
-            "history": status.history,
-            "ttl": status.ttl,
-            **({} if status.marker_ttl is None else {"marker_ttl": status.marker_ttl}),
-            "max_value_size": status.max_value_size,
-            "max_bytes": status.max_bytes,
-            "description": status.description,
-            "metadata": status.metadata,
-        }
+        yield {"type": "bucket", "bucket": name, **config_view(kv.status().config)}
         with kv.watch(include_history=history, ignore_deletes=not history) as watcher:
             for entry in watcher.initial():
-                yield {
-                    "type": "entry",
-                    "bucket": name,
-                    "key": entry.key,
-                    "revision": entry.revision,
-                    "operation": entry.operation.name,
-                    "created": entry.created.isoformat(),
-                    "value": base64.b64encode(entry.value).decode("ascii"),
-                }
+                view = entry_view(entry)
+                yield {"type": "entry", **{k: view[k] for k in _ENTRY_FIELDS}, "value": view["value_base64"]}
 
 
 def import_lines(store: sqlkv.Store, lines: Iterable[str], *, renumber: bool, progress: IO[str] | None) -> int:
@@ -81,11 +67,7 @@ def import_lines(store: sqlkv.Store, lines: Iterable[str], *, renumber: bool, pr
             record = json.loads(line)
             kind = record["type"]
             if kind == "bucket":
-                name = record["bucket"]
-                config = {k: record.get(k) for k in ("history", "ttl", "max_value_size", "max_bytes", "description")}
-                if record.get("marker_ttl") is not None:
-                    config["marker_ttl"] = record["marker_ttl"]
-                metadata = record.get("metadata")
+                name, config = record["bucket"], config_kwargs(record)
             else:
                 name, key, value = record["bucket"], record["key"], base64.b64decode(record["value"], validate=True)
                 op = sqlkv.Operation[record["operation"]]
@@ -96,7 +78,7 @@ def import_lines(store: sqlkv.Store, lines: Iterable[str], *, renumber: bool, pr
             raise InvalidArgumentError(f"line {number}: not an sqlkv export record") from None
         if kind == "bucket":
             flush()
-            buckets[name] = store.create_bucket(name, metadata=metadata, **config)
+            buckets[name] = store.create_bucket(name, **config)
             continue
         kv = buckets.get(name) or store.bucket(name)
         buckets[name] = kv
@@ -127,9 +109,14 @@ def progress_stream() -> IO[str] | None:
     return sys.stderr if sys.stderr.isatty() else None
 
 
-def text_lines(source: IO[bytes]) -> Iterator[str]:
-    """The lines of ``source`` as text; a line that is not UTF-8 is InvalidArgumentError (with its number)."""
-    for number, line in enumerate(source, 1):
+def text_lines(source: IO[bytes], limit: int = MAX_LINE) -> Iterator[str]:
+    """The lines of ``source`` as text; a line that is not UTF-8 is InvalidArgumentError, one longer than
+    ``limit`` bytes ValueTooLargeError (with its number), found having read no more than ``limit`` + 1 bytes of it."""
+    number = 0
+    while line := source.readline(limit + 1):
+        number += 1
+        if len(line) > limit:
+            raise sqlkv.ValueTooLargeError(f"line {number}: longer than {limit:,} bytes (no export record is)")
         try:
             yield line.decode("utf-8")
         except UnicodeDecodeError:

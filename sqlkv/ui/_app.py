@@ -5,9 +5,9 @@
 status, a page of keys (``entries()``, resumed after the last key shown), an
 entry, a key's history, a whole value, and the watch stream. Write endpoints
 (POST) answer 403 unless the app was made with ``write=True``. Errors of the
-store are JSON ``{"error": message}`` with an HTTP status by kind (404 not
-found, 409 a stale revision or an existing key or bucket, 413 a limit, 400
-invalid input).
+store are JSON ``{"error": message}`` with an HTTP status by the error's kind
+(``HTTP_STATUS``: 404 not found, 409 a stale revision or an existing key or
+bucket, 413 a limit, 400 invalid input, 501 unsupported...).
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import sqlkv
+from sqlkv import ErrorKind
+from sqlkv.views import last_update_async, status_view
 
 from ._events import WatchStream
-from ._render import SHOWN, dumps, entry_summary, history_view, status_view, value_view
+from ._render import SHOWN, dumps, entry_summary, history_view, value_view
 from ._security import Gate
 
 TYPE_CHECKING = False
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from typing import Any
 
-__all__ = ["PAGE_SIZE", "create_app", "request_stop"]
+__all__ = ["HTTP_STATUS", "PAGE_SIZE", "create_app", "request_stop"]
 
 STATIC = Path(__file__).parent / "static"
 _TYPES = {
@@ -71,27 +73,30 @@ class BadRequest(Exception):
     """A request the API cannot read (a missing or malformed parameter): 400."""
 
 
-def _error_status(error: sqlkv.SqlkvError) -> int:
-    if isinstance(error, (sqlkv.WrongLastRevisionError, sqlkv.BucketExistsError)):
-        return 409  # KeyExistsError is a WrongLastRevisionError
-    if isinstance(error, (sqlkv.KeyNotFoundError, sqlkv.BucketNotFoundError)):
-        return 404
-    if isinstance(error, (sqlkv.ValueTooLargeError, sqlkv.BucketFullError)):
-        return 413
-    if isinstance(error, (sqlkv.InvalidArgumentError, ValueError)):
-        return 400
-    if isinstance(error, sqlkv.UnsupportedError):
-        return 501
-    return 500
+HTTP_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.LIMIT: 413,
+    ErrorKind.INVALID: 400,
+    ErrorKind.UNSUPPORTED: 501,
+    ErrorKind.READ_ONLY: 403,
+    ErrorKind.GONE: 410,
+    ErrorKind.BUSY: 503,
+    ErrorKind.CLOSED: 503,
+    ErrorKind.STORAGE: 500,
+    ErrorKind.REPLICA: 502,
+    ErrorKind.OTHER: 500,
+}
+"""The HTTP status of a response to a request ended by an ``sqlkv`` error, by the error's kind."""
 
 
 async def _store_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, sqlkv.SqlkvError)
-    status = _error_status(error)
+    status = HTTP_STATUS[error.kind]
     message = str(error)
     if isinstance(error, sqlkv.WrongLastRevisionError) and not isinstance(error, sqlkv.KeyExistsError):
         message = f"stale edit refused: the key changed after the revision shown ({message})"
-    data: dict[str, Any] = {"error": message, "kind": type(error).__name__}
+    data: dict[str, Any] = {"error": message, "kind": type(error).__name__, "error_kind": error.kind.value}
     if isinstance(error, sqlkv.KeyDeletedError):
         data["deleted"] = True
     return Json(data, status_code=status)
@@ -154,7 +159,7 @@ async def info(request: Request) -> Response:
     )
 
 
-async def _last_update(request: Request, kv: sqlkv.AsyncBucket, status: sqlkv.BucketStatus) -> str | None:
+async def _cached_last_update(request: Request, kv: sqlkv.AsyncBucket, status: sqlkv.BucketStatus) -> str | None:
     """When the newest revision was written (cached per revision: refreshing an idle bucket reads nothing)."""
     if status.last_revision == 0:
         return None
@@ -162,9 +167,8 @@ async def _last_update(request: Request, kv: sqlkv.AsyncBucket, status: sqlkv.Bu
     found = cache.get((status.bucket, status.last_revision), "")
     if found != "":
         return found
-    async with kv.watch(from_revision=status.last_revision, meta_only=True) as watcher:
-        entries = await watcher.initial()
-    moment = entries[-1].created.isoformat() if entries else None
+    written = await last_update_async(kv, status)
+    moment = None if written is None else written.isoformat()
     if len(cache) > 10_000:
         cache.clear()
     cache[(status.bucket, status.last_revision)] = moment
@@ -180,14 +184,14 @@ async def buckets(request: Request) -> Response:
             status = await kv.status()
         except sqlkv.BucketNotFoundError:  # deleted since it was listed
             continue
-        found.append({**status_view(status), "last_update": await _last_update(request, kv, status)})
+        found.append({**status_view(status), "last_update": await _cached_last_update(request, kv, status)})
     return Json({"buckets": found})
 
 
 async def bucket(request: Request) -> Response:
     kv = await _bucket(request)
     status = await kv.status()
-    return Json({**status_view(status), "last_update": await _last_update(request, kv, status)})
+    return Json({**status_view(status), "last_update": await _cached_last_update(request, kv, status)})
 
 
 async def keys(request: Request) -> Response:

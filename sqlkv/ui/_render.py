@@ -8,18 +8,17 @@ endpoint for the whole of it.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import difflib
-import json
 
 import sqlkv
+from sqlkv.views import dumps as _dumps
+from sqlkv.views import entry_view, render, value_base64, value_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["SHOWN", "entry_summary", "history_view", "status_view", "value_view"]
+__all__ = ["SHOWN", "dumps", "entry_summary", "history_view", "value_view"]
 
 SHOWN = 64 * 1024
 """Bytes of a value shown in the page; the rest is downloaded."""
@@ -29,22 +28,10 @@ DIFFED = 64 * 1024
 """Text revisions longer than this are not diffed (difflib is quadratic in the worst case)."""
 
 
-def status_view(status: sqlkv.BucketStatus) -> dict[str, Any]:
-    """A bucket's status: every field, ``created`` as ISO 8601."""
-    return {**dataclasses.asdict(status), "created": status.created.isoformat()}
-
-
-def _text(value: bytes) -> str | None:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
 def preview(value: bytes) -> str:
     """A short, one-line look at a value: its start as text, or ``<N bytes of binary>``."""
     start = value[: PREVIEW * 4]
-    text = _text(start) if len(value) <= len(start) else _cut_text(start)
+    text = value_text(start) if len(value) <= len(start) else _cut_text(start)
     if text is None:
         return f"<{len(value):,} bytes of binary>"
     flat = " ".join(text.split())
@@ -53,14 +40,7 @@ def preview(value: bytes) -> str:
 
 def entry_summary(entry: sqlkv.Entry, *, with_preview: bool = False) -> dict[str, Any]:
     """An entry without its value: key, revision, operation, size, time (and a preview when asked)."""
-    data: dict[str, Any] = {
-        "bucket": entry.bucket,
-        "key": entry.key,
-        "revision": entry.revision,
-        "operation": entry.operation.name,
-        "size": len(entry.value),
-        "created": entry.created.isoformat(),
-    }
+    data = entry_view(entry, value=False)
     if with_preview:
         data["preview"] = preview(entry.value)
     return data
@@ -70,15 +50,11 @@ def value_view(value: bytes) -> dict[str, Any]:
     """A value for the entry view: ``kind`` (json, text or binary), the text, pretty JSON, base64 of what is shown."""
     shown = value[:SHOWN]
     truncated = len(value) > SHOWN
-    text = _text(value) if not truncated else _cut_text(shown)
+    text = value_text(value) if not truncated else _cut_text(shown)
     kind = "binary" if text is None else "text"
-    pretty = None
-    if text is not None and not truncated:
-        try:
-            pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-            kind = "json"
-        except ValueError:
-            pass
+    pretty = render(value, "json") if text is not None and not truncated else None
+    if pretty is not None:
+        kind = "json"
     return {
         "size": len(value),
         "shown": len(shown),
@@ -86,14 +62,14 @@ def value_view(value: bytes) -> dict[str, Any]:
         "kind": kind,
         "text": text,
         "pretty": pretty,
-        "base64": base64.b64encode(shown).decode("ascii"),
+        "base64": value_base64(shown),
     }
 
 
 def _cut_text(shown: bytes) -> str | None:
     """``shown`` as text, maybe cut inside a UTF-8 sequence (an incomplete end is dropped); else None."""
     for end in range(len(shown), max(len(shown) - 4, 0), -1):
-        text = _text(shown[:end])
+        text = value_text(shown[:end])
         if text is not None:
             return text
     return None
@@ -105,7 +81,7 @@ def history_view(entries: list[sqlkv.Entry]) -> list[dict[str, Any]]:
     previous: tuple[int, str] | None = None
     for entry in entries:
         view = entry_summary(entry, with_preview=True)
-        text = _text(entry.value) if len(entry.value) <= DIFFED else None
+        text = value_text(entry.value) if len(entry.value) <= DIFFED else None
         if entry.operation is sqlkv.Operation.PUT and text is not None:
             if previous is not None:
                 view["diff"] = list(
@@ -123,6 +99,5 @@ def history_view(entries: list[sqlkv.Entry]) -> list[dict[str, Any]]:
 
 
 def dumps(data: object) -> bytes:
-    """JSON with ``<``, ``>`` and ``&`` escaped, so no response body ever holds markup from a value."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode("utf-8")
+    """A response body: JSON with ``<``, ``>`` and ``&`` escaped (``sqlkv.views.dumps(html=True)``), in UTF-8."""
+    return _dumps(data, html=True).encode("utf-8")

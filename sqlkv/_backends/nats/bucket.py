@@ -257,6 +257,7 @@ class NatsBucket(AsyncBucket):
             metadata={},
             last_revision=info.state.last_seq,
             marker_ttl=config.marker_ttl,
+            config=config,
         )
 
     def _watch(self, options: WatchOptions) -> NatsWatcher:
