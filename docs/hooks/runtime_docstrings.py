@@ -1,0 +1,52 @@
+"""A griffe extension: an object whose docstring is set at import time gets that docstring in the reference.
+
+The sync twins (``sqlkv.Store``, ``sqlkv.Bucket``...) take their async twin's
+docstring through a decorator (``twin`` in ``sqlkv/_api/sync_interface.py``),
+which static analysis cannot see; this reads ``__doc__`` from the imported object.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import griffe
+
+
+def _runtime_doc(path: str) -> str | None:
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        try:
+            value: Any = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[split:]:
+                value = value.__dict__[name] if isinstance(value, type) and name in value.__dict__ else getattr(value, name)
+        except AttributeError:
+            return None
+        doc = getattr(value, "__doc__", None)
+        if isinstance(value, (staticmethod, classmethod)):
+            doc = value.__func__.__doc__
+        return doc if isinstance(doc, str) and doc.strip() else None
+    return None
+
+
+class RuntimeDocstrings(griffe.Extension):
+    """Fill each function's and property's missing docstring from the imported object."""
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        if pkg.name == "sqlkv":
+            self._fill(pkg)
+
+    def _fill(self, obj: griffe.Object) -> None:
+        for member in obj.members.values():
+            if member.is_alias:
+                continue
+            if member.is_function or member.is_attribute:
+                if member.docstring is None:
+                    doc = _runtime_doc(member.path)
+                    if doc is not None:
+                        member.docstring = griffe.Docstring(doc, parent=member)
+            elif member.is_class or member.is_module:
+                self._fill(member)
