@@ -75,7 +75,11 @@ def _usage(parser: argparse.ArgumentParser) -> str:
 
 def _command(command: Command, parser: argparse.ArgumentParser) -> list[str]:
     prefix = "sqlkv kv" if command.kv else "sqlkv"
-    lines = [f"### `{prefix} {command.name}` {{ #{command.name} }}", "", f"{command.help[0].upper()}{command.help[1:]}."]
+    lines = [
+        f"### `{prefix} {command.name}` {{ #{command.name} }}",
+        "",
+        f"{command.help[0].upper()}{command.help[1:]}.",
+    ]
     if command.aliases:
         lines += ["", "Aliases: " + ", ".join(f"`{alias}`" for alias in command.aliases) + "."]
     if command.kv:

@@ -22,7 +22,9 @@ def _runtime_doc(path: str) -> str | None:
             continue
         try:
             for name in parts[split:]:
-                value = value.__dict__[name] if isinstance(value, type) and name in value.__dict__ else getattr(value, name)
+                value = (
+                    value.__dict__[name] if isinstance(value, type) and name in value.__dict__ else getattr(value, name)
+                )
         except AttributeError:
             return None
         doc = getattr(value, "__doc__", None)
@@ -43,10 +45,9 @@ class RuntimeDocstrings(griffe.Extension):
         for member in obj.members.values():
             if member.is_alias:
                 continue
-            if member.is_function or member.is_attribute:
-                if member.docstring is None:
-                    doc = _runtime_doc(member.path)
-                    if doc is not None:
-                        member.docstring = griffe.Docstring(doc, parent=member)
-            elif member.is_class or member.is_module:
+            if member.docstring is None and not member.is_module:
+                doc = _runtime_doc(member.path)
+                if doc is not None:
+                    member.docstring = griffe.Docstring(doc, parent=member)
+            if member.is_class or member.is_module:
                 self._fill(member)

@@ -75,10 +75,12 @@ class NatsKeyValue:
         self._name = bucket.name
 
     async def put(self, key: str, value: bytes, validate_keys: bool = True) -> int:
+        """Store ``value``; the new revision (nats.py's ``KeyValue.put``)."""
         with nats_errors(self._name):
             return await self._kv.put(key, value)
 
     async def get(self, key: str, revision: int | None = None, validate_keys: bool = True) -> Any:
+        """The latest entry of ``key``, or that revision; ``KeyNotFoundError`` (``.entry`` and ``.op`` on a marker)."""
         _, errors, _ = nats()
         try:
             with nats_errors(self._name):
@@ -111,17 +113,20 @@ class NatsKeyValue:
         return seconds
 
     async def create(self, key: str, value: bytes, validate_keys: bool = True, msg_ttl: float | None = None) -> int:
+        """Store ``value`` only if ``key`` is absent or deleted; ``KeyWrongLastSequenceError`` otherwise."""
         ttl = await self._key_ttl(msg_ttl)
         with nats_errors(self._name):
             return await self._kv.create(key, value, ttl=ttl)
 
     async def update(self, key: str, value: bytes, last: int | None = None, validate_keys: bool = True) -> int:
+        """Store ``value`` only if ``last`` is the key's latest revision (compare-and-set)."""
         with nats_errors(self._name):
             return await self._kv.update(key, value, last=last or 0)
 
     async def delete(
         self, key: str, last: int | None = None, validate_keys: bool = True, msg_ttl: float | None = None
     ) -> bool:
+        """Leave a DEL marker on ``key`` (only if ``last`` is its latest revision, when given)."""
         _, errors, _ = nats()
         if msg_ttl is not None:  # as nats-py 2.16.0
             warnings.warn(
@@ -152,10 +157,12 @@ class NatsKeyValue:
         return True
 
     async def purge_deletes(self, olderthan: int = 30 * 60) -> bool:
+        """Remove the delete and purge markers older than ``olderthan`` seconds, with their history."""
         await self._kv.purge_deletes(older_than=olderthan if olderthan > 0 else 0)
         return True
 
     async def keys(self, filters: list[str] | None = None, **kwargs: Any) -> list[str]:
+        """The live keys, matching ``filters`` when given; ``NoKeysError`` when there is none."""
         _, errors, _ = nats()
         with nats_errors(self._name):
             found = await self._kv.keys(*(filters or []))
@@ -188,6 +195,7 @@ class NatsKeyValue:
         meta_only: bool = False,
         inactive_threshold: float | None = None,
     ) -> NatsKeyWatcher:
+        """A watcher of ``keys`` (a key or a wildcard filter), with nats.py's options."""
         markers = await self._expiry_markers()
         with nats_errors(self._name):
             filters = () if keys == ">" else (keys,)
@@ -198,9 +206,11 @@ class NatsKeyValue:
         return NatsKeyWatcher(watcher, expiry_markers=markers)
 
     async def watchall(self, **kwargs: Any) -> NatsKeyWatcher:
+        """A watcher of every key of the bucket."""
         return await self.watch(">", **kwargs)
 
     async def status(self) -> Any:
+        """The bucket's status as nats.py's ``KeyValue.BucketStatus``."""
         api, _, kv = nats()
         status = await self._kv.status()
         info = api.StreamInfo(
