@@ -146,4 +146,6 @@ class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
         from .async_watcher import SqliteAsyncWatcher  # the watch layer loads on the first watch
 
         store: SqliteAsyncStore = self._store
-        return SqliteAsyncWatcher(store, store._watch_hub(), store._engine, self._sql, options)
+        watcher = SqliteAsyncWatcher(store, store._watch_hub(), store._engine, self._sql, options)
+        watcher.ttl_ns = self._ttl_ns
+        return watcher

@@ -124,4 +124,6 @@ class SqliteBucket(SqliteBucketCore, Bucket):
         from .sync_watcher import SqliteWatcher  # the watch layer loads on the first watch
 
         store: SqliteStore = self._store
-        return SqliteWatcher(store, store._watch_hub(), store._engine, self._sql, options, timeout)
+        watcher = SqliteWatcher(store, store._watch_hub(), store._engine, self._sql, options, timeout)
+        watcher.ttl_ns = self._ttl_ns
+        return watcher
