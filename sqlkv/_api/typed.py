@@ -276,8 +276,14 @@ class AsyncTypedBucket(_TypedCore[T]):
     ) -> AsyncIterator[Entry[T]]:
         """The latest live entry of each key in key order, values decoded (see ``AsyncBucket.entries``)."""
         decode = self.decode
-        async for entry in self.raw.entries(*filters, start=start, end=end, limit=limit, reverse=reverse):
-            yield decode(entry)
+        entries = self.raw.entries(*filters, start=start, end=end, limit=limit, reverse=reverse)
+        try:
+            async for entry in entries:
+                yield decode(entry)
+        finally:  # a value that does not decode, or a consumer that stops early: the scan ends too
+            close = getattr(entries, "aclose", None)
+            if close is not None:
+                await close()
 
     def iter_keys(
         self,

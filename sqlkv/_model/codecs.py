@@ -14,7 +14,7 @@ import json
 import pickle
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from .errors import CodecError
+from .errors import CodecError, InvalidArgumentError
 
 __all__ = ["CODEC_METADATA_KEY", "TEXT_COMPATIBLE", "Bytes", "Codec", "Json", "Msgspec", "Pickle", "Pydantic", "Text"]
 
@@ -25,6 +25,11 @@ CODEC_METADATA_KEY = "sqlkv.codec"
 
 TEXT_COMPATIBLE = frozenset({"bytes", "text", "json"})
 """Codec names whose stored bytes may be a decimal counter written by ``incr`` (it decodes as text and as JSON)."""
+
+
+def _plain_class(kind: object) -> type | None:
+    """``kind`` if values of it are its instances (a class, not ``list[int]`` or a union): checked on encode."""
+    return kind if isinstance(kind, type) and kind.__module__ != "builtins" else None
 
 
 class Codec(Protocol[T]):
@@ -131,14 +136,17 @@ class Msgspec(Generic[T]):
         elif format == "msgpack":
             module = msgspec.msgpack
         else:
-            raise CodecError(f'format must be "json" or "msgpack", not {format!r}')
+            raise InvalidArgumentError(f'format must be "json" or "msgpack", not {format!r}')
         self.type = type
         self.name: str = format
         self._encode = module.Encoder().encode
         self._decode = module.Decoder(type).decode
+        self._class = _plain_class(type)
 
     def encode(self, value: T, /) -> bytes:
-        """``value`` in the codec's format."""
+        """``value`` in the codec's format; TypeError for a value that is not a ``type`` (when it is a class)."""
+        if self._class is not None and not isinstance(value, self._class):
+            raise TypeError(f"expected {self._class.__name__}, got {value.__class__.__name__}")
         data: bytes = self._encode(value)
         return data
 
@@ -168,9 +176,12 @@ class Pydantic(Generic[T]):
         adapter: Any = pydantic.TypeAdapter(model)
         self._encode = adapter.dump_json
         self._decode = adapter.validate_json
+        self._class = _plain_class(model)
 
     def encode(self, value: T, /) -> bytes:
-        """``value`` as JSON."""
+        """``value`` as JSON; TypeError for a value that is not a ``model`` (when it is a class)."""
+        if self._class is not None and not isinstance(value, self._class):
+            raise TypeError(f"expected {self._class.__name__}, got {value.__class__.__name__}")
         data: bytes = self._encode(value)
         return data
 

@@ -23,7 +23,7 @@ else:
         __slots__ = ()
         __class_getitem__ = classmethod(GenericAlias)
 
-    V = "V"
+    V = bytes  # (at run time, the default: an unparameterized Entry holds bytes)
 
 __all__ = [
     "BucketStatus",
