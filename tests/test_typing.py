@@ -1,0 +1,30 @@
+"""``mypy --strict`` on typed example programs: the typed bucket API infers ``Entry[User]`` and rejects mistakes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+api = pytest.importorskip("mypy.api")
+
+EXAMPLES = Path(__file__).parent / "typing"
+
+
+def _mypy(path: Path, cache: Path) -> tuple[str, int]:
+    out, err, status = api.run(["--strict", "--cache-dir", str(cache), "--no-error-summary", str(path)])
+    return out + err, status
+
+
+def test_a_typed_program_type_checks(tmp_path: Path) -> None:
+    output, status = _mypy(EXAMPLES / "typed_ok.py", tmp_path / "cache")
+    assert (output, status) == ("", 0)
+
+
+def test_mistakes_on_typed_buckets_are_caught_each_on_its_line(tmp_path: Path) -> None:
+    source = EXAMPLES / "typed_bad.py"
+    marked = {n for n, line in enumerate(source.read_text().splitlines(), 1) if "  # E: " in line}
+    output, status = _mypy(source, tmp_path / "cache")
+    found = {int(n) for n in re.findall(r"typed_bad\.py:(\d+): error:", output)}
+    assert status == 1 and marked and found == marked, output
