@@ -17,14 +17,20 @@ def _mypy(path: Path, cache: Path) -> tuple[str, int]:
     return out + err, status
 
 
-def test_a_typed_program_type_checks(tmp_path: Path) -> None:
-    output, status = _mypy(EXAMPLES / "typed_ok.py", tmp_path / "cache")
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for both runs: the second checks sqlkv's modules from it."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+def test_a_typed_program_type_checks(cache: Path) -> None:
+    output, status = _mypy(EXAMPLES / "typed_ok.py", cache)
     assert (output, status) == ("", 0)
 
 
-def test_mistakes_on_typed_buckets_are_caught_each_on_its_line(tmp_path: Path) -> None:
+def test_mistakes_on_typed_buckets_are_caught_each_on_its_line(cache: Path) -> None:
     source = EXAMPLES / "typed_bad.py"
     marked = {n for n, line in enumerate(source.read_text().splitlines(), 1) if "  # E: " in line}
-    output, status = _mypy(source, tmp_path / "cache")
+    output, status = _mypy(source, cache)
     found = {int(n) for n in re.findall(r"typed_bad\.py:(\d+): error:", output)}
     assert status == 1 and marked and found == marked, output

@@ -60,6 +60,7 @@ def entry_summary(entry: sqlkv.Entry, *, with_preview: bool = False) -> dict[str
         "operation": entry.operation.name,
         "size": len(entry.value),
         "created": entry.created.isoformat(),
+        "expires": None if entry.expires is None else entry.expires.isoformat(),
     }
     if with_preview:
         data["preview"] = preview(entry.value)
