@@ -208,7 +208,9 @@ class AsyncStore:
         )
         if codec is None:
             return await self._create_bucket(name, config)
-        typed: AsyncTypedBucket[Any] = await registry.typed_entry("create_async")(self, name, config, codec)
+        typed: AsyncTypedBucket[Any] = await registry.typed_entry("create_async")(
+            self._create_bucket, self._bucket, self._codec_in_metadata, name, config, codec
+        )
         return typed
 
     async def update_bucket(
@@ -258,7 +260,7 @@ class AsyncStore:
         check_bucket_name(name)
         if codec is None:
             return await self._bucket(name)
-        typed: AsyncTypedBucket[Any] = await registry.typed_entry("open_async")(self, name, codec)
+        typed: AsyncTypedBucket[Any] = await registry.typed_entry("open_async")(self._bucket, name, codec)
         return typed
 
     async def bucket_names(self) -> list[str]:

@@ -199,7 +199,9 @@ class Store:
         )
         if codec is None:
             return self._create_bucket(name, config)
-        typed: TypedBucket[Any] = registry.typed_entry("create_sync")(self, name, config, codec)
+        typed: TypedBucket[Any] = registry.typed_entry("create_sync")(
+            self._create_bucket, self._bucket, name, config, codec
+        )
         return typed
 
     @twin(AsyncStore.update_bucket)
@@ -240,7 +242,7 @@ class Store:
         check_bucket_name(name)
         if codec is None:
             return self._bucket(name)
-        typed: TypedBucket[Any] = registry.typed_entry("open_sync")(self, name, codec)
+        typed: TypedBucket[Any] = registry.typed_entry("open_sync")(self._bucket, name, codec)
         return typed
 
     @twin(AsyncStore.bucket_names)

@@ -10,7 +10,7 @@ registry when a codec is first given (it sits above the interface modules).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
@@ -27,7 +27,7 @@ from .._model.errors import (
     ValueDecodeError,
 )
 from .locks import AsyncLock, Lock
-from .raw import AsyncBucket, AsyncStore, AsyncWatcher, Bucket, Store, Watcher
+from .raw import AsyncBucket, AsyncWatcher, Bucket, Watcher
 
 __all__ = [
     "AsyncTypedBucket",
@@ -89,44 +89,60 @@ def _check_recorded(raw: AsyncBucket | Bucket, codec: Codec[Any]) -> None:
         )
 
 
-async def create_async(store: AsyncStore, name: str, config: BucketConfig, codec: Codec[T]) -> AsyncTypedBucket[T]:
-    """``store.create_bucket(name, ..., codec=codec)``."""
+async def create_async(
+    create: Callable[[str, BucketConfig], Awaitable[AsyncBucket]],
+    find: Callable[[str], Awaitable[AsyncBucket]],
+    record: bool,
+    name: str,
+    config: BucketConfig,
+    codec: Codec[T],
+) -> AsyncTypedBucket[T]:
+    """``store.create_bucket(name, ..., codec=codec)``, given the store's own ``create`` and ``find`` of a bucket.
+
+    ``record``: whether the store keeps the codec's name in the bucket's metadata.
+    """
     check_codec(codec)
-    if _recorded(codec) and store._codec_in_metadata:
+    if _recorded(codec) and record:
         config = with_codec(config, codec)
     try:
-        raw = await store._create_bucket(name, config)
+        raw = await create(name, config)
     except BucketExistsError:
-        _check_recorded(await store._bucket(name), codec)
+        _check_recorded(await find(name), codec)
         raise
     return AsyncTypedBucket(raw, codec)
 
 
-async def open_async(store: AsyncStore, name: str, codec: Codec[T]) -> AsyncTypedBucket[T]:
-    """``store.bucket(name, codec=codec)``."""
+async def open_async(find: Callable[[str], Awaitable[AsyncBucket]], name: str, codec: Codec[T]) -> AsyncTypedBucket[T]:
+    """``store.bucket(name, codec=codec)``, given the store's own ``find`` of a bucket."""
     check_codec(codec)
-    raw = await store._bucket(name)
+    raw = await find(name)
     _check_recorded(raw, codec)
     return AsyncTypedBucket(raw, codec)
 
 
-def create_sync(store: Store, name: str, config: BucketConfig, codec: Codec[T]) -> TypedBucket[T]:
-    """``store.create_bucket(name, ..., codec=codec)`` of a sync store."""
+def create_sync(
+    create: Callable[[str, BucketConfig], Bucket],
+    find: Callable[[str], Bucket],
+    name: str,
+    config: BucketConfig,
+    codec: Codec[T],
+) -> TypedBucket[T]:
+    """``store.create_bucket(name, ..., codec=codec)`` of a sync store (which always records the codec)."""
     check_codec(codec)
     if _recorded(codec):
         config = with_codec(config, codec)
     try:
-        raw = store._create_bucket(name, config)
+        raw = create(name, config)
     except BucketExistsError:
-        _check_recorded(store._bucket(name), codec)
+        _check_recorded(find(name), codec)
         raise
     return TypedBucket(raw, codec)
 
 
-def open_sync(store: Store, name: str, codec: Codec[T]) -> TypedBucket[T]:
+def open_sync(find: Callable[[str], Bucket], name: str, codec: Codec[T]) -> TypedBucket[T]:
     """``store.bucket(name, codec=codec)`` of a sync store."""
     check_codec(codec)
-    raw = store._bucket(name)
+    raw = find(name)
     _check_recorded(raw, codec)
     return TypedBucket(raw, codec)
 
