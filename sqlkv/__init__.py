@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from ._api.sync_interface import Watcher as Watcher
     from ._api.transaction import AsyncTransaction as AsyncTransaction
     from ._api.transaction import Transaction as Transaction
+    from ._api.typed import AsyncTypedBucket as AsyncTypedBucket
+    from ._api.typed import AsyncTypedWatcher as AsyncTypedWatcher
+    from ._api.typed import TypedBucket as TypedBucket
+    from ._api.typed import TypedWatcher as TypedWatcher
     from ._model.config import BucketConfig as BucketConfig
     from ._model.entry import BucketStatus as BucketStatus
     from ._model.entry import Entry as Entry
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
     from ._model.errors import BucketFullError as BucketFullError
     from ._model.errors import BucketNotFoundError as BucketNotFoundError
     from ._model.errors import CheckFailure as CheckFailure
+    from ._model.errors import CodecError as CodecError
+    from ._model.errors import CodecMismatchError as CodecMismatchError
     from ._model.errors import ErrorKind as ErrorKind
     from ._model.errors import InvalidArgumentError as InvalidArgumentError
     from ._model.errors import InvalidBucketNameError as InvalidBucketNameError
@@ -53,6 +59,7 @@ if TYPE_CHECKING:
     from ._model.errors import StoreClosedError as StoreClosedError
     from ._model.errors import TransactionTooLargeError as TransactionTooLargeError
     from ._model.errors import UnsupportedError as UnsupportedError
+    from ._model.errors import ValueDecodeError as ValueDecodeError
     from ._model.errors import ValueTooLargeError as ValueTooLargeError
     from ._model.errors import WrongLastRevisionError as WrongLastRevisionError
     from ._model.replica import ReplicaConflict as ReplicaConflict

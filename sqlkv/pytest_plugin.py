@@ -126,7 +126,8 @@ def sqlkv_bucket(sqlkv_store: sqlkv.AsyncStore) -> Callable[..., Awaitable[sqlkv
     """A factory of buckets on ``sqlkv_store``: ``kv = await sqlkv_bucket("name", history=5)``."""
 
     async def make(name: str = "test", **config: Any) -> sqlkv.AsyncBucket:
-        return await sqlkv_store.create_bucket(name, **config)
+        bucket: sqlkv.AsyncBucket = await sqlkv_store.create_bucket(name, **config)
+        return bucket
 
     return make
 
@@ -136,7 +137,8 @@ def sqlkv_sync_bucket(sqlkv_sync_store: sqlkv.Store) -> Callable[..., sqlkv.Buck
     """A factory of buckets on ``sqlkv_sync_store``: ``kv = sqlkv_sync_bucket("name", history=5)``."""
 
     def make(name: str = "test", **config: Any) -> sqlkv.Bucket:
-        return sqlkv_sync_store.create_bucket(name, **config)
+        bucket: sqlkv.Bucket = sqlkv_sync_store.create_bucket(name, **config)
+        return bucket
 
     return make
 

@@ -85,7 +85,7 @@ def status_view(status: sqlkv.BucketStatus) -> dict[str, Any]:
 
 
 def entry_view(entry: sqlkv.Entry, *, value: bool = True) -> dict[str, Any]:
-    """An entry: bucket, key, revision, operation name, ``created`` (ISO 8601), delta and size.
+    """An entry: bucket, key, revision, operation name, ``created`` (ISO 8601), delta, size, ``expires`` (or None).
 
     With ``value``, also the value as UTF-8 text (``value``, None when it is
     not UTF-8) and as base64 (``value_base64``).
@@ -98,6 +98,7 @@ def entry_view(entry: sqlkv.Entry, *, value: bool = True) -> dict[str, Any]:
         "created": entry.created.isoformat(),
         "delta": entry.delta,
         "size": len(entry.value),
+        "expires": None if entry.expires is None else entry.expires.isoformat(),
     }
     if value:
         data["value"] = value_text(entry.value)

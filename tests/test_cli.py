@@ -419,3 +419,13 @@ def test_incr_and_touch(db: Path, prefix: tuple[str, ...]) -> None:
     refused = run(db, *prefix, "incr", "c", "text")
     assert refused.returncode == 2 and refused.stderr.startswith("sqlkv: error: value of text is not a decimal integer")
     assert run(db, *prefix, "incr", "c", "hits", "1.5").returncode == 2  # a usage error, one line
+
+
+def test_get_shows_when_the_key_expires(db: Path) -> None:
+    with sqlkv.Store(db) as store:
+        kv = store.create_bucket("b")
+        kv.put("session", b"x", ttl=3600)
+        kv.put("plain", b"y")
+    header = run(db, "kv", "get", "b", "session").stdout.splitlines()[0]
+    assert re.fullmatch(r"b > session revision: 1 created @ .+ expires in 59m5\ds", header), header
+    assert "expires" not in run(db, "kv", "get", "b", "plain").stdout

@@ -472,3 +472,12 @@ async def test_a_stalled_live_stream_never_holds_writers_back_and_catches_up(fil
             await done.wait()
             stopping.set()
     assert revisions == list(range(first, first + count))
+
+
+async def test_an_entry_shows_when_it_expires(filled: sqlkv.AsyncStore, reader: Any) -> None:
+    kv = await filled.bucket("orders")
+    await kv.put("session", b"x", ttl=60)
+    shown = (await reader.get("/api/buckets/orders/entry", params={"key": "session"})).json()
+    assert shown["expires"] == (await kv.get("session")).expires.isoformat()  # type: ignore[union-attr]
+    plain = (await reader.get("/api/buckets/orders/entry", params={"key": "orders.1"})).json()
+    assert plain["expires"] is None

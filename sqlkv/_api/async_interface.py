@@ -19,6 +19,7 @@ from types import TracebackType
 
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation
+from .._model.errors import KeyNotFoundError
 from .._model.validate import check_bucket_name, check_key, check_revision
 from .._model.watch_options import WatchOptions
 from . import arguments, registry
@@ -29,10 +30,15 @@ from .transaction import AsyncTransaction, Step, check_increment
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar, overload
 
+    from .._model.codecs import Codec
     from .._model.replica import ConflictPolicy, ReplicaStatus
     from .replica_interface import AsyncReplica
+    from .typed import AsyncTypedBucket
+
+    T = TypeVar("T")
+    D = TypeVar("D")
 
 __all__ = ["AsyncBucket", "AsyncStore", "AsyncWatcher"]
 
@@ -136,6 +142,41 @@ class AsyncStore:
 
     # -- buckets ---------------------------------------------------------------------------------
 
+    _codec_in_metadata = True
+    """Whether a typed bucket's codec is recorded in the bucket's metadata (not where metadata is refused: NATS)."""
+
+    if TYPE_CHECKING:
+
+        @overload
+        async def create_bucket(
+            self,
+            name: str,
+            *,
+            history: int = 1,
+            ttl: float | timedelta | None = None,
+            max_value_size: int | None = None,
+            max_bytes: int | None = None,
+            description: str | None = None,
+            metadata: Mapping[str, str] | None = None,
+            marker_ttl: float | timedelta | None = None,
+            codec: None = None,
+        ) -> AsyncBucket: ...
+
+        @overload
+        async def create_bucket(
+            self,
+            name: str,
+            *,
+            history: int = 1,
+            ttl: float | timedelta | None = None,
+            max_value_size: int | None = None,
+            max_bytes: int | None = None,
+            description: str | None = None,
+            metadata: Mapping[str, str] | None = None,
+            marker_ttl: float | timedelta | None = None,
+            codec: Codec[T],
+        ) -> AsyncTypedBucket[T]: ...
+
     async def create_bucket(
         self,
         name: str,
@@ -147,7 +188,8 @@ class AsyncStore:
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
         marker_ttl: float | timedelta | None = None,
-    ) -> AsyncBucket:
+        codec: Codec[Any] | None = None,
+    ) -> AsyncBucket | AsyncTypedBucket[Any]:
         """Create a bucket, or return it if it exists with the same configuration.
 
         A bucket of that name with another configuration raises
@@ -156,11 +198,20 @@ class AsyncStore:
         timedelta) the maximum age of every entry; ``max_value_size`` and
         ``max_bytes`` limit a value and the whole bucket; ``marker_ttl`` how
         long the marker an expiry leaves lives (see BucketConfig).
+        With ``codec`` (``sqlkv.codecs``) the handle is a typed bucket whose
+        values are the codec's objects; the codec's name is recorded in the
+        bucket's metadata (``sqlkv.codec``; not on NATS), so that opening it
+        with another codec raises CodecMismatchError.
         """
         config = arguments.bucket_config(
             name, history, ttl, max_value_size, max_bytes, description, metadata, marker_ttl
         )
-        return await self._create_bucket(name, config)
+        if codec is None:
+            return await self._create_bucket(name, config)
+        typed: AsyncTypedBucket[Any] = await registry.typed_entry("create_async")(
+            self._create_bucket, self._bucket, self._codec_in_metadata, name, config, codec
+        )
+        return typed
 
     async def update_bucket(
         self,
@@ -192,10 +243,25 @@ class AsyncStore:
         )
         return await self._update_bucket(name, changes)
 
-    async def bucket(self, name: str) -> AsyncBucket:
-        """The existing bucket ``name``; BucketNotFoundError if there is none."""
+    if TYPE_CHECKING:
+
+        @overload
+        async def bucket(self, name: str, *, codec: None = None) -> AsyncBucket: ...
+
+        @overload
+        async def bucket(self, name: str, *, codec: Codec[T]) -> AsyncTypedBucket[T]: ...
+
+    async def bucket(self, name: str, *, codec: Codec[Any] | None = None) -> AsyncBucket | AsyncTypedBucket[Any]:
+        """The existing bucket ``name``; BucketNotFoundError if there is none.
+
+        With ``codec``, a typed bucket (see create_bucket); CodecMismatchError
+        if the bucket records another codec. Without, the bytes of any bucket.
+        """
         check_bucket_name(name)
-        return await self._bucket(name)
+        if codec is None:
+            return await self._bucket(name)
+        typed: AsyncTypedBucket[Any] = await registry.typed_entry("open_async")(self._bucket, name, codec)
+        return typed
 
     async def bucket_names(self) -> list[str]:
         """Names of every bucket, sorted."""
@@ -413,6 +479,22 @@ class AsyncBucket(abc.ABC):
         if revision is not None:
             check_revision(revision)
         return await self._get(key, revision)
+
+    if TYPE_CHECKING:
+
+        @overload
+        async def value(self, key: str) -> bytes | None: ...
+
+        @overload
+        async def value(self, key: str, default: D) -> bytes | D: ...
+
+    async def value(self, key: str, default: Any = None) -> Any:
+        """The key's latest value, or ``default`` (None) when it is missing, deleted or expired: no exception."""
+        try:
+            entry = await self.get(key)
+        except KeyNotFoundError:
+            return default
+        return entry.value
 
     async def history(self, key: str) -> list[Entry]:
         """Every retained revision of the key, oldest first; KeyNotFoundError if none."""

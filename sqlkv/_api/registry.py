@@ -6,7 +6,8 @@ store (``sqlkv._backends.sqlite``), a ``nats://`` URL the NATS JetStream store
 (``sqlkv._backends.nats``). Implementations are named by module path and
 imported on first use, so there is no import edge from the interface to any
 backend (and ``import sqlkv`` loads none of them). The SQLite stores reach the
-replica layer above them through ``replica_entry``, and ``sqlkv/__init__.py``
+replica layer above them through ``replica_entry``, the interface its typed
+buckets (``typed``, which wraps it) through ``typed_entry``, and ``sqlkv/__init__.py``
 loads each public name on first use through ``load``.
 """
 
@@ -20,7 +21,15 @@ TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run t
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["NATS_SCHEMES", "async_store_class", "backend_of", "load", "replica_entry", "sync_store_class"]
+__all__ = [
+    "NATS_SCHEMES",
+    "async_store_class",
+    "backend_of",
+    "load",
+    "replica_entry",
+    "sync_store_class",
+    "typed_entry",
+]
 
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 """URL schemes of a NATS server."""
@@ -34,6 +43,8 @@ _SYNC: dict[str, str] = {
 }
 _REPLICA = "sqlkv._replica"
 """The replica layer's package: it sits above the backends, so the SQLite stores reach it through here."""
+_TYPED = "sqlkv._api.typed"
+"""The typed buckets: they wrap the interface's buckets, so the interface reaches them through here."""
 
 
 def backend_of(location: object) -> str:
@@ -67,6 +78,11 @@ def load(where: str) -> Any:
 def replica_entry(name: str) -> Any:
     """The replica layer's entry point ``name`` (``open_async``, ``stored_status``, ...), loaded on first use."""
     return load(f"{_REPLICA}:{name}")
+
+
+def typed_entry(name: str) -> Any:
+    """The typed buckets' entry point ``name`` (``create_async``, ``open_sync``, ...), loaded on first use."""
+    return load(f"{_TYPED}:{name}")
 
 
 _COMBINED: dict[tuple[type, type], type] = {}

@@ -17,6 +17,7 @@ from types import TracebackType
 
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation
+from .._model.errors import KeyNotFoundError, StoreBusyError, WrongLastRevisionError
 from .._model.validate import check_bucket_name, check_key, check_revision
 from .._model.watch_options import WatchOptions
 from . import arguments, registry
@@ -30,12 +31,16 @@ __all__ = ["Bucket", "Store", "Watcher", "sync_doc"]
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
-    from typing import Any, TypeVar
+    from typing import Any, TypeVar, overload
 
+    from .._model.codecs import Codec
     from .._model.replica import ConflictPolicy, ReplicaStatus
     from .replica_interface import Replica
+    from .typed import TypedBucket
 
     F = TypeVar("F", bound=Callable[..., Any])
+    T = TypeVar("T")
+    D = TypeVar("D")
 
 _ASYNC_WORDS = (
     ("``async with ", "``with "),
@@ -48,6 +53,7 @@ _ASYNC_WORDS = (
     ("AsyncWatcher", "Watcher"),
     ("AsyncLock", "Lock"),
     ("AsyncReplica", "Replica"),
+    ("AsyncTypedBucket", "TypedBucket"),
     ("asyncio and trio code", "threads"),
     ("aclose()", "close()"),
     ("StopAsyncIteration", "StopIteration"),
@@ -142,6 +148,38 @@ class Store:
     def schema_version(self) -> int:
         raise NotImplementedError
 
+    if TYPE_CHECKING:
+
+        @overload
+        def create_bucket(
+            self,
+            name: str,
+            *,
+            history: int = 1,
+            ttl: float | timedelta | None = None,
+            max_value_size: int | None = None,
+            max_bytes: int | None = None,
+            description: str | None = None,
+            metadata: Mapping[str, str] | None = None,
+            marker_ttl: float | timedelta | None = None,
+            codec: None = None,
+        ) -> Bucket: ...
+
+        @overload
+        def create_bucket(
+            self,
+            name: str,
+            *,
+            history: int = 1,
+            ttl: float | timedelta | None = None,
+            max_value_size: int | None = None,
+            max_bytes: int | None = None,
+            description: str | None = None,
+            metadata: Mapping[str, str] | None = None,
+            marker_ttl: float | timedelta | None = None,
+            codec: Codec[T],
+        ) -> TypedBucket[T]: ...
+
     @twin(AsyncStore.create_bucket)
     def create_bucket(
         self,
@@ -154,11 +192,17 @@ class Store:
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
         marker_ttl: float | timedelta | None = None,
-    ) -> Bucket:
+        codec: Codec[Any] | None = None,
+    ) -> Bucket | TypedBucket[Any]:
         config = arguments.bucket_config(
             name, history, ttl, max_value_size, max_bytes, description, metadata, marker_ttl
         )
-        return self._create_bucket(name, config)
+        if codec is None:
+            return self._create_bucket(name, config)
+        typed: TypedBucket[Any] = registry.typed_entry("create_sync")(
+            self._create_bucket, self._bucket, name, config, codec
+        )
+        return typed
 
     @twin(AsyncStore.update_bucket)
     def update_bucket(
@@ -185,10 +229,21 @@ class Store:
         )
         return self._update_bucket(name, changes)
 
+    if TYPE_CHECKING:
+
+        @overload
+        def bucket(self, name: str, *, codec: None = None) -> Bucket: ...
+
+        @overload
+        def bucket(self, name: str, *, codec: Codec[T]) -> TypedBucket[T]: ...
+
     @twin(AsyncStore.bucket)
-    def bucket(self, name: str) -> Bucket:
+    def bucket(self, name: str, *, codec: Codec[Any] | None = None) -> Bucket | TypedBucket[Any]:
         check_bucket_name(name)
-        return self._bucket(name)
+        if codec is None:
+            return self._bucket(name)
+        typed: TypedBucket[Any] = registry.typed_entry("open_sync")(self._bucket, name, codec)
+        return typed
 
     @twin(AsyncStore.bucket_names)
     def bucket_names(self) -> list[str]:
@@ -271,8 +326,22 @@ class Store:
         raise NotImplementedError
 
 
+_DELETE_ATTEMPTS = 100
+"""``del kv[key]`` retries its compare-and-set delete this often while other writers change the key."""
+
+
 class Bucket(abc.ABC):
-    __doc__ = sync_doc(AsyncBucket.__doc__)
+    __doc__ = (
+        sync_doc(AsyncBucket.__doc__)
+        + """
+    Also dict-style access (sync only): ``kv[key]`` (the latest value;
+    KeyError when missing, deleted or expired), ``kv[key] = value``, ``del
+    kv[key]`` (KeyError when missing), ``key in kv``, ``len(kv)`` (live keys)
+    and ``iter(kv)`` (live keys in key order). ``get`` and ``keys`` keep their
+    KV meaning (an Entry; a sorted list): ``kv.value(key, default)`` is the
+    dict's ``get``. A handle is always true.
+    """
+    )
 
     __slots__ = ()
 
@@ -329,6 +398,22 @@ class Bucket(abc.ABC):
         if revision is not None:
             check_revision(revision)
         return self._get(key, revision)
+
+    if TYPE_CHECKING:
+
+        @overload
+        def value(self, key: str) -> bytes | None: ...
+
+        @overload
+        def value(self, key: str, default: D) -> bytes | D: ...
+
+    @twin(AsyncBucket.value)
+    def value(self, key: str, default: Any = None) -> Any:
+        try:
+            entry = self.get(key)
+        except KeyNotFoundError:
+            return default
+        return entry.value
 
     @twin(AsyncBucket.history)
     def history(self, key: str) -> list[Entry]:
@@ -413,6 +498,49 @@ class Bucket(abc.ABC):
     @twin(AsyncBucket.import_entries)
     def import_entries(self, entries: Iterable[Entry]) -> int:
         return self._import_entries(arguments.import_rows(entries))
+
+    # -- dict-style access (sync only) ----------------------------------------------------------
+    # As collections.abc.MutableMapping where NATS semantics allow: get() and keys() keep their KV meaning
+    # (an Entry; a sorted list with filters), so the class is not registered as a MutableMapping.
+
+    def __getitem__(self, key: str) -> bytes:
+        """``kv[key]``: the key's latest value; KeyError (KeyNotFoundError) when missing, deleted or expired."""
+        return self.get(key).value
+
+    def __setitem__(self, key: str, value: bytes | str) -> None:
+        """``kv[key] = value``: put."""
+        self.put(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        """``del kv[key]``: a compare-and-set delete (a DEL marker) of a live key; KeyError when there is none."""
+        for _ in range(_DELETE_ATTEMPTS):
+            entry = self.get(key)  # KeyNotFoundError (a KeyError) when missing, deleted or expired
+            try:
+                self.delete(key, last=entry.revision)
+            except WrongLastRevisionError:
+                continue  # written meanwhile: look again
+            return
+        raise StoreBusyError(f"del kv[{key!r}]: the key changed under each of {_DELETE_ATTEMPTS} attempts")
+
+    def __contains__(self, key: object) -> bool:
+        """``key in kv``: whether the key has a live value (not missing, deleted or expired)."""
+        try:
+            self.get(key)  # type: ignore[arg-type]  # checked there: InvalidKeyError for a non-key
+        except KeyNotFoundError:
+            return False
+        return True
+
+    def __len__(self) -> int:
+        """``len(kv)``: how many live keys the bucket holds (``status().keys``: O(1) counters)."""
+        return self.status().keys
+
+    def __iter__(self) -> Iterator[str]:
+        """``iter(kv)``: the live keys in key order, read page by page (``iter_keys()``)."""
+        return self.iter_keys()
+
+    def __bool__(self) -> bool:
+        """Always true, even for an empty bucket (as sqlitedict): a truth test costs no read."""
+        return True
 
     @abc.abstractmethod
     def _put(self, key: str, data: bytes, ttl: float | None) -> int: ...

@@ -18,9 +18,19 @@ from . import arguments
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
-    from typing import Any, Protocol, TypeAlias
+    from typing import Any, Protocol, TypeAlias, TypeVar, overload
 
     from .._model.config import BucketConfig
+
+    T_contra = TypeVar("T_contra", contravariant=True)
+
+    class TypedBucketLike(Protocol[T_contra]):
+        """A typed bucket handle (``AsyncTypedBucket`` or ``TypedBucket``) as a transaction sees it."""
+
+        @property
+        def name(self) -> str: ...
+
+        def encode(self, value: T_contra) -> bytes: ...
 
     class BucketLike(Protocol):
         """A bucket handle (``AsyncBucket`` or ``Bucket``) as a transaction sees it."""
@@ -122,7 +132,7 @@ class TransactionRecorder:
             )
         into.append(step)
 
-    def _mutation(self, kind: str, bucket: BucketRef, key: Any, fields: Callable[[], dict[str, Any]]) -> None:
+    def _mutation(self, kind: str, bucket: Any, key: Any, fields: Callable[[], dict[str, Any]]) -> None:
         """Record a mutation; ``fields()`` checks and returns its other arguments (an error names the mutation)."""
         index = len(self.mutations)
         try:
@@ -131,7 +141,7 @@ class TransactionRecorder:
             raise name_mutation(exc, index, f"{kind} {_shown(bucket)}/{key}") from None
         self._record(step, self.mutations)
 
-    def check(self, bucket: BucketRef, key: str, *, last: int) -> None:
+    def check(self, bucket: BucketRef | TypedBucketLike[Any], key: str, *, last: int) -> None:
         """At commit, before any mutation: ``key``'s latest revision must be ``last`` (0: the key has no row).
 
         Otherwise the transaction writes nothing and raises AtomicCheckError,
@@ -140,31 +150,80 @@ class TransactionRecorder:
         step = Step("check", _bucket_ref(bucket), check_key(key), last=_last(last))
         self._record(step, self.checks)
 
-    def put(self, bucket: BucketRef, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> None:
-        """Record a put (as ``bucket.put``)."""
-        self._mutation("put", bucket, key, lambda: _value_fields(value, ttl))
+    if TYPE_CHECKING:
 
-    def create(self, bucket: BucketRef, key: str, value: bytes | str, *, ttl: float | timedelta | None = None) -> None:
+        @overload
+        def put(
+            self, bucket: TypedBucketLike[T_contra], key: str, value: T_contra, *, ttl: float | timedelta | None = None
+        ) -> None: ...
+
+        @overload
+        def put(
+            self, bucket: BucketRef, key: str, value: bytes | str, *, ttl: float | timedelta | None = None
+        ) -> None: ...
+
+    def put(self, bucket: Any, key: str, value: Any, *, ttl: float | timedelta | None = None) -> None:
+        """Record a put (as ``bucket.put``; a typed bucket's value is encoded by its codec)."""
+        self._mutation("put", bucket, key, lambda: _value_fields(bucket, value, ttl))
+
+    if TYPE_CHECKING:
+
+        @overload
+        def create(
+            self, bucket: TypedBucketLike[T_contra], key: str, value: T_contra, *, ttl: float | timedelta | None = None
+        ) -> None: ...
+
+        @overload
+        def create(
+            self, bucket: BucketRef, key: str, value: bytes | str, *, ttl: float | timedelta | None = None
+        ) -> None: ...
+
+    def create(self, bucket: Any, key: str, value: Any, *, ttl: float | timedelta | None = None) -> None:
         """Record a create (as ``bucket.create``: the key must be absent, deleted or expired)."""
-        self._mutation("create", bucket, key, lambda: _value_fields(value, ttl))
+        self._mutation("create", bucket, key, lambda: _value_fields(bucket, value, ttl))
 
-    def update(
-        self, bucket: BucketRef, key: str, value: bytes | str, last: int, *, ttl: float | timedelta | None = None
-    ) -> None:
+    if TYPE_CHECKING:
+
+        @overload
+        def update(
+            self,
+            bucket: TypedBucketLike[T_contra],
+            key: str,
+            value: T_contra,
+            last: int,
+            *,
+            ttl: float | timedelta | None = None,
+        ) -> None: ...
+
+        @overload
+        def update(
+            self, bucket: BucketRef, key: str, value: bytes | str, last: int, *, ttl: float | timedelta | None = None
+        ) -> None: ...
+
+    def update(self, bucket: Any, key: str, value: Any, last: int, *, ttl: float | timedelta | None = None) -> None:
         """Record an update (as ``bucket.update``: the key's latest revision must then be ``last``)."""
-        self._mutation("update", bucket, key, lambda: {"last": _last(last), **_value_fields(value, ttl)})
+        self._mutation("update", bucket, key, lambda: {"last": _last(last), **_value_fields(bucket, value, ttl)})
 
-    def delete(self, bucket: BucketRef, key: str, *, last: int | None = None) -> None:
+    def delete(self, bucket: BucketRef | TypedBucketLike[Any], key: str, *, last: int | None = None) -> None:
         """Record a delete marker (as ``bucket.delete``, with ``last`` as a compare-and-set)."""
         self._mutation("delete", bucket, key, lambda: {"last": None if last is None else _last(last)})
 
-    def purge(self, bucket: BucketRef, key: str, *, last: int | None = None) -> None:
+    def purge(self, bucket: BucketRef | TypedBucketLike[Any], key: str, *, last: int | None = None) -> None:
         """Record a purge (as ``bucket.purge``, with ``last`` as a compare-and-set)."""
         self._mutation("purge", bucket, key, lambda: {"last": None if last is None else _last(last)})
 
-    def incr(self, bucket: BucketRef, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> None:
+    def incr(
+        self, bucket: BucketRef | TypedBucketLike[Any], key: str, by: int = 1, *, ttl: float | timedelta | None = None
+    ) -> None:
         """Record an increment (as ``bucket.incr``; its revision is in ``revisions``)."""
-        self._mutation("incr", bucket, key, lambda: {"by": check_increment(by), "ttl": arguments.ttl_seconds(ttl)})
+
+        def fields() -> dict[str, Any]:
+            check_counter = getattr(bucket, "_check_counter", None)  # a typed bucket: a codec that reads counters
+            if check_counter is not None:
+                check_counter()
+            return {"by": check_increment(by), "ttl": arguments.ttl_seconds(ttl)}
+
+        self._mutation("incr", bucket, key, fields)
 
 
 def check_increment(by: object) -> int:
@@ -174,7 +233,9 @@ def check_increment(by: object) -> int:
     return by
 
 
-def _value_fields(value: object, ttl: object) -> dict[str, Any]:
+def _value_fields(bucket: Any, value: object, ttl: object) -> dict[str, Any]:
+    if getattr(bucket, "codec", None) is not None and hasattr(bucket, "raw"):  # a typed bucket: its codec encodes
+        value = bucket.encode(value)
     return {"value": coerce_value(value), "ttl": arguments.ttl_seconds(ttl)}
 
 
@@ -182,10 +243,12 @@ def _last(last: object) -> int:
     return check_revision(last, name="last", minimum=0)
 
 
-def _bucket_ref(bucket: object) -> Any:
-    """A bucket handle, or a valid bucket name."""
+def _bucket_ref(bucket: Any) -> Any:
+    """A bucket handle (a typed bucket's untyped ``raw`` one), or a valid bucket name."""
     if isinstance(bucket, str):
         return check_bucket_name(bucket)
+    if getattr(bucket, "codec", None) is not None and hasattr(bucket, "raw"):
+        bucket = bucket.raw
     if not isinstance(getattr(bucket, "name", None), str) or not hasattr(bucket, "config"):
         raise InvalidArgumentError(f"a transaction step takes a bucket of this store or its name, not {bucket!r}")
     return bucket

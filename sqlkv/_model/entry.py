@@ -1,16 +1,42 @@
 """The values sqlkv hands back: entries, operations and bucket status."""
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from types import GenericAlias
 
 from .config import BucketConfig
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Generic
 
-__all__ = ["BucketStatus", "Entry", "EntryBuilder", "Operation", "make_entry", "ns_to_datetime"]
+    from typing_extensions import TypeVar
+
+    V = TypeVar("V", default=bytes)
+    """An entry's value type: ``bytes`` unless a codec says otherwise (``Entry`` alone is ``Entry[bytes]``)."""
+    T = TypeVar("T")
+else:
+
+    class Generic:
+        """At run time ``Entry[User]`` is a ``types.GenericAlias``, without importing ``typing`` (a command starts
+        sooner); type checkers see ``typing.Generic``."""
+
+        __slots__ = ()
+        __class_getitem__ = classmethod(GenericAlias)
+
+    V = bytes  # (at run time, the default: an unparameterized Entry holds bytes)
+
+__all__ = [
+    "BucketStatus",
+    "Entry",
+    "EntryBuilder",
+    "Operation",
+    "make_entry",
+    "ns_to_datetime",
+    "deadline_ns",
+    "with_value",
+]
 
 
 _NUMBER_FORMATS = frozenset("bcdoxXneEfFgG%")
@@ -55,21 +81,27 @@ def ns_to_datetime(ns: int) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Generic[V]):
     """One revision of a key, as returned by get, history and watch.
 
     ``delta`` is the number of entries still pending after this one in the
     same result (history) or stream (watch); ``get`` reports 0. Delete and
-    purge markers carry an empty ``value``.
+    purge markers carry an empty ``value`` (``None`` in a typed bucket).
+    ``value`` is ``bytes``, or the codec's type in a typed bucket
+    (``Entry[User]``). ``expires`` is when this revision will expire (the
+    key's per-key deadline or the bucket TTL counted from ``created``,
+    whichever is sooner), ``None`` if nothing will expire it; it is not part
+    of an entry's equality (``touch`` moves it without a new revision).
     """
 
     bucket: str
     key: str
-    value: bytes
+    value: V
     revision: int
     created: datetime
     delta: int
     operation: Operation
+    expires: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +134,24 @@ class BucketStatus:
 
 # By stored op code; code 0 (the invisible high-water row) never becomes an entry.
 _OPERATIONS: tuple[Operation, ...] = (Operation.PUT, *Operation)
-_ENTRY_SLOTS = ("bucket", "key", "value", "revision", "created", "delta", "operation")
+_ENTRY_SLOTS = ("bucket", "key", "value", "revision", "created", "delta", "operation", "expires")
 
 
-class _EntryBuilder:
+class _EntryBuilder(Generic[V]):
     """A mutable twin of Entry with the same slots: built with plain attribute stores, then becomes an Entry."""
 
     __slots__ = _ENTRY_SLOTS
 
     def __init__(
-        self, bucket: str, key: str, value: bytes, revision: int, created: datetime, delta: int, operation: Operation
+        self,
+        bucket: str,
+        key: str,
+        value: "Any",
+        revision: int,
+        created: datetime,
+        delta: int,
+        operation: Operation,
+        expires: "datetime | None" = None,
     ) -> None:
         self.bucket = bucket
         self.key = key
@@ -120,13 +160,14 @@ class _EntryBuilder:
         self.created = created
         self.delta = delta
         self.operation = operation
+        self.expires = expires
 
 
 assert Entry.__slots__ == _ENTRY_SLOTS  # the layouts must match for the class switch below
 
 
 class _CreatedOnFirstUse:
-    """``Entry.created``: a stored row's nanoseconds become a datetime when first read, not when the entry is built.
+    """``Entry.created`` (and ``expires``): nanoseconds become a datetime when first read, not when the entry is built.
 
     Building the datetime is a third of an entry's cost and most callers never
     look at it. The slot holds the nanoseconds (an int) until the first read
@@ -152,7 +193,10 @@ class _CreatedOnFirstUse:
         self._slot.__set__(entry, value)  # only through object.__setattr__: Entry is frozen
 
 
-Entry.created = _CreatedOnFirstUse(Entry.__dict__["created"])  # type: ignore[assignment, misc]
+_CREATED_SLOT = Entry.__dict__["created"]
+_EXPIRES_SLOT = Entry.__dict__["expires"]
+Entry.created = _CreatedOnFirstUse(_CREATED_SLOT)  # type: ignore[assignment, misc]
+Entry.expires = _CreatedOnFirstUse(_EXPIRES_SLOT)  # type: ignore[assignment, misc]
 
 
 EntryBuilder = _EntryBuilder
@@ -160,13 +204,45 @@ EntryBuilder = _EntryBuilder
 without its call (``created`` in nanoseconds, ``operation`` an Operation)."""
 
 
-def make_entry(bucket: str, key: str, value: bytes, revision: int, created_ns: int, delta: int, op: int) -> Entry:
+def make_entry(
+    bucket: str,
+    key: str,
+    value: bytes,
+    revision: int,
+    created_ns: int,
+    delta: int,
+    op: int,
+    expires_ns: int | None = None,
+) -> Entry:
     """Build an Entry from a stored row, several times faster than the frozen dataclass's ``__init__``.
 
     The fields are stored on a layout-identical mutable twin whose class is then
     switched to Entry; the result is an ordinary, equal, frozen Entry. Its
-    ``created`` datetime is made on first read (see ``_CreatedOnFirstUse``).
+    ``created`` and ``expires`` datetimes are made on first read (see ``_CreatedOnFirstUse``).
     """
-    entry = _EntryBuilder(bucket, key, value, revision, created_ns, delta, _OPERATIONS[op])  # type: ignore[arg-type]
+    entry = _EntryBuilder(bucket, key, value, revision, created_ns, delta, _OPERATIONS[op], expires_ns)  # type: ignore[arg-type]
     entry.__class__ = Entry  # type: ignore[assignment]
     return entry  # type: ignore[return-value]
+
+
+def deadline_ns(created_ns: int, ttl_ns: int, key_deadline_ns: int | None) -> int | None:
+    """When a revision created at ``created_ns`` expires: the bucket TTL (0: none) or the key's deadline, the sooner."""
+    if ttl_ns:
+        aged = created_ns + ttl_ns
+        return aged if key_deadline_ns is None or aged < key_deadline_ns else key_deadline_ns
+    return key_deadline_ns
+
+
+def with_value(entry: "Entry[Any]", value: "T") -> "Entry[T]":
+    """The same entry with another value (a typed bucket's decoded value), as cheaply as ``make_entry``."""
+    new = _EntryBuilder.__new__(_EntryBuilder)
+    new.bucket = entry.bucket
+    new.key = entry.key
+    new.value = value
+    new.revision = entry.revision
+    new.created = _CREATED_SLOT.__get__(entry)  # as stored: nanoseconds until first read
+    new.delta = entry.delta
+    new.operation = entry.operation
+    new.expires = _EXPIRES_SLOT.__get__(entry)
+    new.__class__ = Entry  # type: ignore[assignment]
+    return new  # type: ignore[return-value]

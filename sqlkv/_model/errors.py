@@ -19,6 +19,9 @@ exception ever reaches a caller::
     ├── BucketFullError                a put would take the bucket past max_bytes
     ├── LockNotAcquiredError           kv.lock() could not get the lock (in time)
     ├── RevisionGapError               a watcher (on_gap="raise") reached revisions that are gone
+    ├── CodecError (also ValueError)   a typed bucket's codec cannot encode a value (or is not installed)
+    │   ├── ValueDecodeError           a stored value the codec cannot decode (the bytes stay readable)
+    │   └── CodecMismatchError         the bucket records another codec than the one given
     ├── ReplicaError                   a replica cannot go on (its remote bucket was re-created...)
     │   └── ReplicaReadOnlyError       a local write to a bucket that mirrors a remote one
     ├── BucketNotFoundError
@@ -333,6 +336,38 @@ class NotAStoreError(StorageError):
     """The file is an SQLite database but not an sqlkv store; it is left as it is."""
 
     kind = ErrorKind.INVALID
+
+
+class CodecError(SqlkvError, ValueError):
+    """A typed bucket's codec cannot encode a value, does not suit the operation, or its extra is not installed."""
+
+    kind = ErrorKind.INVALID
+
+
+class ValueDecodeError(CodecError):
+    """A stored value that the bucket's codec cannot decode.
+
+    Names the bucket, key, revision and codec; ``data`` holds the stored bytes,
+    which stay readable through an untyped handle on the same bucket.
+    """
+
+    kind = ErrorKind.INVALID
+
+    def __init__(self, bucket: str, key: str, revision: int, codec: str, data: bytes, reason: str) -> None:
+        super().__init__(
+            f"bucket {bucket}: the value of {key} at revision {revision} does not decode with codec {codec}: {reason}"
+        )
+        self.bucket = bucket
+        self.key = key
+        self.revision = revision
+        self.codec = codec
+        self.data = data
+
+
+class CodecMismatchError(CodecError):
+    """The bucket records (in its metadata) another codec than the one it was opened with."""
+
+    kind = ErrorKind.CONFLICT
 
 
 def name_mutation(error: SqlkvError, index: int, description: str) -> SqlkvError:

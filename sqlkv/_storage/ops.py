@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 
 from .._model.config import BucketConfig
-from .._model.entry import BucketStatus, Entry, Operation, make_entry, ns_to_datetime
+from .._model.entry import BucketStatus, Entry, Operation, deadline_ns, make_entry, ns_to_datetime
 from .._model.errors import (
     BucketFullError,
     BucketNotFoundError,
@@ -294,10 +294,6 @@ def import_rows(conn: sqlite3.Connection, sql: BucketSQL, rows: list[tuple[int, 
 # -- reads -------------------------------------------------------------------------------------
 
 
-def _entry(sql: BucketSQL, key: str, revision: int, op: int, value: bytes, created: int, delta: int) -> Entry:
-    return make_entry(sql.bucket, key, value, revision, created, delta, op)
-
-
 @on_bucket
 def get(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int | None, now: int) -> Entry:
     """The latest entry of ``key``, or the entry at ``revision`` if it belongs to ``key``."""
@@ -344,7 +340,7 @@ def _get_latest(
             raise KeyDeletedError(key, newest, Operation(op))
     if (ttl and created <= now - ttl) or (expires is not None and expires <= now):
         raise KeyNotFoundError(key)
-    return make_entry(sql.bucket, key, value, newest, created, 0, op)
+    return make_entry(sql.bucket, key, value, newest, created, 0, op, deadline_ns(created, ttl, expires))
 
 
 def _get_revision(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: int, now: int) -> Entry:
@@ -363,7 +359,7 @@ def _get_revision(conn: sqlite3.Connection, sql: BucketSQL, key: str, revision: 
         raise KeyDeletedError(key, newest, Operation(op))
     if value is None:
         value = large.load(conn, sql.bucket_id, newest)
-    return make_entry(sql.bucket, key, value, newest, created, 0, op)
+    return make_entry(sql.bucket, key, value, newest, created, 0, op, deadline_ns(created, ttl, expires))
 
 
 @on_bucket
@@ -380,7 +376,11 @@ def history(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> lis
         raise KeyNotFoundError(key)
     kept = [r for r in rows if r[1] != _EXPIRE and not _expired(r[3], None if r[1] == _PUT else r[4], ttl, now)]
     last = len(kept) - 1
-    return [_entry(sql, key, r[0], r[1], r[2], r[3], last - i) for i, r in enumerate(kept)]
+    bucket = sql.bucket  # the key's deadline (on its latest row) is every revision's, the bucket TTL each one's own
+    return [
+        make_entry(bucket, key, r[2], r[0], r[3], last - i, r[1], deadline_ns(r[3], ttl, expires))
+        for i, r in enumerate(kept)
+    ]
 
 
 @on_bucket

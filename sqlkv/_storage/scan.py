@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .._model.entry import Entry, EntryBuilder, Operation, make_entry
+from .._model.entry import Entry, EntryBuilder, Operation, deadline_ns, make_entry
 from .._model.errors import BucketNotFoundError
 from .._model.validate import KeyMatcher
 from . import large
@@ -78,7 +78,7 @@ def _single_row_statement(bucket_id: int, lower: str, upper: bool, reverse: bool
     order = "DESC" if reverse else "ASC"
     value = value_column() if values else "NULL"
     return (
-        f"SELECT key, revision, {value}, created FROM {t} WHERE {bounds} AND op = 1 AND created > ?4 "
+        f"SELECT key, revision, {value}, created, expires FROM {t} WHERE {bounds} AND op = 1 AND created > ?4 "
         f"AND (expires IS NULL OR expires > ?5) ORDER BY key {order} LIMIT ?3"
     )
 
@@ -129,15 +129,15 @@ def page(
         if single:
             cursor = conn.execute(statement, (low, high, size, cutoff, now))
             try:
-                return _live_rows(cursor, sql.bucket, sql.bucket_id, matcher, size, values)
+                return _live_rows(cursor, sql.bucket, sql.bucket_id, matcher, size, values, ttl)
             finally:
                 cursor.close()
         cursor = conn.execute(statement, (low, high, size))
         try:
-            return _latest_rows(cursor, sql.bucket, sql.bucket_id, matcher, size, values, reverse, cutoff, now)
+            return _latest_rows(cursor, sql.bucket, sql.bucket_id, matcher, size, values, reverse, cutoff, now, ttl)
         except _OutOfOrder:
             return _sorted_page(
-                conn, statement, low, high, size, reverse, matcher, values, now, cutoff, sql.bucket, sql.bucket_id
+                conn, statement, low, high, size, reverse, matcher, values, now, cutoff, sql.bucket, sql.bucket_id, ttl
             )
         finally:
             cursor.close()
@@ -147,7 +147,7 @@ _SETTINGS = "SELECT history, ttl FROM sqlkv_buckets WHERE id = ?"
 
 
 def _live_rows(
-    cursor: sqlite3.Cursor, bucket: str, bucket_id: int, matcher: KeyMatcher | None, size: int, values: bool
+    cursor: sqlite3.Cursor, bucket: str, bucket_id: int, matcher: KeyMatcher | None, size: int, values: bool, ttl: int
 ) -> Page:
     """A page from rows that are live already (one per key, in key order)."""
     found: list[Any] = []
@@ -156,7 +156,7 @@ def _live_rows(
     key = None
     budget = PAGE_BYTES
     builder, entry_class, put = EntryBuilder, Entry, Operation.PUT
-    for key, revision, value, created in cursor:
+    for key, revision, value, created, expires in cursor:
         count += 1
         if matcher is not None and not matcher(key):
             continue
@@ -165,7 +165,9 @@ def _live_rows(
             continue
         if value is None:  # a large value: read in chunks
             value = large.load(cursor.connection, bucket_id, revision)
-        entry = builder(bucket, key, value, revision, created, 0, put)
+        if ttl:
+            expires = deadline_ns(created, ttl, expires)
+        entry = builder(bucket, key, value, revision, created, 0, put, expires)
         entry.__class__ = entry_class  # type: ignore[assignment]  # (make_entry inlined: an entry per row)
         append(entry)
         budget -= len(value)
@@ -184,6 +186,7 @@ def _latest_rows(
     reverse: bool,
     cutoff: int,
     now: int,
+    ttl: int,
 ) -> Page:
     """A page from the latest row of each key (markers and expired rows among them), in key order."""
     found: list[Any] = []
@@ -205,7 +208,7 @@ def _latest_rows(
             continue
         if value is None:  # a large value: read in chunks
             value = large.load(cursor.connection, bucket_id, revision)
-        append(make_entry(bucket, key, value, revision, created, 0, op))
+        append(make_entry(bucket, key, value, revision, created, 0, op, deadline_ns(created, ttl, expires)))
         budget -= len(value)
         if budget < 0:
             return Page(found, last_key, False)
@@ -229,6 +232,7 @@ def _sorted_page(
     cutoff: int,
     bucket: str,
     bucket_id: int,
+    ttl: int,
 ) -> Page:
     """The page, should SQLite ever return its rows out of key order: all of them, sorted here (same snapshot)."""
     rows = sorted(conn.execute(statement, (low, high, size)).fetchall(), key=lambda row: row[0], reverse=reverse)
@@ -236,7 +240,7 @@ def _sorted_page(
         rows = large.fill(conn, bucket_id, [(r[1], *r) for r in rows], 4)  # (revision first, for fill)
         rows = [row[1:] for row in rows]
     found: list[Any] = [
-        make_entry(bucket, key, value, revision, created, 0, op) if values else key
+        make_entry(bucket, key, value, revision, created, 0, op, deadline_ns(created, ttl, expires)) if values else key
         for key, revision, op, value, created, expires in rows
         if op == _PUT and created > cutoff and (expires is None or expires > now) and (matcher is None or matcher(key))
     ]
@@ -259,5 +263,7 @@ def get_many(conn: sqlite3.Connection, sql: BucketSQL, keys: list[str], now: int
                 continue
             if value is None:  # a large value: read in chunks
                 value = large.load(conn, sql.bucket_id, revision)
-            found[key] = make_entry(sql.bucket, key, value, revision, created, 0, op)
+            found[key] = make_entry(
+                sql.bucket, key, value, revision, created, 0, op, deadline_ns(created, ttl, expires)
+            )
     return found

@@ -68,6 +68,9 @@ class WatcherCore:
     router callbacks, and calls ``_wake()`` when a consumer may proceed.
     """
 
+    ttl_ns = 0
+    """The bucket TTL (ns, 0: none) as the watching handle knows it: an entry's ``expires`` is ``created`` + it."""
+
     def __init__(self, hub: WatchHub, sql: BucketSQL, options: WatchOptions) -> None:
         self._hub = hub
         self._sql = sql
@@ -226,7 +229,8 @@ class WatcherCore:
         else:
             delta = len(self._buffer)
         value = b"" if self._meta_only else value
-        return make_entry(self._sql.bucket, key, value, revision, created, delta, op)
+        ttl = self.ttl_ns
+        return make_entry(self._sql.bucket, key, value, revision, created, delta, op, created + ttl if ttl else None)
 
     def _wanted(self, row: Row) -> bool:
         if self._ignore_deletes and row[2] != _PUT:

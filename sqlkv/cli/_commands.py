@@ -226,7 +226,10 @@ def get(args: argparse.Namespace, store: sqlkv.Store) -> int:
         return 0
     if _json(args, entry_view(entry)):
         return 0
-    _out(f"{entry.bucket} > {entry.key} revision: {entry.revision} created @ {fmt.local_time(entry.created)}")
+    header = f"{entry.bucket} > {entry.key} revision: {entry.revision} created @ {fmt.local_time(entry.created)}"
+    if entry.expires is not None:  # sqlkv adds the deadline (a per-key or the bucket TTL): "expires in 41.00s"
+        header += f" expires in {fmt.age((entry.expires - datetime.now(timezone.utc)).total_seconds())}"
+    _out(header)
     _out()
     shown = fmt.shown_value(entry.value)
     if len(shown) > 120:

@@ -22,7 +22,7 @@ from ..._model.validate import add_to_counter, parse_counter
 from ..._model.watch_options import WatchOptions
 from .errors import bucket_errors, nats, ns
 from .session import Session
-from .watcher import OPERATIONS, NatsWatcher
+from .watcher import OPERATIONS, NatsWatcher, expires_ns, optional_ns
 
 __all__ = ["INCR_ATTEMPTS", "NatsBucket", "config_of", "nats_ttl"]
 
@@ -74,9 +74,13 @@ class NatsBucket(AsyncBucket):
     def name(self) -> str:
         return self._name
 
-    def _entry(self, key: str, value: bytes | None, revision: int, created: Any, delta: int, op: Operation) -> Entry:
-        """An entry of this bucket from a message's parts."""
-        return make_entry(self._name, key, value or b"", revision, ns(created), delta, int(op))
+    def _entry(
+        self, key: str, value: bytes | None, revision: int, created: Any, delta: int, op: Operation, headers: Any = None
+    ) -> Entry:
+        """An entry of this bucket from a message's parts (``expires``: its ``Nats-TTL`` header, the bucket TTL)."""
+        created_ns = ns(created)
+        expires = expires_ns(created_ns, headers, self.config.ttl)
+        return make_entry(self._name, key, value or b"", revision, created_ns, delta, int(op), expires)
 
     async def _put(self, key: str, data: bytes, ttl: float | None) -> int:
         _no_ttl(ttl, "put")
@@ -207,7 +211,7 @@ class NatsBucket(AsyncBucket):
             raise KeyNotFoundError(key)  # a limit marker: the key expired
         if op is not Operation.PUT:
             raise KeyDeletedError(key, msg.seq, op)
-        return self._entry(key, msg.data, msg.seq, msg.time, 0, op)
+        return self._entry(key, msg.data, msg.seq, msg.time, 0, op, msg.headers)
 
     async def _history(self, key: str) -> list[Entry]:
         """Read with this store's own watcher rather than nats-py's ``history()``, whose end-of-initial signal can
@@ -219,7 +223,9 @@ class NatsBucket(AsyncBucket):
         kept = [e for e in entries if e.operation is not Operation.EXPIRE]
         last = len(kept) - 1
         return [
-            make_entry(e.bucket, e.key, e.value, e.revision, ns(e.created), last - i, int(e.operation))
+            make_entry(
+                e.bucket, e.key, e.value, e.revision, ns(e.created), last - i, int(e.operation), optional_ns(e.expires)
+            )
             for i, e in enumerate(kept)
         ]
 
@@ -264,7 +270,8 @@ class NatsBucket(AsyncBucket):
         """An ordered consumer on the watched subjects."""
         filters = options.filters
         subject = f"$KV.{self._name}.{filters[0]}" if len(filters) == 1 else f"$KV.{self._name}.>"
-        return NatsWatcher(self._session, self._name, subject, None if len(filters) <= 1 else options.matcher, options)
+        matcher = None if len(filters) <= 1 else options.matcher
+        return NatsWatcher(self._session, self._name, subject, matcher, options, self.config.ttl)
 
     def _check_lock(self) -> None:
         raise UnsupportedError("kv.lock() needs per-key TTL on update, which a nats:// store cannot provide")

@@ -55,6 +55,7 @@ class NatsStore(AsyncStore):
     """
 
     backend = "nats"
+    _codec_in_metadata = False  # nats-py's KeyValueConfig has no metadata: a typed bucket's codec is not recorded
 
     def __init__(self, path: str | list[str], *, open_timeout: float = 10.0, replicas: int = 1, **options: Any) -> None:
         self._replicas = replicas

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from ..._api.async_interface import AsyncWatcher
@@ -14,21 +15,58 @@ from ..._model.watch_options import WatchOptions
 from .errors import nats, ns
 from .session import Session
 
-__all__ = ["OPERATIONS", "NatsWatcher"]
+__all__ = ["OPERATIONS", "NatsWatcher", "expires_ns"]
 
 OPERATIONS = {None: Operation.PUT, "DEL": Operation.DEL, "PURGE": Operation.PURGE}
 MARKER_REASONS = {"MaxAge": Operation.EXPIRE, "Purge": Operation.PURGE, "Remove": Operation.DEL}
 """A server-written limit marker (``Nats-Marker-Reason``, ADR-43): an expiry is sqlkv's EXPIRE entry."""
 """A message's ``KV-Operation`` header as an operation (anything else: a limit marker, read as PURGE)."""
 
+_DURATION = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+
+
+def _ttl_header_ns(text: str | None) -> int | None:
+    """A ``Nats-TTL`` header in nanoseconds: seconds (nats-py) or a Go duration (``"1m30s"``); None: no TTL."""
+    if not text:
+        return None
+    text = text.strip()
+    if text.isdigit():
+        return int(text) * 10**9
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None  # "never", or a form this reader does not know
+    return round(sum(float(number) * _UNIT_NS[unit] for number, unit in parts))
+
+
+def expires_ns(created_ns: int, headers: Any, bucket_ttl: float | None) -> int | None:
+    """When a message expires: its own ``Nats-TTL`` or the stream's ``max_age``, from its time, whichever is sooner."""
+    ttl = _ttl_header_ns(headers.get("Nats-TTL")) if headers else None
+    if bucket_ttl:
+        aged = round(bucket_ttl * 1e9)
+        ttl = aged if ttl is None or aged < ttl else ttl
+    return None if ttl is None or not created_ns else created_ns + ttl
+
+
+def optional_ns(moment: Any) -> int | None:
+    """``moment`` in nanoseconds since the epoch; None stays None."""
+    return None if moment is None else ns(moment)
+
 
 class NatsWatcher(AsyncWatcher):
     """The AsyncWatcher interface (initial_done, initial(), async iteration) on a JetStream ordered consumer."""
 
     def __init__(
-        self, session: Session, bucket: str, subject: str, matcher: KeyMatcher | None, options: WatchOptions
+        self,
+        session: Session,
+        bucket: str,
+        subject: str,
+        matcher: KeyMatcher | None,
+        options: WatchOptions,
+        ttl: float | None = None,
     ) -> None:
         self._session = session
+        self._ttl = ttl
         self._bucket = bucket
         self._stream = f"KV_{bucket}"
         self._subject = subject
@@ -157,14 +195,19 @@ class NatsWatcher(AsyncWatcher):
         if self._matcher is not None and not self._matcher(key):
             return
         value = b"" if self._options.meta_only else msg.data
+        created = ns(meta.timestamp)
+        expires = expires_ns(created, headers, self._ttl)
         self._pending.append(
-            make_entry(self._bucket, key, value or b"", meta.sequence.stream, ns(meta.timestamp), meta.num_pending, op)
+            make_entry(self._bucket, key, value or b"", meta.sequence.stream, created, meta.num_pending, op, expires)
         )
 
     async def initial(self) -> list[Entry]:
         taken, self._pending = self._pending, []
+        last = len(taken) - 1
         return [
-            make_entry(e.bucket, e.key, e.value, e.revision, ns(e.created), len(taken) - 1 - i, int(e.operation))
+            make_entry(
+                e.bucket, e.key, e.value, e.revision, ns(e.created), last - i, int(e.operation), optional_ns(e.expires)
+            )
             for i, e in enumerate(taken)
         ]
 

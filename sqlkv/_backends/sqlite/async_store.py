@@ -143,4 +143,6 @@ class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
     def _watch(self, options: WatchOptions) -> SqliteAsyncWatcher:
         from .async_watcher import SqliteAsyncWatcher  # the watch layer loads on the first watch
 
-        return SqliteAsyncWatcher(self._store, self._hub(), self._engine, self._sql, options)
+        watcher = SqliteAsyncWatcher(self._store, self._hub(), self._engine, self._sql, options)
+        watcher.ttl_ns = self._ttl_ns
+        return watcher

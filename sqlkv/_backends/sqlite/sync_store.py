@@ -121,4 +121,6 @@ class SqliteBucket(SqliteBucketCore, Bucket):
     def _watch(self, options: WatchOptions, timeout: float | None) -> SqliteWatcher:
         from .sync_watcher import SqliteWatcher  # the watch layer loads on the first watch
 
-        return SqliteWatcher(self._store, self._hub(), self._engine, self._sql, options, timeout)
+        watcher = SqliteWatcher(self._store, self._hub(), self._engine, self._sql, options, timeout)
+        watcher.ttl_ns = self._ttl_ns
+        return watcher

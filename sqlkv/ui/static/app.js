@@ -468,7 +468,9 @@ async function entryView(bucket, key) {
   show(
     el("h1", {}, el("span", { class: "mono", "data-testid": "entry-key", text: key })),
     entry ? el("p", { class: "muted", text: "revision " + entry.revision + " · " + entry.operation + " · written " +
-      new Date(entry.created).toLocaleString() + (revision ? " (an earlier revision)" : "") }) : null,
+      new Date(entry.created).toLocaleString() + (revision ? " (an earlier revision)" : "") +
+      (entry.expires ? " · expires in " + Math.max(0, Math.round((new Date(entry.expires) - Date.now()) / 1000)) + " s" : "")
+    }) : null,
     problem ? notice(problem.data && problem.data.deleted ? "info" : "error", problem.message) : null,
     entry ? valuePanel(bucket, entry) : null,
     writable() && !revision ? editPanel(bucket, entry || (latest && { revision: latest.revision, operation: latest.operation,
