@@ -11,7 +11,7 @@ reader following the page would run them:
 - ```` ```console ````: ``$ command`` lines run in bash; the lines after one are its
   output (standard output and error), compared as doctest does with ELLIPSIS and
   NORMALIZE_WHITESPACE (``...`` stands for times and paths); a command must fail
-  exactly when its output shows ``sqlkv: error:``. A command whose comment says
+  exactly when its output shows ``sqlkv: error:`` (unless it shows ``$?`` itself). A command whose comment says
   ``Ctrl-C`` runs until it has printed the lines shown, then gets SIGINT.
 - ```` ```sh ```` / ```` ```bash ````: each line runs in bash and must succeed; a line
   whose comment says ``Ctrl-C`` runs until it printed one line, then gets SIGINT.
@@ -133,7 +133,7 @@ def run_console(block: Block, where: str) -> None:
                 ["bash", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
             )
             got, failed = result.stdout, result.returncode != 0
-        if failed != ("sqlkv: error:" in want):
+        if failed != ("sqlkv: error:" in want) and "$?" not in command:
             raise Failed(f"{where}: {command!r} {'failed' if failed else 'succeeded'}; it printed:\n{got}")
         if not checker.check_output(want, got.strip() + "\n", flags):
             raise Failed(f"{where}: {command!r} printed:\n{got}\nthe page shows:\n{want}")
