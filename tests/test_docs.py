@@ -149,10 +149,11 @@ def test_examples_run(page: Path, tmp_path: Path, request: pytest.FixtureRequest
     command = [sys.executable, str(Path(doc_examples.__file__)), str(page)]
     if any(block.directive == "nats" for block in doc_examples.runnable(page)):
         command += ["--nats-url", request.getfixturevalue("nats_server").url]
-    home = tmp_path / "home"
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
     env = {
         **os.environ,
-        "SQLKV_DB": str(tmp_path / "sqlkv.db"),
+        "SQLKV_DB": str(work / "sqlkv.db"),
         "HOME": str(home),
         "XDG_DATA_HOME": str(home / ".local" / "share"),
         "XDG_CONFIG_HOME": str(home / ".config"),
@@ -161,7 +162,5 @@ def test_examples_run(page: Path, tmp_path: Path, request: pytest.FixtureRequest
         "PYTHONPATH": str(ROOT),
         "COLUMNS": "100",
     }
-    work = tmp_path / "work"
-    work.mkdir()
     result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
