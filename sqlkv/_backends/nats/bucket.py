@@ -24,10 +24,13 @@ from .errors import bucket_errors, nats, ns
 from .session import Session
 from .watcher import OPERATIONS, NatsWatcher
 
-__all__ = ["INCR_ATTEMPTS", "NatsBucket", "config_of"]
+__all__ = ["CREATE_ATTEMPTS", "INCR_ATTEMPTS", "NatsBucket", "config_of"]
 
 INCR_ATTEMPTS = 100
 """How many compare-and-set rounds ``incr`` tries on NATS before giving up with StoreBusyError."""
+CREATE_ATTEMPTS = 100
+"""How many compare-and-set rounds ``create`` tries while the key's latest entry keeps being a new marker."""
+_EXPECTED = "Nats-Expected-Last-Subject-Sequence"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -50,6 +53,14 @@ def _no_ttl(ttl: float | None, operation: str) -> None:
             f"per-key TTL on {operation} is not supported on a nats:// store: NATS keeps a TTL per revision, "
             "so older history would come back when it expires; use create(..., ttl=)"
         )
+
+
+def _operation(msg: Any) -> Operation:
+    """What a message of a KV stream is: PUT (a value), DEL or PURGE (a marker; a server's limit marker: PURGE)."""
+    headers = msg.headers or {}
+    if headers.get("Nats-Marker-Reason"):
+        return Operation.PURGE
+    return OPERATIONS.get(headers.get("KV-Operation"), Operation.PURGE)
 
 
 class NatsBucket(AsyncBucket):
@@ -78,13 +89,52 @@ class NatsBucket(AsyncBucket):
         return revision
 
     async def _create(self, key: str, data: bytes, ttl: float | None) -> int:
+        """A compare-and-set on "no message", then on the newest marker while the latest entry is one.
+
+        Refused (KeyExistsError, ``actual`` = its revision) only when a live
+        value was read: a delete or purge landing between the read and the
+        compare-and-set only moves the marker, and the next round compares
+        against the new one (nats-py and nats.go report that race as "key
+        exists"; see docs/semantics.md).
+        """
         self._session.check_open()
+        expected = 0
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                return await self._publish(key, data, expected, ttl)
+            except WrongLastRevisionError:
+                pass
+            revision, live = await self.latest(key)
+            if live:
+                raise KeyExistsError(key, revision)
+            expected = revision
+        raise StoreBusyError(
+            f"create({key!r}): a new delete or purge marker landed before each of {CREATE_ATTEMPTS} compare-and-set "
+            "attempts"
+        )
+
+    async def _publish(self, key: str, data: bytes, expected: int, ttl: float | None) -> int:
+        """Publish a value if the key's latest revision is ``expected`` (0: none); WrongLastRevisionError if not."""
+        js = self._session.js
+        async with bucket_errors(self._name):
+            ack = await js.publish(f"$KV.{self._name}.{key}", data, headers={_EXPECTED: str(expected)}, msg_ttl=ttl)
+        return int(ack.seq)
+
+    async def latest(self, key: str) -> tuple[int, bool]:
+        """The revision of the key's latest message (0: none) and whether it is a live value (not a marker)."""
+        msg = await self._latest_message(key)
+        if msg is None:
+            return 0, False
+        return int(msg.seq), _operation(msg) is Operation.PUT
+
+    async def _latest_message(self, key: str) -> Any:
+        """The key's latest message (a value or a marker), or None."""
+        _, _, errors = nats()
+        js = self._session.js
         try:
-            async with bucket_errors(self._name):
-                revision: int = await self._kv.create(key, data, msg_ttl=ttl)
-        except WrongLastRevisionError as exc:
-            raise KeyExistsError(key, exc.actual) from None
-        return revision
+            return await js.get_msg(self._stream, subject=f"$KV.{self._name}.{key}", direct=True)
+        except errors.NotFoundError:
+            return None
 
     async def _update(self, key: str, data: bytes, last: int, ttl: float | None) -> int:
         _no_ttl(ttl, "update")
@@ -163,19 +213,20 @@ class NatsBucket(AsyncBucket):
     async def _get(self, key: str, revision: int | None) -> Entry:
         _, _, errors = nats()
         subject = f"$KV.{self._name}.{key}"
-        js = self._session.js
-        try:
-            if revision is None:
-                msg = await js.get_msg(self._stream, subject=subject, direct=True)
-            else:
-                msg = await js.get_msg(self._stream, seq=revision, direct=True)
-        except errors.NotFoundError:  # no message: the key (or that revision) does not exist
-            raise KeyNotFoundError(key) from None
+        if revision is None:
+            msg = await self._latest_message(key)
+        else:
+            try:
+                msg = await self._session.js.get_msg(self._stream, seq=revision, direct=True)
+            except errors.NotFoundError:  # no message: that revision does not exist
+                msg = None
+        if msg is None:
+            raise KeyNotFoundError(key)
         if msg.subject != subject:
             raise KeyNotFoundError(key, f"key not found: {key} (no revision {revision} of this key)")
-        op = OPERATIONS.get((msg.headers or {}).get("KV-Operation"), Operation.PURGE)
         if (msg.headers or {}).get("Nats-Marker-Reason"):
             raise KeyNotFoundError(key)  # a limit marker: the key expired
+        op = _operation(msg)
         if op is not Operation.PUT:
             raise KeyDeletedError(key, msg.seq, op)
         return self._entry(key, msg.data, msg.seq, msg.time, 0, op)
