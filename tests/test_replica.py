@@ -152,7 +152,8 @@ async def test_a_replica_resumes_from_its_cursor(hub: sqlkv.AsyncStore, tmp_path
 
 async def test_starting_offline_serves_the_local_copy(edge: sqlkv.AsyncStore) -> None:
     url = f"nats://127.0.0.1:{free_port()}"  # nobody listens there
-    async with edge.replicate("cfg", url) as rep:
+    # attach_offline: a replica at once (by default a bucket becomes one only once a session succeeded)
+    async with edge.replicate("cfg", url, attach_offline=True) as rep:
         status = rep.status()
         assert not status.connected and status.revision == 0
         local = await edge.bucket("cfg")

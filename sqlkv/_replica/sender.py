@@ -25,6 +25,10 @@ from .remote import CasFailed, TooLarge, latest, publish
 
 __all__ = ["SEND_BATCH", "Sender"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .._model.replica import ConflictPolicy
+
 SEND_BATCH = 256
 """Queued local writes read (and sent, one CAS each) at a time."""
 
@@ -32,7 +36,7 @@ SEND_BATCH = 256
 class Sender:
     """Sends one sync replica's outbox up."""
 
-    def __init__(self, local: LocalBucket, bucket: str, remote_bucket: str, edge: str, policy: Any) -> None:
+    def __init__(self, local: LocalBucket, bucket: str, remote_bucket: str, edge: str, policy: ConflictPolicy) -> None:
         self._local = local
         self._bucket = bucket
         self._remote_bucket = remote_bucket

@@ -160,6 +160,17 @@ def _rm_command(sub: _Sub, name: str) -> None:
     p.set_defaults(command="rm")
 
 
+def _detach_command(sub: _Sub, name: str) -> None:
+    p = sub.add_parser(
+        "detach", help="make a replica bucket (sqlkv replicate) a plain local bucket again, keeping its data"
+    )
+    p.add_argument("bucket")
+    p.add_argument(
+        "-f", "--force", action="store_true", help="also when a sync replica has local writes not yet sent (dropped)"
+    )
+    p.set_defaults(command="detach")
+
+
 def _purge_command(sub: _Sub, name: str) -> None:
     p = sub.add_parser("purge", help="delete a key and its history (a purge marker remains)")
     p.add_argument("bucket")
@@ -238,6 +249,7 @@ KV_COMMANDS: dict[str, tuple[Callable[[_Sub, str], None], tuple[str, ...]]] = {
     "get": (_get_command, ()),
     "del": (_del_command, ()),
     "rm": (_rm_command, ()),
+    "detach": (_detach_command, ()),
     "purge": (_purge_command, ()),
     "compact": (_compact_command, ()),
     "history": (_history_command, ()),
@@ -307,7 +319,11 @@ def _replicate_command(sub: _Sub, name: str) -> None:
     )
     p.add_argument("bucket")
     p.add_argument("url", help="the hub: nats://host:4222 (several, comma-separated)")
-    p.add_argument("--mode", choices=("mirror", "sync"), default="mirror", help="mirror (read-only copy) or sync")
+    p.add_argument(
+        "--mode",
+        choices=("mirror", "sync"),
+        help="mirror (read-only copy) or sync (default: the bucket's mode if it is a replica, else mirror)",
+    )
     p.add_argument("--remote-bucket", metavar="NAME", help="the bucket's name on the hub (default: BUCKET)")
     p.add_argument("--resync", action="store_true", help="copy afresh a hub bucket that was deleted and re-created")
     p.add_argument("--conflicts", action="store_true", help="list the conflicts recorded for BUCKET and exit")

@@ -20,7 +20,7 @@ from ..._model.errors import (
 )
 from ..._model.validate import add_to_counter, parse_counter
 from ..._model.watch_options import WatchOptions
-from .errors import bucket_errors, nats, ns
+from .errors import bucket_errors, message_ns, nats
 from .session import Session
 from .watcher import OPERATIONS, NatsWatcher
 
@@ -76,10 +76,6 @@ class NatsBucket(AsyncBucket):
     @property
     def name(self) -> str:
         return self._name
-
-    def _entry(self, key: str, value: bytes | None, revision: int, created: Any, delta: int, op: Operation) -> Entry:
-        """An entry of this bucket from a message's parts."""
-        return make_entry(self._name, key, value or b"", revision, ns(created), delta, int(op))
 
     async def _put(self, key: str, data: bytes, ttl: float | None) -> int:
         _no_ttl(ttl, "put")
@@ -229,7 +225,7 @@ class NatsBucket(AsyncBucket):
         op = _operation(msg)
         if op is not Operation.PUT:
             raise KeyDeletedError(key, msg.seq, op)
-        return self._entry(key, msg.data, msg.seq, msg.time, 0, op)
+        return make_entry(self._name, key, msg.data or b"", msg.seq, message_ns(msg), 0, int(op))
 
     async def _history(self, key: str) -> list[Entry]:
         """Read with this store's own watcher rather than nats-py's ``history()``, whose end-of-initial signal can

@@ -11,7 +11,7 @@ from ..._model.entry import Entry, Operation, make_entry
 from ..._model.errors import RevisionGapError
 from ..._model.validate import KeyMatcher
 from ..._model.watch_options import WatchOptions
-from .errors import nats, ns
+from .errors import message_ns, nats, ns
 from .session import Session
 
 __all__ = ["OPERATIONS", "NatsWatcher"]
@@ -154,7 +154,7 @@ class NatsWatcher(AsyncWatcher):
             return
         value = b"" if self._options.meta_only else msg.data
         self._pending.append(
-            make_entry(self._bucket, key, value or b"", meta.sequence.stream, ns(meta.timestamp), meta.num_pending, op)
+            make_entry(self._bucket, key, value or b"", meta.sequence.stream, message_ns(msg), meta.num_pending, op)
         )
 
     async def initial(self) -> list[Entry]:
