@@ -37,6 +37,12 @@ from .remote import RemoteState, connect, redact, stream_state
 
 __all__ = ["BATCH", "CHECK_EVERY", "FIRST_DELAY", "MAX_DELAY", "Follower", "describe"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.js import JetStreamContext
+
 BATCH = 4096
 """Rows applied in one transaction at most (a long catch-up leaves other writers their turns)."""
 CHECK_EVERY = 2.0
@@ -201,7 +207,7 @@ class Follower(AsyncReplica, Generic[RowT]):
         """Bring the local bucket in line with what the remote holds (at a session's start, or when idle)."""
         raise NotImplementedError
 
-    def _row(self, msg: Any) -> tuple[RowT, int]:
+    def _row(self, msg: Msg) -> tuple[RowT, int]:
         """A delivered message as the mode's row, and the stream's last sequence it implies."""
         raise NotImplementedError
 
@@ -209,7 +215,7 @@ class Follower(AsyncReplica, Generic[RowT]):
         """Apply one chunk of rows and move the cursor to its last, in one transaction."""
         raise NotImplementedError
 
-    async def _idle(self, nc: Any, js: Any) -> bool:
+    async def _idle(self, nc: Client, js: JetStreamContext) -> bool:
         """A mode's own work while no rows are waiting; True when it did some."""
         return False
 
@@ -343,11 +349,11 @@ class Follower(AsyncReplica, Generic[RowT]):
         await self._local.recreate(remote.history)
         await self._attach()
 
-    async def _follow(self, nc: Any, lost: asyncio.Event) -> None:
+    async def _follow(self, nc: Client, lost: asyncio.Event) -> None:
         _, api, _ = nats()
         self._incoming = []
 
-        async def on_message(msg: Any) -> None:
+        async def on_message(msg: Msg) -> None:
             row, last = self._row(msg)
             self._incoming.append(row)
             if last > self._incoming_last:
@@ -393,7 +399,7 @@ class Follower(AsyncReplica, Generic[RowT]):
             self._settle()
         self._notify()
 
-    async def _check(self, nc: Any) -> None:
+    async def _check(self, nc: Client) -> None:
         """Look at the remote: answer synced() callers, and reconcile what it removed without a message."""
         waiters, self._waiters = self._waiters, []
         newest_queued = await self._newest_queued() if waiters else 0

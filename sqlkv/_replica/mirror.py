@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from .._storage.replica import ApplyRow
 from .follower import CHECK_EVERY, Follower
 from .remote import RemoteState, message_row
 
 __all__ = ["MirrorFollower"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
 
 
 class MirrorFollower(Follower[ApplyRow]):
@@ -18,7 +22,7 @@ class MirrorFollower(Follower[ApplyRow]):
     mode: ClassVar[str] = "mirror"
     idle_wait: ClassVar[float] = CHECK_EVERY
 
-    def _row(self, msg: Any) -> tuple[ApplyRow, int]:
+    def _row(self, msg: Msg) -> tuple[ApplyRow, int]:
         row, last, _ = message_row(msg, len(self._prefix))
         return row, last
 

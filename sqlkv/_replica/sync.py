@@ -16,6 +16,10 @@ __all__ = ["OUTBOX_EVERY", "SyncFollower"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.js import JetStreamContext
+
     from .._model.replica import ConflictPolicy
 
 OUTBOX_EVERY = 0.05
@@ -52,7 +56,7 @@ class SyncFollower(Follower[SyncRow]):
         self._edge = state.edge
         self._sender = Sender(self._local, self._bucket, self._remote_bucket, self._edge, self._policy)
 
-    def _row(self, msg: Any) -> tuple[SyncRow, int]:
+    def _row(self, msg: Msg) -> tuple[SyncRow, int]:
         row, last, tag = message_row(msg, len(self._prefix))
         edge = f"{self._edge}:"
         echo = int(tag[len(edge) :]) if tag.startswith(edge) else 0
@@ -71,7 +75,7 @@ class SyncFollower(Follower[SyncRow]):
         self._created, self._cursor, self._last_seen = remote.created, cursor, time.time_ns()
         self._settle()
 
-    async def _idle(self, nc: Any, js: Any) -> bool:
+    async def _idle(self, nc: Client, js: JetStreamContext) -> bool:
         """Send the queued local writes up (``sender``); False when there were none."""
         assert self._sender is not None
         sent = await self._sender.send(nc, js, self._set_oldest)
