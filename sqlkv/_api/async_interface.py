@@ -269,8 +269,8 @@ class AsyncStore:
         are accepted again and nothing is sent anywhere. A sync replica with
         local writes not yet sent up raises ReplicaError saying how many, unless
         ``force=True`` (they are dropped; their values stay local). A replica of
-        the bucket still running stops with ReplicaError. ReplicaError if the
-        bucket is no replica. UnsupportedError on NATS.
+        the bucket still running stops with ReplicaError. A bucket that is no
+        replica is left as it is (-1). UnsupportedError on NATS.
         """
         check_bucket_name(bucket)
         return await self._detach_replica(bucket, bool(force))

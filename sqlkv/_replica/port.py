@@ -33,7 +33,7 @@ class ReplicaPort(Protocol):
         ...
 
     async def detach(self, force: bool) -> int:
-        """Make the bucket a plain local bucket again; the queued writes dropped."""
+        """Make the bucket a plain local bucket again; the queued writes dropped, -1 if it was no replica."""
         ...
 
     async def apply(

@@ -340,15 +340,15 @@ def detach(conn: sqlite3.Connection, sql: BucketSQL, force: bool) -> int:
 
     Its state, guard and outbox triggers, outbox, known remote revisions and
     recorded conflicts go. A sync replica with local writes not yet sent up is
-    refused (ReplicaError saying how many) unless ``force``; a bucket that is
-    no replica is refused too.
+    refused (ReplicaError saying how many) unless ``force``. A bucket that is
+    no replica is left as it is (-1).
     """
     from .._model.errors import ReplicaError
 
     bid = sql.bucket_id
     found = state(conn, sql)
     if found is None:
-        raise ReplicaError(f"bucket {sql.bucket!r} is not a replica")
+        return -1
     queued = int(conn.execute("SELECT count(*) FROM sqlkv_replica_outbox WHERE bucket_id = ?", (bid,)).fetchone()[0])
     if queued and not force:
         raise ReplicaError(

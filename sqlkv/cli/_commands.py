@@ -244,6 +244,9 @@ def remove_bucket(args: argparse.Namespace, store: sqlkv.Store) -> int:
 def detach(args: argparse.Namespace, store: sqlkv.Store) -> int:
     """``kv detach BUCKET [--force]``: the replica bucket becomes a plain local bucket, its data kept."""
     dropped = store.detach_replica(args.bucket, force=args.force)
+    if dropped < 0:
+        _out(f"Bucket {args.bucket} is not a replica: nothing to do")
+        return 0
     note = f" ({dropped} queued local write{'s' if dropped != 1 else ''} dropped)" if dropped else ""
     _out(f"Bucket {args.bucket} is a plain local bucket now{note}")
     return 0

@@ -94,7 +94,7 @@ class SqliteReplicaPort:
         return found
 
     async def detach(self, force: bool) -> int:
-        """Make the bucket a plain local bucket again; the queued writes dropped (see ``storage.detach``)."""
+        """Make the bucket a plain local bucket again; the queued writes dropped, -1 if it was no replica."""
         dropped: int = await _result(self._engine.write(storage.detach, self._sql, force))
         return dropped
 
