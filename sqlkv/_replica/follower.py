@@ -278,9 +278,8 @@ class Follower(AsyncReplica, Generic[RowT]):
                 if self._attempt != connected_before:
                     delay = FIRST_DELAY  # the session had connected: start the back-off afresh
                 self._failed(exc, delay)
-            else:
-                if self._attempt != connected_before:
-                    delay = FIRST_DELAY
+            else:  # the connection was lost
+                delay = FIRST_DELAY if self._attempt != connected_before else delay
             self._connected = False
             self._notify()
             if self._stopping:
