@@ -134,7 +134,7 @@ class HintListener:
             try:
                 make()
                 return
-            except FileNotFoundError:
+            except (FileNotFoundError, PermissionError):  # (Windows: a directory being removed refuses new files)
                 continue
         raise OSError(f"cannot announce a hint listener in {self._directory}")
 
