@@ -20,8 +20,8 @@ from sqlkv._engine import hints
 from sqlkv._storage.paths import default_store_path
 from tests.support.platforms import HeldOpen
 
-ODD = "my data ü 日本 ключ"
-"""A folder name with spaces and characters outside ASCII (in UTF-8: several bytes each)."""
+ODD = "a ü 日 к"
+"""A folder name with spaces and characters outside ASCII (in UTF-8: several bytes each; short: a macOS socket path has 104 bytes at most)."""
 
 COMMAND = [sys.executable, "-m", "sqlkv.cli"]
 
