@@ -168,7 +168,7 @@ def main() -> None:
             f"{row['put_100_tasks_per_s']:,.0f} |"
         )
     results["load_average"] = load
-    print(f"\nsaved {save_results('platforms', results)}")
+    save_results("platforms", results)
 
 
 def _passed(args: argparse.Namespace) -> list[str]:
