@@ -21,7 +21,8 @@ from sqlkv._storage.paths import default_store_path
 from tests.support.platforms import HeldOpen
 
 ODD = "a ü 日 к"
-"""A folder name with spaces and characters outside ASCII (in UTF-8: several bytes each; short: a macOS socket path has 104 bytes at most)."""
+"""A folder name with spaces and characters outside ASCII (several UTF-8 bytes each); short, as a macOS socket
+path holds 104 bytes at most."""
 
 COMMAND = [sys.executable, "-m", "sqlkv.cli"]
 
