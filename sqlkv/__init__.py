@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from ._model.errors import ValueTooLargeError as ValueTooLargeError
     from ._model.errors import WrongLastRevisionError as WrongLastRevisionError
     from ._model.replica import ReplicaConflict as ReplicaConflict
+    from ._model.replica import ReplicaProblem as ReplicaProblem
     from ._model.replica import ReplicaStatus as ReplicaStatus
     from ._model.validate import MAX_KEY_LENGTH as MAX_KEY_LENGTH
     from ._model.validate import MAX_VALUE_SIZE as MAX_VALUE_SIZE

@@ -179,7 +179,9 @@ def main() -> None:
     if reason is None:
         anyio.run(walkthrough, path)
         return
-    with tempfile.TemporaryDirectory(prefix="sqlkv-demo-") as folder:
+    # The store and the other process are closed before the folder is removed: nothing holds a file there then,
+    # as Windows requires; a handle someone else keeps (a virus scanner) leaves the folder, not a traceback.
+    with tempfile.TemporaryDirectory(prefix="sqlkv-demo-", ignore_cleanup_errors=True) as folder:
         scratch = os.path.join(folder, "demo.db")
         print(f"sqlkv demo: {reason}; running on a scratch store instead ({scratch}, removed afterwards)")
         anyio.run(walkthrough, scratch)

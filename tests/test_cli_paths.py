@@ -141,6 +141,7 @@ ARGUMENTS: dict[str, Arguments] = {
     "get": lambda lay, db, tag: ["b", "k"],
     "del": lambda lay, db, tag: ["b", "k", "-f"],
     "rm": lambda lay, db, tag: ["b", "-f"],
+    "detach": lambda lay, db, tag: ["b"],
     "purge": lambda lay, db, tag: ["b", "k", "-f"],
     "compact": lambda lay, db, tag: ["b", "-f"],
     "history": lambda lay, db, tag: ["b", "k"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -15,10 +16,25 @@ import pytest
 
 import sqlkv
 from sqlkv._engine import hints
+from sqlkv._runtime import platform
 
 pytestmark = pytest.mark.anyio
 
-needs_hints = pytest.mark.skipif(not hints.AVAILABLE, reason="wake-up hints need Linux's abstract Unix sockets")
+needs_hints = pytest.mark.skipif(not hints.AVAILABLE, reason="no wake-up hints here")
+
+KINDS = [kind for kind in ("abstract", "path", "udp") if kind != "abstract" or sys.platform.startswith("linux")]
+LEVEL = {"abstract": "", "path": "macos", "udp": "1"}
+"""The SQLKV_PORTABLE level whose processes use each kind of socket (for the other processes of a test)."""
+
+
+@pytest.fixture(params=KINDS)
+def wake(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each kind of hint socket in turn: this process's stores use it, and so do the processes the test starts."""
+    kind: str = request.param
+    monkeypatch.setattr(hints, "WAKE", kind)
+    monkeypatch.setenv("SQLKV_PORTABLE", LEVEL[kind])
+    return kind
+
 
 PUT = "import sys, sqlkv\nwith sqlkv.Store(sys.argv[1]) as s:\n    s.bucket('h').put(sys.argv[2], b'v')\n"
 
@@ -28,7 +44,9 @@ def _put_from_another_process(path: Path, key: str) -> None:
 
 
 @needs_hints
-async def test_a_commit_in_another_process_wakes_the_watcher_without_waiting_for_a_poll(db_path: Path) -> None:
+async def test_a_commit_in_another_process_wakes_the_watcher_without_waiting_for_a_poll(
+    db_path: Path, wake: str
+) -> None:
     # Polls 10 s apart (the longest allowed): an entry that comes within 5 s came with a hint.
     async with sqlkv.AsyncStore(db_path, poll_interval=10) as store:
         kv = await store.create_bucket("h")
@@ -92,7 +110,7 @@ async def test_watchers_poll_where_hints_cannot_work(db_path: Path, monkeypatch:
 
 
 @needs_hints
-def test_a_killed_listener_is_cleaned_up_by_the_next_writer(tmp_path: Path) -> None:
+def test_a_killed_listener_is_cleaned_up_by_the_next_writer(tmp_path: Path, wake: str) -> None:
     path = tmp_path / "k.db"
     with sqlkv.Store(path) as store:
         kv = store.create_bucket("h")
@@ -105,6 +123,8 @@ def test_a_killed_listener_is_cleaned_up_by_the_next_writer(tmp_path: Path) -> N
         directory = hints.hint_directory(str(path))
         (marker,) = os.listdir(directory)
         assert marker.startswith(f"{child.pid}-")
+        if wake == "path":
+            assert stat.S_ISSOCK(os.lstat(os.path.join(directory, marker)).st_mode)  # the socket is the marker
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stdout.close()
@@ -116,13 +136,54 @@ def test_a_killed_listener_is_cleaned_up_by_the_next_writer(tmp_path: Path) -> N
 
 
 @needs_hints
-async def test_hints_are_local_datagrams_only(db_path: Path) -> None:
+async def test_hints_are_local_datagrams_only(db_path: Path, wake: str) -> None:
     async with sqlkv.AsyncStore(db_path) as store:
         kv = await store.create_bucket("h")
         async with kv.watch():
             feed = store._watch_hub()._current().feed  # type: ignore[attr-defined]
             listener = feed._listener
             assert listener is not None
-            assert listener._socket.family == socket.AF_UNIX and listener._socket.type == socket.SOCK_DGRAM
-            assert listener._socket.getsockname()[:1] == b"\0"  # the abstract namespace: no file, no network
-            assert os.stat(hints.hint_directory(str(db_path))).st_mode & 0o777 == 0o700
+            sock = listener._socket
+            assert sock.type == socket.SOCK_DGRAM
+            directory = hints.hint_directory(str(db_path))
+            assert os.stat(directory).st_mode & 0o777 == 0o700
+            (marker,) = os.listdir(directory)
+            if wake == "abstract":  # the abstract namespace: no file, no network
+                assert sock.family == socket.AF_UNIX and sock.getsockname()[:1] == b"\0"
+                assert stat.S_ISREG(os.stat(os.path.join(directory, marker)).st_mode)
+            elif wake == "path":  # macOS, the BSDs: the socket file in the 0700 directory is the marker
+                assert sock.family == socket.AF_UNIX and sock.getsockname() == os.path.join(directory, marker)
+            else:  # Windows: loopback only, its port in the marker's name
+                assert sock.family == socket.AF_INET and sock.getsockname() == ("127.0.0.1", int(marker.split(".")[1]))
+
+
+def test_a_socket_path_too_long_for_sun_path_means_polling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS allows 104 bytes: a store whose ``-wake/<token>`` would not fit is watched by polling, and works."""
+    monkeypatch.setattr(hints, "WAKE", "path")
+    monkeypatch.setenv("SQLKV_PORTABLE", "macos")
+    folder = tmp_path / ("d" * max(1, platform.SUN_PATH_MAX - len(os.fsencode(str(tmp_path)))))
+    folder.mkdir()
+    path = folder / "s.db"
+    with sqlkv.Store(path, poll_interval=0.01) as store:
+        kv = store.create_bucket("h")
+        with kv.watch(updates_only=True) as watcher:
+            assert not os.path.exists(hints.hint_directory(str(path)))  # no listener: polling
+            _put_from_another_process(path, "polled")
+            entry = watcher.next(timeout=30)
+        assert entry is not None and entry.key == "polled"
+
+
+def test_markers_of_another_kind_are_neither_sent_to_nor_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender takes only the names its kind of socket makes (a stray file in the directory is left alone)."""
+    directory = tmp_path / "s.db-wake"
+    directory.mkdir()
+    for name in ("123-0a1b2c3d", "123-0a1b2c3d.4242", "notes.txt", "123-0a1b2c3d.99999"):
+        (directory / name).touch()
+    for kind, expected in (("path", ["123-0a1b2c3d"]), ("udp", ["123-0a1b2c3d.4242"])):
+        monkeypatch.setattr(hints, "WAKE", kind)
+        sender = hints.HintSender(str(tmp_path / "s.db"))
+        sender._refresh()
+        assert [name for name, _ in sender._targets] == expected
+        sender.close()

@@ -29,6 +29,7 @@ from sqlkv._runtime.request import Request
 from sqlkv._storage import ops as _ops
 from sqlkv._storage.errors import is_busy, map_sqlite_error
 from tests.support.parity import SqlkvAdapter, run_steps
+from tests.support.platforms import needs_fork
 from tests.test_parity import SCENARIOS
 
 pytestmark = pytest.mark.anyio
@@ -407,7 +408,7 @@ async def test_a_loop_never_overtakes_a_request_the_thread_has_taken(store: sqlk
     assert [e.value for e in await kv.history("k")] == [b"old"]
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@needs_fork
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_forked_child_is_told_to_open_its_own_store(kv: sqlkv.AsyncBucket) -> None:
     await kv.put("a", b"1")
@@ -450,7 +451,7 @@ def test_sqlite_codes_without_sqlite_errorcode() -> None:
     assert not is_busy(sqlite3.OperationalError("no such table: kv_1"))
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@needs_fork
 def test_a_write_waiting_for_a_lock_does_not_hold_up_a_fork(
     db_path: Path, lock_holder: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,6 +42,8 @@ ONLY_ONE_SIDE = {
 }
 
 IMPLEMENTATION_ONLY = {
+    "latest": "a NATS bucket's latest revision and whether it is live, for its atomic batches' creates",
+    "replica_port": "the replica layer's typed way into a SQLite bucket (its ReplicaPort protocol), not for users",
     "offer": "the watch layer's callbacks into a SQLite watcher (its Routed protocol): a row, a gap, the end",
     "missed": "(see offer)",
     "end": "(see offer)",

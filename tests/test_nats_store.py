@@ -252,3 +252,14 @@ async def _with_retries(call: Any, attempts: int = 40) -> Any:
                 raise
             await anyio.sleep(0.25)
     raise AssertionError("unreachable")
+
+
+async def test_create_is_refused_only_for_a_live_value(nats_server: NatsServer) -> None:
+    """Issue 24: creates racing deletes and purges of one key. Only creates write values, so each refusal must
+    name a successful create's revision; a create that read a marker used to be refused when a new marker
+    landed before its compare-and-set, naming that marker."""
+    from tests.support.create_race import create_race
+
+    outcome = await create_race(nats_server.url, f"N{next(_counter)}", 150)
+    assert outcome.unexplained == []
+    assert outcome.busy < outcome.tried and outcome.created > 0

@@ -165,3 +165,13 @@ async def test_incr_on_nats_loses_nothing_under_contention(nats_store: sqlkv.Asy
             await kv.touch("n", 5)
     finally:
         await nats_store.delete_bucket(kv.name)
+
+
+async def test_a_create_in_a_transaction_is_refused_only_for_a_live_value(nats_server: NatsServer) -> None:
+    """Issue 24: as ``create()``, a transaction's create racing deletes and purges is refused only for a live
+    value (the batch is sent again when only the created key's marker moved)."""
+    from tests.support.create_race import create_race
+
+    outcome = await create_race(nats_server.url, f"T{next(_counter)}", 100, atomic=True)
+    assert outcome.unexplained == []
+    assert outcome.busy < outcome.tried and outcome.created > 0

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,7 +153,8 @@ async def test_a_replica_resumes_from_its_cursor(hub: sqlkv.AsyncStore, tmp_path
 
 async def test_starting_offline_serves_the_local_copy(edge: sqlkv.AsyncStore) -> None:
     url = f"nats://127.0.0.1:{free_port()}"  # nobody listens there
-    async with edge.replicate("cfg", url) as rep:
+    # attach_offline: a replica at once (by default a bucket becomes one only once a session succeeded)
+    async with edge.replicate("cfg", url, attach_offline=True) as rep:
         status = rep.status()
         assert not status.connected and status.revision == 0
         local = await edge.bucket("cfg")
@@ -258,3 +260,136 @@ async def test_a_bucket_may_follow_one_of_another_name(hub: sqlkv.AsyncStore, ed
         local = await edge.bucket("local-copy")
         assert [(e.revision, e.value) for e in await local.history("a")] == [(1, b"1"), (2, b"2")]
         assert local.config.history == 2
+
+
+async def _until(condition: Any, seconds: float = 30) -> None:
+    """Wait for a replica's status to change (polled: it has no event to wait on from outside)."""
+    import anyio
+
+    with anyio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - a status read from outside: no event to wait on
+            await anyio.sleep(0.01)
+
+
+async def test_the_status_says_why_sessions_fail_and_the_bucket_attaches_only_once_they_succeed(
+    hub: sqlkv.AsyncStore, edge: sqlkv.AsyncStore
+) -> None:
+    """Issue 24: a refused connection and a missing remote bucket are the status's last error (kind, message,
+    since when, next retry); until a session succeeds the local bucket stays a plain bucket."""
+    from datetime import datetime, timezone
+
+    bucket = name()
+    async with edge.replicate(bucket, f"nats://127.0.0.1:{free_port()}") as rep:  # nobody listens there
+        await _until(lambda: rep.status().last_error is not None)
+        problem = rep.status().last_error
+        assert (
+            problem is not None and problem.kind == "ConnectionRefusedError" and "Connect call failed" in str(problem)
+        )
+        assert problem.since <= datetime.now(timezone.utc) and 0 < problem.retry_in <= 2
+        assert not rep.status().attached and await edge.replica_status(bucket) is None
+    async with edge.replicate(bucket, hub.path) as rep:  # the hub answers, but has no such bucket
+        await _until(lambda: (p := rep.status().last_error) is not None and p.kind == "RemoteBucketMissing")
+        assert str(rep.status().last_error) == f"RemoteBucketMissing: no bucket {bucket!r} on the remote"
+        assert await edge.replica_status(bucket) is None
+        remote = await hub.create_bucket(bucket)
+        await remote.put("a", b"1")
+        await rep.synced()
+        status = rep.status()
+        assert status.last_error is None and status.attached and status.connected
+        assert (await edge.replica_status(bucket)) is not None
+
+
+async def test_a_mistyped_url_leaves_a_plain_bucket(edge: sqlkv.AsyncStore) -> None:
+    async with edge.replicate("typo", "nats://nosuchhost.invalid:4222") as rep:
+        await _until(lambda: rep.status().last_error is not None)
+    local = await edge.bucket("typo")
+    assert await edge.replica_status("typo") is None
+    assert await local.put("k", b"mine") == 1  # not a read-only mirror of nosuchhost.invalid
+
+
+async def test_detaching_a_mirror_leaves_a_plain_bucket_with_its_data(
+    hub: sqlkv.AsyncStore, edge: sqlkv.AsyncStore
+) -> None:
+    bucket = name()
+    remote = await hub.create_bucket(bucket, history=2)
+    await put_many(remote, [("a", b"1"), ("a", b"2"), ("b", b"3")])
+    async with edge.replicate(bucket, hub.path) as rep:
+        await rep.synced()
+        assert await edge.detach_replica(bucket) == 0
+        await remote.put("c", b"after")  # the running replica meets the detached bucket: it stops
+        with pytest.raises(sqlkv.ReplicaError, match="detached"):
+            await rep.synced()
+    local = await edge.bucket(bucket)
+    assert [(e.revision, e.value) for e in await local.history("a")] == [(1, b"1"), (2, b"2")]
+    assert await edge.replica_status(bucket) is None
+    assert await local.put("b", b"local") == 4
+    assert await edge.detach_replica(bucket) == -1  # no replica: nothing to do
+    with pytest.raises(sqlkv.UnsupportedError):
+        await hub.detach_replica(bucket)
+
+
+async def test_created_times_read_through_the_nats_backend_equal_the_mirrors(
+    hub: sqlkv.AsyncStore, edge: sqlkv.AsyncStore
+) -> None:
+    """Issue 24: the NATS backend turned the server's times into nanoseconds through floats (1-2 µs off for
+    about half of them); it now keeps integers, so both sides give the same ``created``."""
+    bucket = name()
+    remote = await hub.create_bucket(bucket, history=1)
+    await put_many(remote, [(f"k{i}", b"v") for i in range(300)])
+    async with edge.replicate(bucket, hub.path) as rep:
+        await rep.synced()
+    local = await edge.bucket(bucket)
+
+    async def created(kv: sqlkv.AsyncBucket) -> list[tuple[int, object]]:
+        async with kv.watch(include_history=True) as watcher:
+            return [(e.revision, e.created) for e in await watcher.initial()]
+
+    assert await created(local) == await created(remote)
+    for key in ("k0", "k150", "k299"):
+        assert (await local.get(key)).created == (await remote.get(key)).created
+
+
+_RESTARTED = """
+import sys, sqlkv
+from tests.support.nats_server import NatsServer
+store_dir, port, db, bucket = sys.argv[1:]
+server = NatsServer(store_dir, extra_args=["-p", port])
+with sqlkv.Store(db) as edge, edge.replicate(bucket, server.url) as rep:
+    rep.synced(timeout=30)
+    server.stop()
+    while rep.status().connected:
+        pass
+    server = NatsServer(store_dir, extra_args=["-p", port])
+    rep.synced(timeout=30)
+server.stop()
+print("done")
+"""
+
+
+def test_a_sync_replica_ends_every_task_it_started(tmp_path: Path) -> None:
+    """Issue 24: a sync Store's replica, the hub stopped and restarted, then the program exits: no task of the
+    replica's loop is left pending (nats-py's consumer heartbeat check was: "Task was destroyed but it is
+    pending")."""
+    import subprocess
+    import sys
+    import tempfile
+
+    store_dir = tempfile.mkdtemp(prefix="sqlkv-nats-", dir=tmp_path)
+    port = str(free_port())
+    bucket = name()
+
+    async def fill() -> None:
+        async with sqlkv.AsyncStore(f"nats://127.0.0.1:{port}") as hub:
+            await put_many(await hub.create_bucket(bucket), [("a", b"1")])
+
+    with NatsServer(store_dir, extra_args=["-p", port]):
+        asyncio.run(fill())
+    done = subprocess.run(
+        [sys.executable, "-c", _RESTARTED, store_dir, port, str(tmp_path / "e.db"), bucket],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr
+    assert "Task was destroyed" not in done.stderr and "never retrieved" not in done.stderr, done.stderr

@@ -246,3 +246,55 @@ async def test_a_write_the_hub_cannot_take_is_recorded_not_lost(
         assert (conflict.key, conflict.decision, len(conflict.local_value)) == ("big", "refused", 1024 * 1024)
         assert (await local.get("big")).value == (await remote.get("big")).value == b"small"
         assert (await remote.get("after")).value == b"still sent" and rep.status().pending == 0
+
+
+async def test_pending_is_the_stored_count_at_all_times(tmp_path: Path) -> None:
+    """Issue 24: ``rep.status().pending`` lagged local writes (it was refreshed every 50 ms) while
+    ``store.replica_status()`` was right at once; both read the outbox now."""
+    bucket = name()
+    url = f"nats://127.0.0.1:{free_port()}"  # nobody listens: every write stays queued
+    async with (
+        sqlkv.AsyncStore(tmp_path / "edge.db") as edge,
+        edge.replicate(bucket, url, mode="sync", attach_offline=True) as rep,
+    ):
+        local = await edge.bucket(bucket)
+        for count in range(1, 6):
+            await local.put(f"k{count}", b"v")
+            stored = await edge.replica_status(bucket)
+            assert stored is not None and rep.status().pending == stored.pending == count
+    with (
+        sqlkv.Store(tmp_path / "sync.db") as sync_edge,
+        sync_edge.replicate(bucket, url, mode="sync", attach_offline=True) as sync_rep,
+    ):
+        sync_local = sync_edge.bucket(bucket)
+        for count in range(1, 4):
+            sync_local.put(f"k{count}", b"v")
+            sync_stored = sync_edge.replica_status(bucket)
+            assert sync_stored is not None and sync_rep.status().pending == sync_stored.pending == count
+
+
+async def test_detaching_a_sync_replica_with_queued_writes_refuses_unless_forced(tmp_path: Path) -> None:
+    bucket = name()
+    url = f"nats://127.0.0.1:{free_port()}"
+    async with sqlkv.AsyncStore(tmp_path / "edge.db") as edge:
+        async with edge.replicate(bucket, url, mode="sync", attach_offline=True):
+            local = await edge.bucket(bucket)
+            for key in ("a", "b", "c"):
+                await local.put(key, b"queued")
+        with pytest.raises(sqlkv.ReplicaError, match="has 3 local writes not yet sent"):
+            await edge.detach_replica(bucket)
+        assert (await edge.replica_status(bucket)) is not None  # refused: nothing changed
+        assert await edge.detach_replica(bucket, force=True) == 3
+        assert await edge.replica_status(bucket) is None
+        assert await latest(local) == {"a": b"queued", "b": b"queued", "c": b"queued"}
+        await local.put("d", b"plain")  # a plain bucket: nothing is queued any more
+    with sqlkv.Store(tmp_path / "edge.db") as sync_edge:
+        assert sync_edge.replica_status(bucket) is None
+        other = name()
+        with sync_edge.replicate(other, url, mode="sync", attach_offline=True):
+            pass
+        sync_edge.bucket(other).put("e", b"queued")
+        with pytest.raises(sqlkv.ReplicaError, match="has 1 local write not yet sent"):
+            sync_edge.detach_replica(other)
+        assert sync_edge.detach_replica(other, force=True) == 1
+        assert sync_edge.replica_status(other) is None and sync_edge.bucket(other).get("e").value == b"queued"

@@ -15,6 +15,7 @@ import sqlkv
 from sqlkv import Operation
 from tests.support.counters import recount
 from tests.support.parity import SqlkvAdapter, run_steps
+from tests.support.platforms import needs_fork
 from tests.test_parity import SCENARIOS
 
 
@@ -184,7 +185,7 @@ def test_sync_lock(sync_store: sqlkv.Store) -> None:
         pass
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@needs_fork
 def test_a_forked_child_reopens_its_connections(db_path: Path) -> None:
     """Fork at a quiet moment (no helper thread inside SQLite: forking while one is can deadlock any child)."""
     import select
@@ -226,7 +227,7 @@ def test_a_forked_child_reopens_its_connections(db_path: Path) -> None:
     store.close()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@needs_fork
 def test_forks_while_sqlkv_threads_are_busy_do_not_deadlock(db_path: Path) -> None:
     """Children forked while an AsyncStore writes flat out, and a Store's helpers run, all open the file and read it."""
     import select

@@ -9,13 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from sqlkv._runtime import platform
 from sqlkv._runtime.asyncio_port import AsyncioPort
 from sqlkv._runtime.inbox import Inbox, open_inbox
 from sqlkv._runtime.ports import current_port
+from tests.support.platforms import needs_fork
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "eventfd"), reason="the inbox needs Linux's eventfd")
+needs_eventfd = pytest.mark.skipif(
+    not platform.EVENTFD, reason="the inbox needs Linux's eventfd (not macOS, Windows, SQLKV_PORTABLE)"
+)
 
 
+@needs_eventfd
 def test_no_wake_up_is_lost_while_threads_post_into_a_draining_loop() -> None:
     """Posters hammer the inbox while the loop drains it; every callback runs, in each poster's order."""
     posters, per_poster = 3, 20_000
@@ -57,6 +62,7 @@ def test_no_wake_up_is_lost_while_threads_post_into_a_draining_loop() -> None:
         assert numbers == list(range(per_poster))
 
 
+@needs_eventfd
 def test_ping_pong_with_a_thread_never_stalls() -> None:
     """One request at a time, answered from a thread: the pattern of sequential store calls."""
     import queue
@@ -89,6 +95,7 @@ def test_ping_pong_with_a_thread_never_stalls() -> None:
     assert asyncio.run(main()) == rounds
 
 
+@needs_eventfd
 def test_a_failing_callback_is_reported_and_the_rest_still_run() -> None:
     async def main() -> tuple[list[int], list[object]]:
         loop = asyncio.get_running_loop()
@@ -118,6 +125,7 @@ def test_a_failing_callback_is_reported_and_the_rest_still_run() -> None:
     assert len(errors) == 1 and isinstance(errors[0], ValueError)
 
 
+@needs_eventfd
 def test_a_finished_loop_releases_its_port_and_eventfd() -> None:
     import gc
     import weakref
@@ -135,6 +143,7 @@ def test_a_finished_loop_releases_its_port_and_eventfd() -> None:
     del ref
 
 
+@needs_eventfd
 def test_trio_runs_release_their_eventfds() -> None:
     import gc
 
@@ -167,6 +176,7 @@ def _port_of_a_finished_loop() -> tuple[AsyncioPort, Inbox]:
     return port, port._inbox
 
 
+@needs_eventfd
 def test_posts_to_a_finished_asyncio_loop_are_dropped() -> None:
     port, inbox = _port_of_a_finished_loop()
     for n in range(100):
@@ -174,6 +184,7 @@ def test_posts_to_a_finished_asyncio_loop_are_dropped() -> None:
     assert inbox.closed and not inbox._pending
 
 
+@needs_eventfd
 def test_posts_to_a_finished_trio_run_are_dropped() -> None:
     trio = pytest.importorskip("trio")
     from sqlkv._runtime.trio_port import TrioPort
@@ -191,6 +202,7 @@ def test_posts_to_a_finished_trio_run_are_dropped() -> None:
     assert inbox.closed and not inbox._pending
 
 
+@needs_eventfd
 def test_one_trio_port_per_run_when_runs_in_two_threads_take_turns() -> None:
     trio = pytest.importorskip("trio")
     turns = [threading.Semaphore(1), threading.Semaphore(0)]
@@ -214,6 +226,7 @@ def test_one_trio_port_per_run_when_runs_in_two_threads_take_turns() -> None:
     assert seen[0] != seen[1]
 
 
+@needs_eventfd
 def test_a_drain_runs_only_what_was_queued_when_it_started() -> None:
     inbox = open_inbox(lambda exc: None)
     assert inbox is not None
@@ -232,7 +245,8 @@ def test_a_drain_runs_only_what_was_queued_when_it_started() -> None:
     inbox.close()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@needs_eventfd
+@needs_fork
 def test_a_forked_child_closes_its_copy_of_the_parents_eventfds() -> None:
     _port, inbox = _port_of_a_finished_loop()  # the port stays referenced: its inbox stays open
     pid = os.fork()

@@ -298,6 +298,7 @@ class AsyncStore:
         remote_bucket: str | None = None,
         resync: bool = False,
         conflict: ConflictPolicy = "remote",
+        attach_offline: bool = False,
         **nats_options: Any,
     ) -> AsyncReplica:
         """Make bucket ``bucket`` follow the NATS KV bucket ``remote_bucket`` (default: the same name) at ``url``.
@@ -308,15 +309,21 @@ class AsyncStore:
         local writes are accepted (also offline) and sent up as CAS writes; a
         conflict is settled by ``conflict`` (``"remote"``, ``"local"`` or a callable
         ``(key, local_entry, remote_entry) -> "local" | "remote"``) and recorded.
-        The bucket is created (with the remote's history) if missing. A remote
-        bucket that was deleted and re-created raises ReplicaError from
-        ``synced()``, or is copied afresh with ``resync=True``. Other keyword
-        arguments go to ``nats.connect``. UnsupportedError on NATS.
+        The bucket is created (with the remote's history) if missing; it
+        becomes a replica once a session with the hub has succeeded (the hub
+        answered and has the bucket), or at once with ``attach_offline=True``;
+        until then a mistyped URL changes nothing (``rep.status().last_error``
+        says why it fails). A remote bucket that was deleted and re-created
+        raises ReplicaError from ``synced()``, or is copied afresh with
+        ``resync=True``. Other keyword arguments go to ``nats.connect``.
+        UnsupportedError on NATS.
         """
         check_bucket_name(bucket)
         if remote_bucket is not None:
             check_bucket_name(remote_bucket)
-        return self._replicate(bucket, url, mode, remote_bucket or bucket, bool(resync), conflict, nats_options)
+        return self._replicate(
+            bucket, url, mode, remote_bucket or bucket, bool(resync), conflict, bool(attach_offline), nats_options
+        )
 
     async def replica_status(self, bucket: str) -> ReplicaStatus | None:
         """The stored state of bucket ``bucket``'s replica (as its last run left it), or None if it is none.
@@ -326,6 +333,19 @@ class AsyncStore:
         """
         check_bucket_name(bucket)
         return await self._replica_status(bucket)
+
+    async def detach_replica(self, bucket: str, *, force: bool = False) -> int:
+        """Make replica bucket ``bucket`` a plain local bucket again, its entries kept; return the writes dropped.
+
+        Its replica state, queued writes and recorded conflicts go; local writes
+        are accepted again and nothing is sent anywhere. A sync replica with
+        local writes not yet sent up raises ReplicaError saying how many, unless
+        ``force=True`` (they are dropped; their values stay local). A replica of
+        the bucket still running stops with ReplicaError. A bucket that is no
+        replica is left as it is (-1). UnsupportedError on NATS.
+        """
+        check_bucket_name(bucket)
+        return await self._detach_replica(bucket, bool(force))
 
     def atomic(self) -> AsyncTransaction:
         """An atomic transaction across any buckets of this store: ``async with store.atomic() as tx:``.
@@ -374,6 +394,7 @@ class AsyncStore:
         remote_bucket: str,
         resync: bool,
         conflict: ConflictPolicy,
+        attach_offline: bool,
         nats_options: dict[str, Any],
     ) -> AsyncReplica:
         from .._model.errors import UnsupportedError
@@ -384,6 +405,11 @@ class AsyncStore:
         from .._model.errors import UnsupportedError
 
         raise UnsupportedError("replica_status() needs a file store")
+
+    async def _detach_replica(self, bucket: str, force: bool) -> int:
+        from .._model.errors import UnsupportedError
+
+        raise UnsupportedError("detach_replica() needs a file store")
 
 
 class AsyncBucket(abc.ABC):

@@ -272,17 +272,25 @@ class Store:
         remote_bucket: str | None = None,
         resync: bool = False,
         conflict: ConflictPolicy = "remote",
+        attach_offline: bool = False,
         **nats_options: Any,
     ) -> Replica:
         check_bucket_name(bucket)
         if remote_bucket is not None:
             check_bucket_name(remote_bucket)
-        return self._replicate(bucket, url, mode, remote_bucket or bucket, bool(resync), conflict, nats_options)
+        return self._replicate(
+            bucket, url, mode, remote_bucket or bucket, bool(resync), conflict, bool(attach_offline), nats_options
+        )
 
     @twin(AsyncStore.replica_status)
     def replica_status(self, bucket: str) -> ReplicaStatus | None:
         check_bucket_name(bucket)
         return self._replica_status(bucket)
+
+    @twin(AsyncStore.detach_replica)
+    def detach_replica(self, bucket: str, *, force: bool = False) -> int:
+        check_bucket_name(bucket)
+        return self._detach_replica(bucket, bool(force))
 
     @twin(AsyncStore.atomic)
     def atomic(self) -> Transaction:
@@ -296,6 +304,7 @@ class Store:
         remote_bucket: str,
         resync: bool,
         conflict: ConflictPolicy,
+        attach_offline: bool,
         nats_options: dict[str, Any],
     ) -> Replica:
         from .._model.errors import UnsupportedError
@@ -306,6 +315,11 @@ class Store:
         from .._model.errors import UnsupportedError
 
         raise UnsupportedError("replica_status() needs a file store")
+
+    def _detach_replica(self, bucket: str, force: bool) -> int:
+        from .._model.errors import UnsupportedError
+
+        raise UnsupportedError("detach_replica() needs a file store")
 
     def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]:
         raise NotImplementedError

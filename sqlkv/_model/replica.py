@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from .entry import Operation
 
-__all__ = ["REPLICA_MODES", "ReplicaConflict", "ReplicaStatus"]
+__all__ = ["REPLICA_MODES", "ReplicaConflict", "ReplicaProblem", "ReplicaStatus"]
 
 REPLICA_MODES = ("mirror", "sync")
+
+
+class ReplicaProblem(NamedTuple):
+    """Why a replica's sessions with its hub fail, while they do (``ReplicaStatus.last_error``)."""
+
+    kind: str
+    """What failed, as the error's class name: ``RemoteBucketMissing``, ``ConnectionRefusedError``, ..."""
+    message: str
+    """The error's own words (``no bucket 'zz' on the remote``)."""
+    since: datetime
+    """When the sessions began failing for this reason (aware UTC)."""
+    retry_in: float
+    """Seconds until the next attempt (the back-off: 0.05 s doubling to 2 s)."""
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}" if self.message else self.kind
 
 
 class ReplicaStatus:
@@ -18,14 +35,20 @@ class ReplicaStatus:
     the local writes not yet sent up (sync mode); ``conflicts`` how many
     conflicts were recorded; ``error`` why the replica stopped (None while it
     runs). ``last_seen`` is when the remote was last heard from (None: never).
+    ``last_error`` is why its sessions with the hub are failing (a
+    ``ReplicaProblem``: kind, message, since when, next retry), None once a
+    session succeeds. ``attached``: whether the bucket is a replica yet (it
+    becomes one when a first session succeeds).
     """
 
     __slots__ = (
+        "attached",
         "bucket",
         "conflicts",
         "connected",
         "error",
         "lag",
+        "last_error",
         "last_seen",
         "mode",
         "origin",
@@ -48,6 +71,8 @@ class ReplicaStatus:
         pending: int = 0,
         conflicts: int = 0,
         error: str | None = None,
+        last_error: ReplicaProblem | None = None,
+        attached: bool = True,
     ) -> None:
         self.bucket = bucket
         self.remote_bucket = remote_bucket
@@ -60,6 +85,8 @@ class ReplicaStatus:
         self.pending = pending
         self.conflicts = conflicts
         self.error = error
+        self.last_error = last_error
+        self.attached = attached
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.__slots__))

@@ -1,17 +1,21 @@
-"""The async replica: connect, resume from the cursor, catch up, follow, reconcile, reconnect for ever.
+"""The shared session of an async replica: connect, resume from the cursor, catch up, follow, reconnect for ever.
 
 One task per replica runs sessions. A session connects (nats-py without its
-own reconnects), reads the remote stream's INFO, checks that it is the same
-stream as before (its creation time; its last revision not below the cursor),
-removes the local rows the remote no longer holds, then follows the stream
+own reconnects), reads the remote stream's INFO, makes the local bucket a
+replica if it is none yet (only now: with a mistyped URL or bucket name the
+local bucket stays a plain bucket), checks that it is the same stream as before (its creation time;
+its last revision not below the cursor), reconciles, then follows the stream
 with an ordered push consumer from ``cursor + 1``. Delivered messages pile up
 while a batch is being written; each pile is applied in transactions of at
 most ``BATCH`` rows, the cursor in the same transaction. A lost connection
 ends the session; the next one starts after a back-off (50 ms doubling to
 2 s, for ever), from the committed cursor, so nothing is applied twice or
-missed. While idle the task looks at the remote's message count every
-``CHECK_EVERY`` seconds and reconciles what the remote removed without a
+missed; why it failed is the status's ``last_error``. While idle the task
+looks at the remote every so often and reconciles what it removed without a
 message (``purge_deletes``, expiry, stream limits).
+
+What depends on the mode is in the subclasses: ``mirror.MirrorFollower``
+(a read-only copy) and ``sync.SyncFollower`` (two-way, with an outbox).
 """
 
 from __future__ import annotations
@@ -20,77 +24,88 @@ import asyncio
 import contextlib
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .._api.replica_interface import AsyncReplica
 from .._backends.nats.errors import nats
 from .._model.entry import Operation
 from .._model.errors import InvalidArgumentError, ReplicaError, UnsupportedError
-from .._model.replica import REPLICA_MODES, ReplicaConflict, ReplicaStatus
-from .local import LocalBucket
-from .remote import RemoteState, connect, message_row, redact, stream_state
-from .sender import Sender
+from .._model.replica import ReplicaConflict, ReplicaProblem, ReplicaStatus
+from .._storage.replica import ReplicaState
+from .local import LocalBucket, LocalStore
+from .remote import RemoteState, connect, redact, stream_state
 
-__all__ = ["BATCH", "CHECK_EVERY", "OUTBOX_EVERY", "Follower"]
+__all__ = ["BATCH", "CHECK_EVERY", "FIRST_DELAY", "MAX_DELAY", "Follower", "describe"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.js import JetStreamContext
 
 BATCH = 4096
 """Rows applied in one transaction at most (a long catch-up leaves other writers their turns)."""
 CHECK_EVERY = 2.0
 """Seconds between two looks at the remote's message count while idle."""
-OUTBOX_EVERY = 0.05
-"""Sync mode: seconds between two looks at the outbox while idle (local writes from any process land there)."""
-_FIRST_DELAY, _MAX_DELAY = 0.05, 2.0
+FIRST_DELAY, MAX_DELAY = 0.05, 2.0
+"""The back-off between two sessions: 50 ms, doubling to 2 s."""
 
-Row = tuple[int, str, int, bytes, int]
+RowT = TypeVar("RowT", bound=tuple[Any, ...])
 
 
-class Follower(AsyncReplica):
+def describe(exc: BaseException, cause: BaseException | None) -> tuple[str, str]:
+    """``(kind, message)`` of why a session failed: the connection's own error when nats-py only says that no
+    server could be reached."""
+    if cause is not None and type(exc).__name__ == "NoServersError":
+        exc = cause
+    message = str(exc).strip()
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) and not message:
+        message = "no answer in time"
+    return type(exc).__name__, message
+
+
+class Follower(AsyncReplica, Generic[RowT]):
     """``AsyncReplica`` of a file store's bucket following a NATS KV bucket (see ``AsyncStore.replicate``)."""
+
+    mode: ClassVar[str]
+    """``"mirror"`` or ``"sync"``."""
+    idle_wait: ClassVar[float]
+    """Seconds a session waits for news while idle before looking again."""
 
     def __init__(
         self,
-        store: Any,
+        store: LocalStore,
         bucket: str,
-        url: str,
-        mode: str,
+        url: str | list[str],
         remote_bucket: str,
         resync: bool,
-        conflict: Any,
+        attach_offline: bool,
         nats_options: dict[str, Any],
     ) -> None:
-        if mode not in REPLICA_MODES:
-            raise InvalidArgumentError(f"mode must be 'mirror' or 'sync', not {mode!r}")
-        if not (conflict in ("remote", "local") or callable(conflict)):
-            raise InvalidArgumentError("conflict must be 'remote', 'local' or a callable")
         servers = [part.strip() for part in url.split(",") if part.strip()] if isinstance(url, str) else list(url)
         if not servers or not all(s.startswith(("nats://", "tls://", "ws://", "wss://")) for s in servers):
             raise InvalidArgumentError(f"replicate() needs nats:// server URLs, not {url!r}")
         self._servers = servers
         self._origin = ",".join(redact(s) for s in servers)
-        self._mode = mode
         self._remote_bucket = remote_bucket
         self._stream = f"KV_{remote_bucket}"
         self._prefix = f"$KV.{remote_bucket}."
         self._resync = resync
-        self._policy = conflict
-        self._edge = ""
-        self._pending = 0
-        self._conflict_count = 0
-        self._oldest_queued = 0
-        """Sync mode: the id of the oldest local write still queued (0: none), as the last look found it."""
-        self._sender: Sender | None = None
+        self._attach_offline = attach_offline
         self._options = nats_options
         self._local = LocalBucket(store, bucket)
         self._bucket = bucket
+        self._attached = False
         self._cursor = 0
         self._created = ""
         self._remote_last = 0
         self._last_seen = 0
         self._connected = False
         self._error: ReplicaError | None = None
-        self.problem = ""
-        """Why the last session ended or could not start (for the command line's state lines)."""
-        self._incoming: list[Row] = []
+        self._last_error: ReplicaProblem | None = None
+        self._cause: BaseException | None = None
+        """The connection's last error as nats-py's error callback told it (the reason behind NoServersError)."""
+        self._incoming: list[RowT] = []
         self._incoming_last = 0
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
@@ -109,13 +124,9 @@ class Follower(AsyncReplica):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             raise UnsupportedError("a replica runs on asyncio (nats-py): not under trio") from None
-        await self._local.open(history=1)
-        state = await self._local.attach(self._mode, self._origin, self._remote_bucket)
-        self._created, self._cursor, self._remote_last, self._last_seen = state[3], state[4], state[5], state[6]
-        self._edge = state[7]
-        if self._mode == "sync":
-            self._sender = Sender(self._local, self._bucket, self._remote_bucket, self._edge, self._policy)
-            await self._count()
+        await self._local.open(history=1, create=True)  # (a plain bucket until it becomes a replica)
+        if self._attach_offline or await self._local.state() is not None:
+            await self._attach()  # (a replica already: checks that it is this one)
         self._task = loop.create_task(self._run(), name=f"sqlkv-replica-{self._bucket}")
 
     async def synced(self) -> None:
@@ -132,18 +143,21 @@ class Follower(AsyncReplica):
 
     def status(self) -> ReplicaStatus:
         seen = self._last_seen
+        pending, _, conflicts = self._local.counts_now() if self._attached else (0, 0, 0)
         return ReplicaStatus(
             bucket=self._bucket,
             remote_bucket=self._remote_bucket,
             origin=self._origin,
-            mode=self._mode,
+            mode=self.mode,
             connected=self._connected,
             revision=self._cursor,
             lag=max(self._remote_last - self._cursor, 0),
             last_seen=datetime.fromtimestamp(seen / 1e9, timezone.utc) if seen else None,
-            pending=self._pending,
-            conflicts=self._conflict_count,
+            pending=pending,
+            conflicts=conflicts,
             error=str(self._error) if self._error is not None else None,
+            last_error=self._last_error,
+            attached=self._attached,
         )
 
     async def conflicts(self) -> list[ReplicaConflict]:
@@ -182,8 +196,50 @@ class Follower(AsyncReplica):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._fail_waiters(ReplicaError(f"the replica of bucket {self._bucket!r} was closed"))
+        self._local.close()
+
+    # -- what the modes do -------------------------------------------------------------------------
+
+    def _attached_as(self, state: ReplicaState) -> None:
+        """The bucket is this replica now (its stored state): a mode's own set-up."""
+
+    async def _reconcile(self, remote: RemoteState) -> None:
+        """Bring the local bucket in line with what the remote holds (at a session's start, or when idle)."""
+        raise NotImplementedError
+
+    def _row(self, msg: Msg) -> tuple[RowT, int]:
+        """A delivered message as the mode's row, and the stream's last sequence it implies."""
+        raise NotImplementedError
+
+    async def _apply(self, rows: list[RowT]) -> None:
+        """Apply one chunk of rows and move the cursor to its last, in one transaction."""
+        raise NotImplementedError
+
+    async def _idle(self, nc: Client, js: JetStreamContext) -> bool:
+        """A mode's own work while no rows are waiting; True when it did some."""
+        return False
+
+    async def _newest_queued(self) -> int:
+        """The newest queued local write a ``synced()`` caller waits for (0: none)."""
+        return 0
+
+    def _caught_up(self, remote: RemoteState) -> bool:
+        """Whether the cursor reached the remote's last revision (an idle look needs no details then)."""
+        return self._cursor >= remote.last
+
+    async def _in_line(self, remote: RemoteState) -> bool:
+        """At the remote's last revision: whether the local bucket holds what the remote does (else: reconcile)."""
+        return True
 
     # -- the task ----------------------------------------------------------------------------------
+
+    async def _attach(self) -> None:
+        """Make the bucket this replica (or check that it is), and load its stored state."""
+        state = await self._local.attach(self.mode, self._origin, self._remote_bucket)
+        self._created, self._cursor, self._remote_last = state.stream_created, state.cursor, state.remote_last
+        self._last_seen = state.last_seen
+        self._attached = True
+        self._attached_as(state)
 
     def _notify(self) -> None:
         self._changed.set()
@@ -196,8 +252,15 @@ class Follower(AsyncReplica):
         self._waiters.clear()
         self._targets.clear()
 
+    def _failed(self, exc: BaseException, delay: float) -> None:
+        """Record why a session failed (a new reason restarts ``since``)."""
+        kind, message = describe(exc, self._cause)
+        last = self._last_error
+        since = last.since if last is not None and (last.kind, last.message) == (kind, message) else None
+        self._last_error = ReplicaProblem(kind, message, since or datetime.now(timezone.utc), delay)
+
     async def _run(self) -> None:
-        delay = _FIRST_DELAY
+        delay = FIRST_DELAY
         while not self._stopping:
             connected_before = self._attempt
             try:
@@ -212,30 +275,24 @@ class Follower(AsyncReplica):
                 self._connected = False
                 raise
             except Exception as exc:  # refused, timed out, lost, remote bucket missing: try again later
-                self.problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if self._attempt != connected_before:
+                    delay = FIRST_DELAY  # the session had connected: start the back-off afresh
+                self._failed(exc, delay)
+            else:  # the connection was lost
+                delay = FIRST_DELAY if self._attempt != connected_before else delay
             self._connected = False
             self._notify()
             if self._stopping:
                 return
-            if self._attempt != connected_before:
-                delay = _FIRST_DELAY  # the session had connected: start the back-off afresh
             await self._pause(delay)
             self._wake.clear()
-            delay = min(delay * 2, _MAX_DELAY)
+            delay = min(delay * 2, MAX_DELAY)
 
     async def _pause(self, delay: float) -> None:
-        """Wait ``delay`` seconds before the next attempt (sync mode: counting the queued local writes meanwhile)."""
-        deadline = time.monotonic() + delay
-        while not self._stopping:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            if self._mode == "sync":
-                with contextlib.suppress(Exception):
-                    await self._count()
+        """Wait ``delay`` seconds before the next attempt (or until woken: closing, a ``synced()`` caller)."""
+        if not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), min(left, OUTBOX_EVERY) if self._mode == "sync" else left)
-                return
+                await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _session(self) -> None:
         lost = asyncio.Event()
@@ -246,26 +303,31 @@ class Follower(AsyncReplica):
                 self._wake.set()
 
         async def on_error(exc: Exception) -> None:
-            self.problem = f"{type(exc).__name__}: {exc}"
+            self._cause = exc
 
         # Each attempt starts at the next server: a stopped one is not tried first for ever.
         start = self._attempt % len(self._servers)
         servers = self._servers[start:] + self._servers[:start]
+        self._cause = None
         nc = await connect(
             servers, self._options, {"closed_cb": on_lost, "disconnected_cb": on_lost, "error_cb": on_error}
         )
         try:
-            stored = await self._local.state()  # the committed cursor (another process may have moved it)
-            if stored is not None:
-                self._cursor = max(self._cursor, stored[4])
-                self._created = self._created or stored[3]
+            self._cause = None
             remote = await stream_state(nc, self._stream, details=True)
+            if not self._attached:
+                await self._attach()  # the hub answered and has the bucket: only now is the bucket a replica
+            stored = await self._local.state()  # the committed cursor (another process may have moved it)
+            if stored is None:
+                raise ReplicaError(f"bucket {self._bucket!r} was detached: it is no replica any more")
+            self._cursor = max(self._cursor, stored.cursor)
+            self._created = self._created or stored.stream_created
             self._attempt += 1
             await self._check_identity(remote)
-            await self._local.set_history(remote.history, self._mode == "mirror")
+            await self._local.set_history(remote.history, self.mode == "mirror")
             await self._reconcile(remote)
             self._connected = True
-            self.problem = ""
+            self._last_error = None
             self._notify()
             await self._follow(nc, lost)
         finally:
@@ -284,51 +346,15 @@ class Follower(AsyncReplica):
                 f"{self._created}, revision {self._cursor}): replicate(..., resync=True) copies it afresh"
             )
         await self._local.recreate(remote.history)
-        state = await self._local.attach(self._mode, self._origin, self._remote_bucket)
-        self._created, self._cursor, self._remote_last = state[3], state[4], state[5]
+        await self._attach()
 
-    async def _reconcile(self, remote: RemoteState) -> None:
-        """Remove the local rows (up to the cursor) the remote no longer holds; skip a tail of gone revisions."""
-        cursor = self._cursor
-        if self._mode == "sync":  # local revisions are the edge's own: only the cursor can move here
-            if remote.last > cursor and not remote.stored_above(cursor):
-                cursor = remote.last
-            self._remote_last = max(self._remote_last, remote.last)
-            await self._local.apply_sync([], cursor, self._remote_last, remote.created)
-            self._created, self._cursor, self._last_seen = remote.created, cursor, time.time_ns()
-            self._settle()
-            return
-        top = min(cursor, remote.last)
-        expected = 0
-        if top >= remote.first > 0:
-            expected = top - remote.first + 1 - sum(1 for seq in remote.deleted if remote.first <= seq <= top)
-        count, _ = await self._local.revisions(cursor, False)
-        gone: list[int] = []
-        if count != expected:
-            _, revisions = await self._local.revisions(cursor, True)
-            gone = [revision for revision in revisions if not remote.holds(revision)]
-        if remote.last > cursor and not remote.stored_above(cursor):
-            cursor = remote.last  # every revision above the cursor is gone: nothing will be delivered
-        self._remote_last = max(self._remote_last, remote.last)
-        await self._local.apply([], gone, cursor, self._remote_last, remote.created)  # also records last seen
-        self._created = remote.created
-        self._cursor = cursor
-        self._last_seen = time.time_ns()
-        self._settle()
-
-    async def _follow(self, nc: Any, lost: asyncio.Event) -> None:
+    async def _follow(self, nc: Client, lost: asyncio.Event) -> None:
         _, api, _ = nats()
-        prefix_length = len(self._prefix)
         self._incoming = []
 
-        edge = f"{self._edge}:" if self._mode == "sync" else None
-
-        async def on_message(msg: Any) -> None:
-            row, last, tag = message_row(msg, prefix_length)
-            if edge is None:
-                self._incoming.append(row)
-            else:
-                self._incoming.append((*row, int(tag[len(edge) :]) if tag.startswith(edge) else 0))  # type: ignore[arg-type]
+        async def on_message(msg: Msg) -> None:
+            row, last = self._row(msg)
+            self._incoming.append(row)
             if last > self._incoming_last:
                 self._incoming_last = last
             self._wake.set()
@@ -338,7 +364,6 @@ class Follower(AsyncReplica):
         sub = await js.subscribe(
             self._prefix + ">", stream=self._stream, ordered_consumer=True, config=config, cb=on_message
         )
-        idle_wait = CHECK_EVERY if self._mode == "mirror" else OUTBOX_EVERY
         try:
             idle_since = time.monotonic()
             while not lost.is_set() and not self._stopping:
@@ -346,7 +371,7 @@ class Follower(AsyncReplica):
                     await self._apply_incoming()
                     idle_since = time.monotonic()
                     continue
-                if self._mode == "sync" and await self._send(nc, js):
+                if await self._idle(nc, js):
                     continue
                 if self._waiters or time.monotonic() - idle_since >= CHECK_EVERY:
                     await self._check(nc)
@@ -356,7 +381,7 @@ class Follower(AsyncReplica):
                 if self._incoming or lost.is_set():
                     continue
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle_wait)
+                    await asyncio.wait_for(self._wake.wait(), self.idle_wait)
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -367,19 +392,16 @@ class Follower(AsyncReplica):
         self._remote_last = max(self._remote_last, self._incoming_last)
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]
-            if self._mode == "sync":
-                await self._local.apply_sync(chunk, chunk[-1][0], self._remote_last, self._created)  # type: ignore[arg-type]
-            else:
-                await self._local.apply(chunk, [], chunk[-1][0], self._remote_last, self._created)
+            await self._apply(chunk)
             self._cursor = chunk[-1][0]
             self._last_seen = time.time_ns()
             self._settle()
         self._notify()
 
-    async def _check(self, nc: Any) -> None:
+    async def _check(self, nc: Client) -> None:
         """Look at the remote: answer synced() callers, and reconcile what it removed without a message."""
         waiters, self._waiters = self._waiters, []
-        newest_queued = (await self._count())[1] if waiters and self._mode == "sync" else 0
+        newest_queued = await self._newest_queued() if waiters else 0
         remote = await stream_state(nc, self._stream, details=False)
         self._last_seen = time.time_ns()
         self._remote_last = max(self._remote_last, remote.last)
@@ -387,29 +409,27 @@ class Follower(AsyncReplica):
             self._targets.append((remote.last, newest_queued, future))
         if self._incoming:
             return  # rows are waiting: apply them first, then look again
-        if self._mode == "sync" and self._cursor >= remote.last:
-            self._settle()
-            return
-        if self._cursor >= remote.last:
-            count, _ = await self._local.revisions(remote.last, False)
-            if count == remote.messages:
+        if self._caught_up(remote):
+            if await self._in_line(remote):
                 self._settle()
                 return
-        elif self._targets or waiters:
-            pass  # behind: maybe a tail of gone revisions (details below), else the rows are on their way
-        else:
-            return
-        detailed = await stream_state(nc, self._stream, details=True)
+        elif not (self._targets or waiters):
+            return  # behind, and no one waits: the rows are on their way
+        detailed = await stream_state(nc, self._stream, details=True)  # maybe a tail of gone revisions
         if self._incoming:
             return
         await self._check_identity(detailed)
         await self._reconcile(detailed)
 
+    def _oldest_queued(self) -> int:
+        """The id of the oldest local write still queued, as the last look found it (0: none)."""
+        return 0
+
     def _settle(self) -> None:
         """Answer the synced() callers whose target the cursor reached."""
         if not self._targets:
             return
-        cursor, oldest = self._cursor, self._oldest_queued
+        cursor, oldest = self._cursor, self._oldest_queued()
         left = []
         for target, queued, future in self._targets:
             if target <= cursor and (not oldest or oldest > queued):
@@ -418,25 +438,3 @@ class Follower(AsyncReplica):
             else:
                 left.append((target, queued, future))
         self._targets = left
-
-    # -- sync mode: the outbox -----------------------------------------------------------------------
-
-    async def _count(self) -> tuple[int, int, int]:
-        counts = await self._local.counts()
-        self._pending, self._conflict_count = counts[0], counts[2]
-        return counts
-
-    async def _send(self, nc: Any, js: Any) -> bool:
-        """Send the queued local writes up (``sender``); False when there were none."""
-        assert self._sender is not None
-        sent = await self._sender.send(nc, js, self._set_oldest_queued)
-        if sent:
-            await self._count()
-            self._notify()
-        else:
-            self._pending = 0
-        self._settle()
-        return sent
-
-    def _set_oldest_queued(self, oldest: int) -> None:
-        self._oldest_queued = oldest

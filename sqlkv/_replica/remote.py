@@ -22,6 +22,12 @@ __all__ = [
     "stream_state",
 ]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.js import JetStreamContext
+
 EDGE_HEADER = "Sqlkv-Edge"
 """Header of a message a sync replica sent up: ``<edge id>:<local revision>`` (it knows its echo by it)."""
 
@@ -70,7 +76,7 @@ def redact(url: str) -> str:
     return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
-async def connect(servers: list[str], options: dict[str, Any], callbacks: dict[str, Any]) -> Any:
+async def connect(servers: list[str], options: dict[str, Any], callbacks: dict[str, Any]) -> Client:
     """A nats-py connection that does not reconnect on its own: the follower reconnects from its cursor."""
     client, _, _ = nats()
     # nats-py's first connect tries each server until it has failed max_reconnect_attempts + 1 times, pausing
@@ -78,10 +84,11 @@ async def connect(servers: list[str], options: dict[str, Any], callbacks: dict[s
     # A hub that vanished without closing the connection is noticed within ~15 s (nats-py's default: 4 min).
     settings = {"connect_timeout": 2, "ping_interval": 5, "max_outstanding_pings": 3, **options, **callbacks}
     settings.update(allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0.01)
-    return await client.connect(servers=servers, **settings)  # (no wait_for: its task could lose the error)
+    nc: Client = await client.connect(servers=servers, **settings)  # (no wait_for: its task could lose the error)
+    return nc
 
 
-async def stream_state(nc: Any, stream: str, details: bool) -> RemoteState:
+async def stream_state(nc: Client, stream: str, details: bool) -> RemoteState:
     """The stream's INFO (with the list of deleted sequences when ``details``); RemoteBucketMissing if absent."""
     request = json.dumps({"deleted_details": True}).encode() if details else b""
     reply = await nc.request(f"$JS.API.STREAM.INFO.{stream}", request, timeout=5)
@@ -94,7 +101,7 @@ async def stream_state(nc: Any, stream: str, details: bool) -> RemoteState:
     return RemoteState(info)
 
 
-def message_row(msg: Any, prefix_length: int) -> tuple[tuple[int, str, int, bytes, int], int, str]:
+def message_row(msg: Msg, prefix_length: int) -> tuple[tuple[int, str, int, bytes, int], int, str]:
     """A delivered message as ``(revision, key, op, value, created ns)``, and the stream's last sequence it implies.
 
     The sequence, the exact time (ns) and the pending count come from the
@@ -132,7 +139,7 @@ class TooLarge(Exception):
     """The hub refuses a message this large (its ``max_payload``)."""
 
 
-async def publish(js: Any, subject: str, op: int, value: bytes, base: int, tag: str) -> int:
+async def publish(js: JetStreamContext, subject: str, op: int, value: bytes, base: int, tag: str) -> int:
     """Send a write up as a CAS against ``base`` (the key's remote revision, 0: none); its remote revision.
 
     CasFailed when the hub's key moved on (JetStream's "wrong last sequence"); TooLarge when the hub's
@@ -161,7 +168,7 @@ async def publish(js: Any, subject: str, op: int, value: bytes, base: int, tag: 
     return int(ack.seq)
 
 
-async def latest(nc: Any, stream: str, subject: str) -> tuple[tuple[int, int, bytes, int] | None, str]:
+async def latest(nc: Client, stream: str, subject: str) -> tuple[tuple[int, int, bytes, int] | None, str]:
     """The hub's latest message of ``subject``: ((revision, op, value, created ns) or None, its edge tag)."""
     import base64
     from datetime import datetime, timezone

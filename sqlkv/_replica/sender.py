@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from .._model.entry import make_entry
 from .._model.errors import ReplicaError
@@ -25,6 +24,13 @@ from .remote import CasFailed, TooLarge, latest, publish
 
 __all__ = ["SEND_BATCH", "Sender"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
+
+    from .._model.replica import ConflictPolicy
+
 SEND_BATCH = 256
 """Queued local writes read (and sent, one CAS each) at a time."""
 
@@ -32,7 +38,7 @@ SEND_BATCH = 256
 class Sender:
     """Sends one sync replica's outbox up."""
 
-    def __init__(self, local: LocalBucket, bucket: str, remote_bucket: str, edge: str, policy: Any) -> None:
+    def __init__(self, local: LocalBucket, bucket: str, remote_bucket: str, edge: str, policy: ConflictPolicy) -> None:
         self._local = local
         self._bucket = bucket
         self._remote_bucket = remote_bucket
@@ -41,7 +47,7 @@ class Sender:
         self._edge = edge
         self._policy = policy
 
-    async def send(self, nc: Any, js: Any, progress: Callable[[int], None]) -> bool:
+    async def send(self, nc: Client, js: JetStreamContext, progress: Callable[[int], None]) -> bool:
         """Send up to SEND_BATCH queued writes, oldest first; False when none was queued.
 
         ``progress(id)`` is told the id of the oldest write that may still be
@@ -67,7 +73,7 @@ class Sender:
             progress(entry[0] + 1)
         return True
 
-    async def _send_one(self, nc: Any, js: Any, entry: OutboxEntry) -> tuple[str, int]:
+    async def _send_one(self, nc: Client, js: JetStreamContext, entry: OutboxEntry) -> tuple[str, int]:
         """Send one queued write: ``("sent", remote revision)``, or a conflict's decision and revision."""
         _, revision, key, op, value, base = entry
         subject = self._prefix + key

@@ -8,6 +8,7 @@ sweeper, change-feed poller, and sync Store calls) runs its SQLite work inside
 (a bounded time) for the threads inside to leave — and opens it again after.
 Entering and leaving cost about a microsecond.
 
+Where there is no fork (Windows; ``SQLKV_PORTABLE=1``) no hook is registered.
 This is the only module that calls ``os.register_at_fork``: the other parts of
 sqlkv that must forget their parent's threads, loops or descriptors in a
 forked child register a callback with :func:`in_child`, and the synchronous
@@ -23,6 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
+
+from . import platform
 
 __all__ = ["FORKS", "GATE", "ForkGate", "helper_connection", "in_child"]
 
@@ -113,7 +116,7 @@ def _after_fork_in_child() -> None:
         hook()
 
 
-if hasattr(os, "register_at_fork"):
+if platform.AT_FORK:  # (not on Windows, which has no fork, nor under SQLKV_PORTABLE=1)
     os.register_at_fork(
         before=GATE.before_fork,
         after_in_parent=GATE.after_fork_in_parent,

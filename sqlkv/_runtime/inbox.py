@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from . import platform
 from .forkgate import in_child
 
 __all__ = ["Inbox", "open_inbox", "run_callback"]
@@ -115,9 +116,9 @@ def _forget_inboxes_after_fork() -> None:
 
 
 def open_inbox(on_error: ErrorHandler) -> Inbox | None:
-    """A new inbox, or None where there is no eventfd (not Linux)."""
+    """A new inbox, or None where there is no eventfd (not Linux, or ``SQLKV_PORTABLE``: ``platform.EVENTFD``)."""
     eventfd = getattr(os, "eventfd", None)
-    if eventfd is None:
+    if eventfd is None or not platform.EVENTFD:
         return None
     try:
         fd = eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from typing import NamedTuple
 
 from .changes import sequence
 from .connection import snapshot
@@ -28,6 +29,7 @@ __all__ = [
     "attach",
     "conflicts",
     "counts",
+    "detach",
     "local_revisions",
     "outbox",
     "resolved",
@@ -35,8 +37,26 @@ __all__ = [
     "state",
 ]
 
-ReplicaState = tuple[str, str, str, str, int, int, int, str]
-"""(mode, origin, remote bucket, stream created, cursor, remote last, last seen ns, edge id)."""
+
+class ReplicaState(NamedTuple):
+    """A bucket's stored replica state (one row of ``sqlkv_replicas``)."""
+
+    mode: str
+    """``"mirror"`` or ``"sync"``."""
+    origin: str
+    """The hub's server URLs, without credentials."""
+    remote_bucket: str
+    stream_created: str
+    """The remote stream's creation time as its INFO says it (its identity; "" before the first session)."""
+    cursor: int
+    """The last remote revision applied."""
+    remote_last: int
+    """The remote's last revision as last heard."""
+    last_seen: int
+    """When the remote was last heard from (ns since the epoch; 0: never)."""
+    edge: str
+    """Sync mode: this edge's id (it tags the writes it sends up); "" for a mirror."""
+
 
 _STATE = (
     "SELECT mode, origin, remote_bucket, stream_created, cursor, remote_last, last_seen, edge "
@@ -55,16 +75,21 @@ _KNOWN = "SELECT remote_revision FROM sqlkv_replica_keys WHERE bucket_id = ? AND
 _PENDING_FOR_KEY = "SELECT 1 FROM sqlkv_replica_outbox WHERE bucket_id = ? AND key = ? LIMIT 1"
 
 
-def _cursor(conn: sqlite3.Connection, bucket_id: int) -> int:
-    row = conn.execute("SELECT cursor FROM sqlkv_replicas WHERE bucket_id = ?", (bucket_id,)).fetchone()
-    return int(row[0]) if row else 0
+def _cursor(conn: sqlite3.Connection, sql: BucketSQL) -> int:
+    """The committed cursor; ReplicaError when the bucket is no replica any more (it was detached)."""
+    row = conn.execute("SELECT cursor FROM sqlkv_replicas WHERE bucket_id = ?", (sql.bucket_id,)).fetchone()
+    if row is None:
+        from .._model.errors import ReplicaError
+
+        raise ReplicaError(f"bucket {sql.bucket!r} was detached: it is no replica any more")
+    return int(row[0])
 
 
 @on_bucket
 def state(conn: sqlite3.Connection, sql: BucketSQL) -> ReplicaState | None:
     """The bucket's replica state, or None when it follows no remote bucket."""
     row = conn.execute(_STATE, (sql.bucket_id,)).fetchone()
-    return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+    return None if row is None else ReplicaState(*row)
 
 
 @on_bucket
@@ -90,12 +115,12 @@ def attach(conn: sqlite3.Connection, sql: BucketSQL, mode: str, origin: str, rem
         )
         found = state(conn, sql)
         assert found is not None
-    elif (found[0], found[2]) != (mode, remote_bucket):
+    elif (found.mode, found.remote_bucket) != (mode, remote_bucket):
         raise ReplicaError(
-            f"bucket {sql.bucket!r} is a {found[0]} of bucket {found[2]!r} at {found[1]}, "
+            f"bucket {sql.bucket!r} is a {found.mode} of bucket {found.remote_bucket!r} at {found.origin}, "
             f"not a {mode} of {remote_bucket!r}"
         )
-    elif found[1] != origin:
+    elif found.origin != origin:
         conn.execute("UPDATE sqlkv_replicas SET origin = ? WHERE bucket_id = ?", (origin, sql.bucket_id))
     statements = ReplicaSQL(sql.bucket_id)
     if mode == "mirror":
@@ -104,7 +129,7 @@ def attach(conn: sqlite3.Connection, sql: BucketSQL, mode: str, origin: str, rem
     else:
         conn.execute(statements.create_outbox_limit)
         conn.execute(statements.create_outbox_trigger)
-        if not found[7]:
+        if not found.edge:
             conn.execute("UPDATE sqlkv_replicas SET edge = ? WHERE bucket_id = ?", (os.urandom(8).hex(), sql.bucket_id))
             found = state(conn, sql)
             assert found is not None
@@ -134,8 +159,8 @@ def apply(
     moves there too, so that the next local revision equals the remote's.
     """
     bid = sql.bucket_id
+    committed = _cursor(conn, sql)
     conn.execute(_APPLYING, (1, bid))
-    committed = _cursor(conn, bid)
     rows = [row for row in rows if row[0] > committed]  # another process replicating the bucket applied them
     for revision in gone:
         conn.execute(sql.delete_revision, (revision,))
@@ -182,8 +207,8 @@ def apply_sync(
     already covered it).
     """
     bid = sql.bucket_id
+    committed = _cursor(conn, sql)
     conn.execute(_APPLYING, (1, bid))
-    committed = _cursor(conn, bid)
     written = 0
     for revision, key, op, value, created, echo in rows:
         if revision <= committed:
@@ -307,3 +332,34 @@ def conflicts(conn: sqlite3.Connection, sql: BucketSQL) -> list[ConflictRow]:
             (sql.bucket_id,),
         )
     ]
+
+
+@on_bucket
+def detach(conn: sqlite3.Connection, sql: BucketSQL, force: bool) -> int:
+    """Make a replica's bucket a plain local bucket again, its entries kept; return the queued writes dropped.
+
+    Its state, guard and outbox triggers, outbox, known remote revisions and
+    recorded conflicts go. A sync replica with local writes not yet sent up is
+    refused (ReplicaError saying how many) unless ``force``. A bucket that is
+    no replica is left as it is (-1).
+    """
+    from .._model.errors import ReplicaError
+
+    bid = sql.bucket_id
+    found = state(conn, sql)
+    if found is None:
+        return -1
+    queued = int(conn.execute("SELECT count(*) FROM sqlkv_replica_outbox WHERE bucket_id = ?", (bid,)).fetchone()[0])
+    if queued and not force:
+        raise ReplicaError(
+            f"bucket {sql.bucket!r} has {queued} local write{'s' if queued != 1 else ''} not yet sent to bucket "
+            f"{found.remote_bucket!r} at {found.origin}: replicate it until they are sent, or detach with force "
+            "to drop them"
+        )
+    for statement in ReplicaSQL(bid).drop_triggers:
+        conn.execute(statement)
+    conn.execute("DELETE FROM sqlkv_replica_outbox WHERE bucket_id = ?", (bid,))
+    conn.execute("DELETE FROM sqlkv_replica_keys WHERE bucket_id = ?", (bid,))
+    conn.execute("DELETE FROM sqlkv_replica_conflicts WHERE bucket_id = ?", (bid,))
+    conn.execute("DELETE FROM sqlkv_replicas WHERE bucket_id = ?", (bid,))
+    return queued

@@ -263,7 +263,7 @@ class ReplicaSQL:
         "create_guards",
         "create_outbox_limit",
         "create_outbox_trigger",
-        "drop_guards",
+        "drop_triggers",
         "local_count",
         "local_revisions",
         "set_high_water",
@@ -297,9 +297,12 @@ class ReplicaSQL:
             f"AND (SELECT applying FROM sqlkv_replicas WHERE bucket_id = {bid}) = 0 "
             "BEGIN SELECT RAISE(ABORT, 'sqlkv: value too large'); END"
         )
-        self.drop_guards = (
+        # Detaching: the bucket is a plain local bucket again.
+        self.drop_triggers = (
             f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_insert"',
             f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_update"',
+            f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_outbox"',
+            f'DROP TRIGGER IF EXISTS "kv_{bid}_replica_outbox_limit"',
         )
         self.local_count = f"SELECT count(*) FROM {t} WHERE op != 0 AND revision <= ?"
         self.local_revisions = f"SELECT revision FROM {t} WHERE op != 0 AND revision <= ? ORDER BY revision"

@@ -172,7 +172,7 @@ def _store_info(args: argparse.Namespace, store: sqlkv.Store) -> int:
         "store": store.path,
         "schema_version": store.schema_version,
         "durability": store.durability,
-        "buckets": [status_view(s) for s in buckets],
+        "buckets": [_with_replica(store, status_view(s)) for s in buckets],
     }
     if _json(args, data):
         return 0
@@ -181,8 +181,21 @@ def _store_info(args: argparse.Namespace, store: sqlkv.Store) -> int:
     _out(f"Durability: {store.durability}")
     _out(f"Buckets: {len(buckets)}")
     for s in buckets:
-        _out(f"  {s.bucket}: {s.values:,} values, {s.keys:,} keys, {fmt.size(s.bytes)}")
+        replica = _replica_of(store, s.bucket)
+        mark = f", {fmt.replica_mark(replica)}" if replica is not None else ""
+        _out(f"  {s.bucket}: {s.values:,} values, {s.keys:,} keys, {fmt.size(s.bytes)}{mark}")
     return 0
+
+
+def _with_replica(store: sqlkv.Store, data: dict[str, Any]) -> dict[str, Any]:
+    """A bucket's JSON with its replica state (``"replica"``: null for a plain bucket)."""
+    replica = _replica_of(store, data["bucket"])
+    return {**data, "replica": fmt.replica_json(replica) if replica is not None else None}
+
+
+def _replica_of(store: sqlkv.Store, bucket: str) -> sqlkv.ReplicaStatus | None:
+    """The stored replica state of ``bucket`` (None: a plain bucket, or a store that has none)."""
+    return store.replica_status(bucket) if store.backend == "file" else None
 
 
 def put(args: argparse.Namespace, store: sqlkv.Store) -> int:
@@ -258,6 +271,17 @@ def remove_bucket(args: argparse.Namespace, store: sqlkv.Store) -> int:
         store.delete_bucket(args.bucket)
     else:
         _out("Skipping delete")
+    return 0
+
+
+def detach(args: argparse.Namespace, store: sqlkv.Store) -> int:
+    """``kv detach BUCKET [--force]``: the replica bucket becomes a plain local bucket, its data kept."""
+    dropped = store.detach_replica(args.bucket, force=args.force)
+    if dropped < 0:
+        _out(f"Bucket {args.bucket} is not a replica: nothing to do")
+        return 0
+    note = f" ({dropped} queued local write{'s' if dropped != 1 else ''} dropped)" if dropped else ""
+    _out(f"Bucket {args.bucket} is a plain local bucket now{note}")
     return 0
 
 
@@ -370,13 +394,15 @@ def ls(args: argparse.Namespace, store: sqlkv.Store) -> int:
             _out(s.bucket)
         return 0
     updated = [(s, last_update(kv, s)) for s, kv in listed]
-    if _json(args, [{**status_view(s), "last_update": t and t.isoformat()} for s, t in updated]):
+    listing = [_with_replica(store, {**status_view(s), "last_update": t and t.isoformat()}) for s, t in updated]
+    if _json(args, listing):
         return 0
     if not updated:
         _out("No Key-Value buckets found")
         return 0
     rows = [
-        [s.bucket, s.description or "", fmt.local_time(s.created), fmt.size(s.bytes), f"{s.values:,}",
+        [s.bucket + (f" ({fmt.replica_mark(r)})" if (r := _replica_of(store, s.bucket)) else ""),
+         s.description or "", fmt.local_time(s.created), fmt.size(s.bytes), f"{s.values:,}",
          _since(t, s.last_revision)]
         for s, t in updated
     ]  # fmt: skip
@@ -500,27 +526,44 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def replicate(args: argparse.Namespace, store: sqlkv.Store) -> int:
-    """``replicate BUCKET URL``: run until Ctrl-C or SIGTERM (exit 0), one line per applied batch and state change."""
+    """``replicate BUCKET URL``: run until Ctrl-C or SIGTERM (exit 0), one line per applied batch and state change.
+
+    Each new reason the sessions with the hub fail for is one line on standard
+    error, with the back-off before the next attempt.
+    """
     import signal
     import time
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    mode = args.mode
+    if mode is None:  # the bucket's own mode when it is a replica (listing its conflicts needs none)
+        stored = _replica_of(store, args.bucket) if args.bucket in store.bucket_names() else None
+        mode = stored.mode if stored is not None else "mirror"
     previous = signal.signal(signal.SIGTERM, stop)
     terminal = sys.stdout.isatty()
     try:
-        with store.replicate(args.bucket, args.url, mode=args.mode, remote_bucket=args.remote_bucket,
+        with store.replicate(args.bucket, args.url, mode=mode, remote_bucket=args.remote_bucket,
                              resync=args.resync) as rep:  # fmt: skip
             if args.conflicts:
                 for conflict in rep.conflicts():
                     _out(fmt.conflict_line(conflict))
                 return 0
             status = rep.status()
-            _out(fmt.replica_line(status, f"following {status.origin} bucket {status.remote_bucket} as {args.mode}"))
-            connected, revision = False, status.revision
+            _out(fmt.replica_line(status, f"following {status.origin} bucket {status.remote_bucket} as {mode}"))
+            connected, revision, reason = False, status.revision, None
             while True:
                 status = rep.status()
+                problem = status.last_error
+                if problem is not None and (problem.kind, problem.message) != reason:
+                    reason = (problem.kind, problem.message)
+                    _clear_line(terminal)
+                    sys.stdout.flush()
+                    sys.stderr.write(fmt.replica_problem_line(status, problem) + "\n")
+                    sys.stderr.flush()
+                elif problem is None and status.connected:
+                    reason = None
                 if status.connected != connected or status.error:
                     connected = status.connected
                     _clear_line(terminal)

@@ -217,7 +217,24 @@ def replica_block(status: sqlkv.ReplicaStatus) -> str:
 def replica_state(status: sqlkv.ReplicaStatus) -> str:
     if status.error:
         return f"stopped: {status.error}"
-    return "connected" if status.connected else "disconnected: retrying"
+    if status.connected:
+        return "connected"
+    problem = status.last_error
+    return f"disconnected ({problem}): retrying" if problem is not None else "disconnected: retrying"
+
+
+def replica_mark(status: sqlkv.ReplicaStatus) -> str:
+    """How ``kv ls`` and ``kv info`` mark a replica bucket: ``mirror of nats://hub:4222 bucket config``."""
+    return f"{status.mode} of {status.origin} bucket {status.remote_bucket}"
+
+
+def replica_problem_line(status: sqlkv.ReplicaStatus, problem: sqlkv.ReplicaProblem) -> str:
+    """The standard-error line of ``sqlkv replicate`` for a new reason its sessions fail."""
+    now = datetime.now().strftime("%H:%M:%S")
+    return (
+        f"[{now}] {status.bucket}: cannot follow {status.origin} bucket {status.remote_bucket}: {problem} "
+        f"(retrying in {problem.retry_in:g} s, the back-off doubling to 2 s)"
+    )
 
 
 def replica_line(status: sqlkv.ReplicaStatus, what: str) -> str:

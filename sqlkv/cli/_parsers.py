@@ -130,6 +130,14 @@ def remove_bucket(p: Parser) -> None:
     _force_flag(p)
 
 
+def detach(p: Parser) -> None:
+    """``detach BUCKET``."""
+    p.add_argument("bucket")
+    p.add_argument(
+        "-f", "--force", action="store_true", help="also when a sync replica has local writes not yet sent (dropped)"
+    )
+
+
 def purge(p: Parser) -> None:
     """``purge BUCKET KEY``."""
     p.add_argument("bucket")
@@ -218,7 +226,11 @@ def replicate(p: Parser) -> None:
     """``replicate BUCKET URL``."""
     p.add_argument("bucket")
     p.add_argument("url", help="the hub: nats://host:4222 (several, comma-separated)")
-    p.add_argument("--mode", choices=("mirror", "sync"), default="mirror", help="mirror (read-only copy) or sync")
+    p.add_argument(
+        "--mode",
+        choices=("mirror", "sync"),
+        help="mirror (read-only copy) or sync (default: the bucket's mode if it is a replica, else mirror)",
+    )
     p.add_argument("--remote-bucket", metavar="NAME", help="the bucket's name on the hub (default: BUCKET)")
     p.add_argument("--resync", action="store_true", help="copy afresh a hub bucket that was deleted and re-created")
     p.add_argument("--conflicts", action="store_true", help="list the conflicts recorded for BUCKET and exit")

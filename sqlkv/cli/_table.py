@@ -70,6 +70,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("get", "show a key's value", args.get, run.get, access=_READ),
     Command("del", "delete a key (a delete marker); without KEY, delete the bucket", args.delete, run.delete),
     Command("rm", "delete a bucket and all its data", args.remove_bucket, run.remove_bucket),
+    Command(
+        "detach",
+        "make a replica bucket (sqlkv replicate) a plain local bucket again, keeping its data",
+        args.detach,
+        run.detach,
+    ),
     Command("purge", "delete a key and its history (a purge marker remains)", args.purge, run.purge),
     Command(
         "compact", "drop the history of deleted keys (markers older than 30 minutes too)", args.compact, run.compact

@@ -129,7 +129,9 @@ def private_file(path: str) -> Iterator[IO[str]]:
 
     The text goes to a temporary file created 0600 in the same directory,
     renamed to ``path`` once complete (replacing a file there); on any
-    failure it is removed and ``path`` is untouched.
+    failure it is removed and ``path`` is untouched. Where the file there
+    cannot be renamed over (Windows, while another handle holds it open) the
+    complete text is copied into it in place instead.
     """
     directory, name = os.path.split(os.path.abspath(path))
     import tempfile  # only an export to a file needs it (and its imports of random and shutil)
@@ -138,8 +140,23 @@ def private_file(path: str) -> Iterator[IO[str]]:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             yield file
-        os.replace(temporary, path)
+        try:
+            os.replace(temporary, path)
+        except PermissionError:
+            if not os.path.isfile(path):
+                raise
+            _copy_into(temporary, path)
+            os.unlink(temporary)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _copy_into(source: str, path: str) -> None:
+    """Overwrite the existing file ``path`` with the bytes of ``source``, in place (its handles stay valid)."""
+    import shutil
+
+    with open(source, "rb") as text, open(path, "r+b") as out:
+        shutil.copyfileobj(text, out)
+        out.truncate()

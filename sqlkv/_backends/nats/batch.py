@@ -22,20 +22,22 @@ from ..._model.errors import (
     BucketFullError,
     BucketNotFoundError,
     InvalidArgumentError,
-    KeyDeletedError,
     KeyExistsError,
-    KeyNotFoundError,
     SqlkvError,
     StorageError,
+    StoreBusyError,
     UnsupportedError,
     ValueTooLargeError,
     WrongLastRevisionError,
     name_mutation,
 )
+from .bucket import NatsBucket
 from .errors import WRONG_LAST_SEQUENCE, revision_of, server_errors
 
-__all__ = ["BATCH_TIMEOUT", "publish_batch", "refuse_unsupported"]
+__all__ = ["BATCH_ATTEMPTS", "BATCH_TIMEOUT", "publish_batch", "refuse_unsupported"]
 
+BATCH_ATTEMPTS = 100
+"""How many times a batch is sent while only its creates' markers keep moving (see ``publish_batch``)."""
 BATCH_TIMEOUT = 5.0
 """Seconds to wait for the server's answer to a batch's first and last message."""
 
@@ -98,36 +100,42 @@ def _headers(step: Step, expected: int | None) -> dict[str, str]:
     return headers
 
 
-async def _expected_for_create(bucket: Any, step: Step, index: int) -> int:
-    """A create's expected revision: the key's marker (deleted), 0 (absent); KeyExistsError when it is live."""
-    try:
-        entry = await bucket._get(step.key, None)
-    except KeyDeletedError as exc:
-        return exc.revision
-    except KeyNotFoundError:
-        return 0
-    raise name_mutation(KeyExistsError(step.key, entry.revision), index, step.describe())
+async def _expected_for_create(bucket: NatsBucket, step: Step, index: int) -> int:
+    """A create's expected revision: the key's newest marker, 0 (no message); KeyExistsError when a value is live."""
+    revision, live = await bucket.latest(step.key)
+    if live:
+        raise name_mutation(KeyExistsError(step.key, revision), index, step.describe())
+    return revision
 
 
-async def publish_batch(nc: Any, bucket: Any, mutations: list[Step]) -> list[int]:
-    """Publish ``mutations`` (all on ``bucket``, a NatsBucket) as one atomic batch; return their revisions."""
+async def publish_batch(nc: Any, bucket: NatsBucket, mutations: list[Step]) -> list[int]:
+    """Publish ``mutations`` (all on ``bucket``) as one atomic batch; return their revisions.
+
+    A create compares against the key's newest marker: when the batch is
+    refused only because a delete or purge moved that marker meanwhile, it is
+    sent again with the new one (at most ``BATCH_ATTEMPTS`` times), so a create
+    is refused only for a live value, as ``create()`` outside a transaction.
+    """
     if len(mutations) > MAX_TRANSACTION:  # (the recorder refuses more already)
         raise InvalidArgumentError(f"at most {MAX_TRANSACTION} mutations")
-    expectations: list[int | None] = []
-    for index, step in enumerate(mutations):
-        if step.kind == "create":
-            expectations.append(await _expected_for_create(bucket, step, index))
-        else:
-            expectations.append(step.last)
-    batch = uuid.uuid4().hex
     prefix = f"$KV.{bucket.name}."
-    with server_errors(f"transaction on bucket {bucket.name}"):
-        answer = await _send(nc, prefix, batch, mutations, expectations)
-    error = answer.get("error")
-    if error is not None or "seq" not in answer:
-        raise await _refusal(bucket, mutations, expectations, error or {"description": repr(answer)})
-    last, count = int(answer["seq"]), int(answer.get("count", len(mutations)))
-    return list(range(last - count + 1, last + 1))
+    expectations = [await _expected_for_create(bucket, step, index) if step.kind == "create" else step.last
+                    for index, step in enumerate(mutations)]  # fmt: skip
+    for _ in range(BATCH_ATTEMPTS):
+        with server_errors(f"transaction on bucket {bucket.name}"):
+            answer = await _send(nc, prefix, uuid.uuid4().hex, mutations, expectations)
+        error = answer.get("error")
+        if error is None and "seq" in answer:
+            last, count = int(answer["seq"]), int(answer.get("count", len(mutations)))
+            return list(range(last - count + 1, last + 1))
+        refusal = await _refusal(bucket, mutations, expectations, error or {"description": repr(answer)})
+        if not isinstance(refusal, list):
+            raise refusal
+        expectations = refusal
+    raise StoreBusyError(
+        f"transaction on bucket {bucket.name}: a new delete or purge marker of a created key landed before each of "
+        f"{BATCH_ATTEMPTS} attempts"
+    )
 
 
 async def _send(
@@ -152,24 +160,31 @@ async def _send(
     return answer
 
 
-async def _refusal(bucket: Any, mutations: list[Step], expectations: list[int | None], error: Any) -> SqlkvError:
-    """The sqlkv error for the server's refusal of a batch, naming the mutation where it can tell which."""
+async def _refusal(
+    bucket: NatsBucket, mutations: list[Step], expectations: list[int | None], error: Any
+) -> SqlkvError | list[int | None]:
+    """The sqlkv error for the server's refusal of a batch, naming the mutation where it can tell which.
+
+    When the only expectations that no longer hold are creates' markers (the
+    key is still not live), the new expectations to send the batch again with.
+    """
     code = int(error.get("err_code", 0))
     description = str(error.get("description", "the server refused the batch"))
     if code in WRONG_LAST_SEQUENCE:  # find the mutation whose expectation no longer holds
+        renewed = list(expectations)
         for index, (step, expected) in enumerate(zip(mutations, expectations, strict=True)):
             if expected is None:
                 continue
-            try:
-                actual = (await bucket._get(step.key, None)).revision
-            except KeyDeletedError as exc:
-                actual = exc.revision
-            except KeyNotFoundError:
-                actual = 0
-            if actual != expected:
-                wrong = KeyExistsError(step.key, actual) if step.kind == "create" else None
-                error_ = wrong or WrongLastRevisionError(step.key, expected, actual)
-                return name_mutation(error_, index, step.describe())
+            actual, live = await bucket.latest(step.key)
+            if actual == expected:
+                continue
+            if step.kind != "create":
+                return name_mutation(WrongLastRevisionError(step.key, expected, actual), index, step.describe())
+            if live:
+                return name_mutation(KeyExistsError(step.key, actual), index, step.describe())
+            renewed[index] = actual  # a new marker: compare against it
+        if renewed != expectations:
+            return renewed
         return WrongLastRevisionError("", 0, revision_of(StorageError(description)), f"{description} (batch refused)")
     if code == _DISABLED:
         return UnsupportedError(

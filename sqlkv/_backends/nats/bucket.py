@@ -20,14 +20,17 @@ from ..._model.errors import (
 )
 from ..._model.validate import add_to_counter, parse_counter
 from ..._model.watch_options import WatchOptions
-from .errors import bucket_errors, nats, ns
+from .errors import bucket_errors, message_ns, nats, ns
 from .session import Session
 from .watcher import OPERATIONS, NatsWatcher, expires_ns, optional_ns
 
-__all__ = ["INCR_ATTEMPTS", "NatsBucket", "config_of", "nats_ttl"]
+__all__ = ["CREATE_ATTEMPTS", "INCR_ATTEMPTS", "NatsBucket", "config_of", "nats_ttl"]
 
 INCR_ATTEMPTS = 100
 """How many compare-and-set rounds ``incr`` tries on NATS before giving up with StoreBusyError."""
+CREATE_ATTEMPTS = 100
+"""How many compare-and-set rounds ``create`` tries while the key's latest entry keeps being a new marker."""
+_EXPECTED = "Nats-Expected-Last-Subject-Sequence"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -60,6 +63,14 @@ def _no_ttl(ttl: float | None, operation: str) -> None:
         )
 
 
+def _operation(msg: Any) -> Operation:
+    """What a message of a KV stream is: PUT (a value), DEL or PURGE (a marker; a server's limit marker: PURGE)."""
+    headers = msg.headers or {}
+    if headers.get("Nats-Marker-Reason"):
+        return Operation.PURGE
+    return OPERATIONS.get(headers.get("KV-Operation"), Operation.PURGE)
+
+
 class NatsBucket(AsyncBucket):
     """``AsyncBucket`` of a NATS store."""
 
@@ -75,10 +86,9 @@ class NatsBucket(AsyncBucket):
         return self._name
 
     def _entry(
-        self, key: str, value: bytes | None, revision: int, created: Any, delta: int, op: Operation, headers: Any = None
+        self, key: str, value: bytes | None, revision: int, created_ns: int, delta: int, op: Operation, headers: Any
     ) -> Entry:
         """An entry of this bucket from a message's parts (``expires``: its ``Nats-TTL`` header, the bucket TTL)."""
-        created_ns = ns(created)
         expires = expires_ns(created_ns, headers, self.config.ttl)
         return make_entry(self._name, key, value or b"", revision, created_ns, delta, int(op), expires)
 
@@ -90,32 +100,54 @@ class NatsBucket(AsyncBucket):
         return revision
 
     async def _create(self, key: str, data: bytes, ttl: float | None) -> int:
-        self._session.check_open()
-        try:
-            async with bucket_errors(self._name):
-                revision: int = await self._kv.create(key, data, msg_ttl=ttl)
-        except WrongLastRevisionError as exc:
-            if not exc.actual or not await self._is_limit_marker(key, exc.actual):
-                raise KeyExistsError(key, exc.actual) from None
-            headers = {"Nats-Expected-Last-Subject-Sequence": str(exc.actual)}
-            if ttl is not None:
-                headers["Nats-TTL"] = nats_ttl(ttl, "a per-key TTL")
-            try:  # the key expired and its limit marker is its latest message: create over it, as nats.go does
-                async with bucket_errors(self._name):
-                    ack = await self._session.js.publish(f"$KV.{self._name}.{key}", data, headers=headers)
-            except WrongLastRevisionError as again:
-                raise KeyExistsError(key, again.actual) from None
-            revision = int(ack.seq)
-        return revision
+        """A compare-and-set on "no message", then on the newest marker while the latest entry is one.
 
-    async def _is_limit_marker(self, key: str, revision: int) -> bool:
-        """Whether ``revision`` is a server-written limit marker (``Nats-Marker-Reason``) of ``key``."""
+        Refused (KeyExistsError, ``actual`` = its revision) only when a live
+        value was read: a delete or purge landing between the read and the
+        compare-and-set only moves the marker, and the next round compares
+        against the new one (nats-py and nats.go report that race as "key
+        exists"; see docs/semantics.md).
+        """
+        self._session.check_open()
+        expected = 0
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                return await self._publish(key, data, expected, ttl)
+            except WrongLastRevisionError:
+                pass
+            revision, live = await self.latest(key)
+            if live:
+                raise KeyExistsError(key, revision)
+            expected = revision
+        raise StoreBusyError(
+            f"create({key!r}): a new delete or purge marker landed before each of {CREATE_ATTEMPTS} compare-and-set "
+            "attempts"
+        )
+
+    async def _publish(self, key: str, data: bytes, expected: int, ttl: float | None) -> int:
+        """Publish a value if the key's latest revision is ``expected`` (0: none); WrongLastRevisionError if not."""
+        headers = {_EXPECTED: str(expected)}
+        if ttl is not None:
+            headers["Nats-TTL"] = nats_ttl(ttl, "a per-key TTL")
+        async with bucket_errors(self._name):
+            ack = await self._session.js.publish(f"$KV.{self._name}.{key}", data, headers=headers)
+        return int(ack.seq)
+
+    async def latest(self, key: str) -> tuple[int, bool]:
+        """The revision of the key's latest message (0: none) and whether it is a live value (not a marker)."""
+        msg = await self._latest_message(key)
+        if msg is None:
+            return 0, False
+        return int(msg.seq), _operation(msg) is Operation.PUT
+
+    async def _latest_message(self, key: str) -> Any:
+        """The key's latest message (a value or a marker), or None."""
         _, _, errors = nats()
+        js = self._session.js
         try:
-            msg = await self._session.js.get_msg(self._stream, seq=revision, direct=True)
+            return await js.get_msg(self._stream, subject=f"$KV.{self._name}.{key}", direct=True)
         except errors.NotFoundError:
-            return False
-        return msg.subject == f"$KV.{self._name}.{key}" and bool((msg.headers or {}).get("Nats-Marker-Reason"))
+            return None
 
     async def _update(self, key: str, data: bytes, last: int, ttl: float | None) -> int:
         _no_ttl(ttl, "update")
@@ -196,22 +228,23 @@ class NatsBucket(AsyncBucket):
     async def _get(self, key: str, revision: int | None) -> Entry:
         _, _, errors = nats()
         subject = f"$KV.{self._name}.{key}"
-        js = self._session.js
-        try:
-            if revision is None:
-                msg = await js.get_msg(self._stream, subject=subject, direct=True)
-            else:
-                msg = await js.get_msg(self._stream, seq=revision, direct=True)
-        except errors.NotFoundError:  # no message: the key (or that revision) does not exist
-            raise KeyNotFoundError(key) from None
+        if revision is None:
+            msg = await self._latest_message(key)
+        else:
+            try:
+                msg = await self._session.js.get_msg(self._stream, seq=revision, direct=True)
+            except errors.NotFoundError:  # no message: that revision does not exist
+                msg = None
+        if msg is None:
+            raise KeyNotFoundError(key)
         if msg.subject != subject:
             raise KeyNotFoundError(key, f"key not found: {key} (no revision {revision} of this key)")
-        op = OPERATIONS.get((msg.headers or {}).get("KV-Operation"), Operation.PURGE)
         if (msg.headers or {}).get("Nats-Marker-Reason"):
             raise KeyNotFoundError(key)  # a limit marker: the key expired
+        op = _operation(msg)
         if op is not Operation.PUT:
             raise KeyDeletedError(key, msg.seq, op)
-        return self._entry(key, msg.data, msg.seq, msg.time, 0, op, msg.headers)
+        return self._entry(key, msg.data, msg.seq, message_ns(msg), 0, op, msg.headers)
 
     async def _history(self, key: str) -> list[Entry]:
         """Read with this store's own watcher rather than nats-py's ``history()``, whose end-of-initial signal can

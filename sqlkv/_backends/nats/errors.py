@@ -17,7 +17,7 @@ from ..._model.errors import (
     WrongLastRevisionError,
 )
 
-__all__ = ["bucket_errors", "nats", "ns", "retry_transient", "revision_of", "server_errors"]
+__all__ = ["bucket_errors", "iso_ns", "message_ns", "nats", "ns", "retry_transient", "revision_of", "server_errors"]
 
 _SEQ_RE = re.compile(r"wrong last sequence: (\d+)")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -44,10 +44,32 @@ def revision_of(exc: BaseException) -> int:
 
 
 def ns(moment: Any) -> int:
-    """Nanoseconds since the epoch of a time nats-py reports (0 when unknown)."""
+    """Nanoseconds since the epoch of a time nats-py reports (0 when unknown), in integers (no float rounding)."""
     if isinstance(moment, datetime):
-        return int((moment - _EPOCH).total_seconds() * 1e9) if moment.tzinfo else int(moment.timestamp() * 1e9)
+        delta = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
     return 0
+
+
+def iso_ns(stamp: str) -> int:
+    """Nanoseconds since the epoch of the server's RFC 3339 time (``2026-01-02T03:04:05.123456789Z``)."""
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(whole).replace(tzinfo=timezone.utc) - _EPOCH
+    return (seconds.days * 86_400 + seconds.seconds) * 1_000_000_000 + int((fraction or "0").ljust(9, "0")[:9])
+
+
+def message_ns(msg: Any) -> int:
+    """The exact time (ns) the server stored a message: from a direct get's ``Nats-Time-Stamp`` header or a
+    delivered message's reply subject (``$JS.ACK.….<ns>.<pending>``); nats-py's own times lose nanoseconds and
+    pass through floats."""
+    stamp = (getattr(msg, "headers", None) or {}).get("Nats-Time-Stamp")
+    if stamp:
+        return iso_ns(stamp)
+    reply = getattr(msg, "reply", None) or ""
+    if reply.startswith("$JS.ACK."):
+        tokens = reply.split(".")
+        return int(tokens[7] if len(tokens) == 9 else tokens[9])
+    return ns(getattr(msg, "time", None))
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import weakref
 from typing import Any
 
 from ..._api.async_interface import AsyncStore
@@ -66,6 +67,8 @@ class NatsStore(AsyncStore):
         self._connect_options = options
         self._session = Session()
         self._tracker = Tracker()
+        self._issued: weakref.WeakSet[NatsBucket] = weakref.WeakSet()
+        """The bucket handles this store gave out."""
 
     @property
     def _state(self) -> State:  # type: ignore[override]  # the session keeps it, for buckets and watchers too
@@ -173,7 +176,7 @@ class NatsStore(AsyncStore):
                     ) from None
                 return existing
             await allow_atomic_publish(js, f"KV_{name}")
-        return NatsBucket(self._session, name, kv, config)
+        return self._issue(NatsBucket(self._session, name, kv, config))
 
     async def _atomic(self, checks: list[Step], mutations: list[Step]) -> list[int]:
         """One bucket's writes as the server's atomic batch (see ``batch``)."""
@@ -182,7 +185,7 @@ class NatsStore(AsyncStore):
             return []
         name = refuse_unsupported(checks, mutations)
         bucket = mutations[0].bucket
-        if isinstance(bucket, str) or not isinstance(bucket, NatsBucket) or bucket._session is not self._session:
+        if isinstance(bucket, str) or not isinstance(bucket, NatsBucket) or bucket not in self._issued:
             if not isinstance(bucket, str):
                 raise InvalidArgumentError(f"bucket {name} is not a bucket of this store")
             bucket = await self._bucket(name)
@@ -197,7 +200,12 @@ class NatsStore(AsyncStore):
             except (errors.BucketNotFoundError, errors.NotFoundError):
                 raise BucketNotFoundError(f"bucket not found: {name}") from None
             status = await kv.status()
-        return NatsBucket(self._session, name, kv, config_of(status.stream_info))
+        return self._issue(NatsBucket(self._session, name, kv, config_of(status.stream_info)))
+
+    def _issue(self, bucket: NatsBucket) -> NatsBucket:
+        """A bucket handle of this store (its transactions accept only these)."""
+        self._issued.add(bucket)
+        return bucket
 
     async def bucket_names(self) -> list[str]:
         js = self._session.js

@@ -12,7 +12,7 @@ from ..._model.entry import Entry, Operation, make_entry
 from ..._model.errors import RevisionGapError
 from ..._model.validate import KeyMatcher
 from ..._model.watch_options import WatchOptions
-from .errors import nats, ns
+from .errors import message_ns, nats, ns
 from .session import Session
 
 __all__ = ["OPERATIONS", "NatsWatcher", "expires_ns"]
@@ -195,7 +195,7 @@ class NatsWatcher(AsyncWatcher):
         if self._matcher is not None and not self._matcher(key):
             return
         value = b"" if self._options.meta_only else msg.data
-        created = ns(meta.timestamp)
+        created = message_ns(msg)
         expires = expires_ns(created, headers, self._ttl)
         self._pending.append(
             make_entry(self._bucket, key, value or b"", meta.sequence.stream, created, meta.num_pending, op, expires)

@@ -125,6 +125,11 @@ class SqliteAsyncStore(SqliteStoreCore, AsyncStore):
     async def _replica_status(self, bucket: str) -> Any:
         return await replica_entry("stored_status")(self, bucket)
 
+    async def _detach_replica(self, bucket: str, force: bool) -> int:
+        handle = await self.bucket(bucket)
+        assert isinstance(handle, SqliteAsyncBucket)
+        return await handle.replica_port().detach(force)
+
 
 class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
     """``AsyncBucket`` of a SQLite store."""

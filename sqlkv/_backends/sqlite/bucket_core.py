@@ -27,10 +27,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Protocol
 
+    from ..._model.options import StoreOptions
     from ..._watch.hub import WatchHub
+    from .replica_port import SqliteReplicaPort
 
     class EngineCalls(Protocol):
         """The engine as a bucket sees it: ``write``/``read`` return an awaitable (threaded) or the result (direct)."""
+
+        options: StoreOptions
 
         def clock(self) -> int: ...
 
@@ -60,6 +64,12 @@ class SqliteBucketCore:
     def name(self) -> str:
         """The bucket's name."""
         return self._sql.bucket
+
+    def replica_port(self) -> SqliteReplicaPort:
+        """This bucket's replica state and write path, for the replica layer (its ``ReplicaPort``)."""
+        from .replica_port import SqliteReplicaPort
+
+        return SqliteReplicaPort(self._engine, self._sql, self.config, self._engine.options)
 
     def _announce(self, now: int, expires: int | None) -> None:
         """Tell the sweeper when what this write stores expires (the bucket TTL as this handle knows it)."""

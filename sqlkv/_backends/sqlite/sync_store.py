@@ -104,6 +104,13 @@ class SqliteStore(SqliteStoreCore, Store):
     def _replica_status(self, bucket: str) -> Any:
         return replica_entry("stored_status_sync")(self, bucket)
 
+    def _detach_replica(self, bucket: str, force: bool) -> int:
+        from .replica_port import run_now
+
+        handle = self.bucket(bucket)
+        assert isinstance(handle, SqliteBucket)
+        return run_now(handle.replica_port().detach(force))
+
 
 class SqliteBucket(SqliteBucketCore, Bucket):
     """``Bucket`` of a SQLite store."""
