@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import textwrap
 from typing import Any
 
 import sqlkv
@@ -69,8 +70,8 @@ def _arguments(parser: argparse.ArgumentParser, *, include_global: bool) -> list
 
 
 def _usage(parser: argparse.ArgumentParser) -> str:
-    usage = " ".join(parser.format_usage().split())
-    return usage.removeprefix("usage: ")
+    usage = " ".join(parser.format_usage().split()).removeprefix("usage: ")
+    return textwrap.fill(usage, 96, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
 
 
 def _command(command: Command, parser: argparse.ArgumentParser) -> list[str]:

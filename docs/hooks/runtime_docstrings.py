@@ -1,13 +1,15 @@
-"""A griffe extension: an object whose docstring is set at import time gets that docstring in the reference.
+"""A griffe extension: docstrings as ``help()`` shows them, in Markdown.
 
 The sync twins (``sqlkv.Store``, ``sqlkv.Bucket``...) take their async twin's
 docstring through a decorator (``twin`` in ``sqlkv/_api/sync_interface.py``),
 which static analysis cannot see; this reads ``__doc__`` from the imported object.
+Sphinx roles (``:class:`AsyncStore```) become code spans.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
 import griffe
@@ -34,14 +36,23 @@ def _runtime_doc(path: str) -> str | None:
     return None
 
 
+ROLE = re.compile(r":(?:class|func|meth|attr|exc|data|mod|obj):`~?([^`]+)`")
+
+
+def _markdown(doc: str) -> str:
+    return ROLE.sub(r"`\1`", doc)
+
+
 class RuntimeDocstrings(griffe.Extension):
     """Fill each function's and property's missing docstring from the imported object."""
 
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
-        if pkg.name == "sqlkv":
+        if pkg.name == "sqlkv" or pkg.path.startswith("sqlkv."):
             self._fill(pkg)
 
     def _fill(self, obj: griffe.Object) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = _markdown(obj.docstring.value)
         for member in obj.members.values():
             if member.is_alias:
                 continue
@@ -51,3 +62,5 @@ class RuntimeDocstrings(griffe.Extension):
                     member.docstring = griffe.Docstring(doc, parent=member)
             if member.is_class or member.is_module:
                 self._fill(member)
+            elif member.docstring is not None:
+                member.docstring.value = _markdown(member.docstring.value)
