@@ -43,6 +43,7 @@ __all__ = [
 
 T = TypeVar("T")
 D = TypeVar("D")
+W = TypeVar("W", "AsyncWatcher", "Watcher")
 
 _PUT = Operation.PUT
 
@@ -530,13 +531,13 @@ class TypedBucket(_TypedCore[T]):
         return True
 
 
-class AsyncTypedWatcher(Generic[T]):
-    """An :class:`AsyncWatcher` whose entries carry decoded values (None for markers and ``meta_only``)."""
+class _TypedWatcherFacts(Generic[W]):
+    """What both typed watchers share: the untyped watcher, the decoder, and the facts read from the former."""
 
     __slots__ = ("_convert", "raw")
 
-    def __init__(self, raw: AsyncWatcher, convert: Any) -> None:
-        self.raw = raw
+    def __init__(self, raw: W, convert: Any) -> None:
+        self.raw: W = raw
         """The untyped watcher (entries with bytes)."""
         self._convert = convert
 
@@ -554,6 +555,12 @@ class AsyncTypedWatcher(Generic[T]):
     def gaps(self) -> int:
         """Revisions this watcher can never see (see ``AsyncWatcher.gaps``)."""
         return self.raw.gaps
+
+
+class AsyncTypedWatcher(_TypedWatcherFacts[AsyncWatcher], Generic[T]):
+    """An :class:`AsyncWatcher` whose entries carry decoded values (None for markers and ``meta_only``)."""
+
+    __slots__ = ()
 
     async def start(self) -> None:
         """Subscribe and load the initial entries (``async with`` does it)."""
@@ -590,30 +597,10 @@ class AsyncTypedWatcher(Generic[T]):
         return entry
 
 
-class TypedWatcher(Generic[T]):
+class TypedWatcher(_TypedWatcherFacts[Watcher], Generic[T]):
     """A :class:`Watcher` whose entries carry decoded values (None for markers and ``meta_only``)."""
 
-    __slots__ = ("_convert", "raw")
-
-    def __init__(self, raw: Watcher, convert: Any) -> None:
-        self.raw = raw
-        """The untyped watcher (entries with bytes)."""
-        self._convert = convert
-
-    @property
-    def initial_done(self) -> bool:
-        """True once every initial entry has been taken (see ``Watcher.initial_done``)."""
-        return self.raw.initial_done
-
-    @property
-    def last_revision(self) -> int:
-        """The highest revision this watcher has considered so far (see ``Watcher.last_revision``)."""
-        return self.raw.last_revision
-
-    @property
-    def gaps(self) -> int:
-        """Revisions this watcher can never see (see ``Watcher.gaps``)."""
-        return self.raw.gaps
+    __slots__ = ()
 
     def start(self) -> TypedWatcher[T]:
         """Subscribe and load the initial entries (``with`` does it)."""

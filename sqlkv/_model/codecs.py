@@ -119,7 +119,27 @@ class Json:
         return f"Json(sort_keys={self.sort_keys})"
 
 
-class Msgspec(Generic[T]):
+class _Validating(Generic[T]):
+    """A codec of a library that encodes values of one type and validates what it decodes (msgspec, pydantic)."""
+
+    _encode: Any
+    _decode: Any
+    _class: type | None
+
+    def encode(self, value: T, /) -> bytes:
+        """``value`` in the codec's format; TypeError for a value that is not of the codec's type (a class)."""
+        if self._class is not None and not isinstance(value, self._class):
+            raise TypeError(f"expected {self._class.__name__}, got {value.__class__.__name__}")
+        data: bytes = self._encode(value)
+        return data
+
+    def decode(self, data: bytes, /) -> T:
+        """The value stored as ``data``, validated against the codec's type (ValueError if it does not fit)."""
+        value: T = self._decode(data)
+        return value
+
+
+class Msgspec(_Validating[T]):
     """Values of ``type`` (a ``msgspec.Struct``, a dataclass, ``list[int]``...), as JSON or MessagePack via msgspec.
 
     Decoding validates: stored bytes that do not fit ``type`` raise
@@ -143,23 +163,11 @@ class Msgspec(Generic[T]):
         self._decode = module.Decoder(type).decode
         self._class = _plain_class(type)
 
-    def encode(self, value: T, /) -> bytes:
-        """``value`` in the codec's format; TypeError for a value that is not a ``type`` (when it is a class)."""
-        if self._class is not None and not isinstance(value, self._class):
-            raise TypeError(f"expected {self._class.__name__}, got {value.__class__.__name__}")
-        data: bytes = self._encode(value)
-        return data
-
-    def decode(self, data: bytes, /) -> T:
-        """The ``type`` value stored as ``data`` (validated)."""
-        value: T = self._decode(data)
-        return value
-
     def __repr__(self) -> str:
         return f"Msgspec({getattr(self.type, '__name__', self.type)}, format={self.name!r})"
 
 
-class Pydantic(Generic[T]):
+class Pydantic(_Validating[T]):
     """Values of ``model`` (a pydantic model, or any type pydantic validates), stored as JSON.
 
     Decoding validates (``TypeAdapter.validate_json``). Needs ``pip install 'sqlkv[pydantic]'``.
@@ -177,18 +185,6 @@ class Pydantic(Generic[T]):
         self._encode = adapter.dump_json
         self._decode = adapter.validate_json
         self._class = _plain_class(model)
-
-    def encode(self, value: T, /) -> bytes:
-        """``value`` as JSON; TypeError for a value that is not a ``model`` (when it is a class)."""
-        if self._class is not None and not isinstance(value, self._class):
-            raise TypeError(f"expected {self._class.__name__}, got {value.__class__.__name__}")
-        data: bytes = self._encode(value)
-        return data
-
-    def decode(self, data: bytes, /) -> T:
-        """The ``model`` value stored as ``data`` (validated)."""
-        value: T = self._decode(data)
-        return value
 
     def __repr__(self) -> str:
         return f"Pydantic({getattr(self.model, '__name__', self.model)})"
