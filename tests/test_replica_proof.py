@@ -141,15 +141,26 @@ async def test_the_replicating_process_killed_at_random_moments(nats_server: Nat
 
         writer = asyncio.ensure_future(write())
         try:
-            for _ in range(rounds):
+            for round_ in range(rounds):
+                # The first round is killed only after it applied a batch (so the resumed run has a cursor to start
+                # from however slow the machine is); the others at a random moment: loading, catching up, following.
+                watched = round_ == 0
                 process = subprocess.Popen(
                     [sys.executable, "-c", _REPLICATE, "--db", str(db), "replicate", bucket, nats_server.url],
-                    stdout=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE if watched else subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-                await anyio.sleep(rng.uniform(0.05, 1.0))  # a random moment: loading, catching up, or following
+                if watched:
+                    assert process.stdout is not None
+                    while b"applied revisions" not in await anyio.to_thread.run_sync(process.stdout.readline):
+                        assert process.poll() is None, "the replicating process ended before it applied a batch"
+                    await anyio.sleep(rng.uniform(0, 0.2))
+                else:
+                    await anyio.sleep(rng.uniform(0.05, 1.0))
                 process.send_signal(signal.SIGKILL)
                 await anyio.to_thread.run_sync(process.wait)
+                if process.stdout is not None:
+                    process.stdout.close()
         finally:
             stop.set()
             await writer
