@@ -328,6 +328,9 @@ def _get_latest(
     if value is None:
         if statement is not sql.get_latest:
             return None  # get_latest_small left a large value unread
+        if not conn.in_transaction:  # row and value on one snapshot: another process may replace the row meanwhile
+            with snapshot(conn):
+                return _get_latest(conn, sql, key, now, statement, parameters)
         value = large.load(conn, sql.bucket_id, newest)
     if op != _PUT:
         if op == _EXPIRE:
