@@ -230,3 +230,20 @@ def test_the_wal_file_is_cut_back_after_a_burst_of_writes(db_path: Path, monkeyp
         kv.put("after", b"x")  # this write rewinds the WAL and SQLite truncates the file
         assert wal.stat().st_size <= 256 * 1024
         assert kv.get("k39").value == bytes(100_000)
+
+
+def test_sqlite_errors_are_read_in_one_module() -> None:
+    """Only ``_storage/errors.py`` reads an ``sqlite3`` error's message or code (its triggers' messages included).
+
+    ``statements.py`` and ``migrations/`` write the trigger messages (in SQL); no other module may match them.
+    """
+    package = Path(sqlkv.__file__).parent
+    readers = ("sqlkv: value too large", "sqlkv: bucket full", "sqlkv: read-only replica", "sqlite_errorcode")
+    found = {
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if any(text in path.read_text(encoding="utf-8") for text in readers)
+    }
+    assert found == {"_storage/errors.py", "_storage/statements.py"}
+    statements = (package / "_storage" / "statements.py").read_text(encoding="utf-8")
+    assert "sqlite_errorcode" not in statements and "str(exc)" not in statements
