@@ -63,6 +63,9 @@ class SqliteWatcher(WatcherCore, Watcher):
         return self
 
     def close(self) -> None:
+        leave = self._leave
+        if leave is not None:  # not under self._lock: leaving takes the router's lock, held by the feed that takes ours
+            leave()
         with self._lock:
             super().close()
 
