@@ -216,3 +216,26 @@ def test_history_moving_to_and_from_1_keeps_counts_and_revisions(tmp_path: Path,
             store.update_bucket("b", history=depth)
             assert recount(kv) == ((s := kv.status()).values, s.bytes, s.keys)
             assert len(kv.history("a")) == min(before, depth)
+
+
+def test_a_source_tree_reads_the_repository_migrations_without_importlib_resources(tmp_path: Path) -> None:
+    """A checkout (or an editable install) reads ``migrations/`` at the repository's top as files: the package
+    has no ``_migrations`` of its own there, and ``importlib.resources`` (slow to import) is left unloaded."""
+    import subprocess
+    import sys
+
+    import sqlkv
+    from sqlkv._storage import schema
+
+    package = Path(sqlkv.__file__).resolve().parent
+    if (package / "_migrations").is_dir():
+        pytest.skip("sqlkv is installed from a wheel here")
+    assert schema._migrations_dir() == str(package.parent / "migrations")
+    script = (
+        "import sys, sqlkv\n"
+        "with sqlkv.Store(sys.argv[1]) as store: store.create_bucket('b').put('k', b'v')\n"
+        "print('importlib.resources' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "s.db")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False"]

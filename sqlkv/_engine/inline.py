@@ -53,6 +53,10 @@ class Borrowable(Protocol):
 
     def submit(self, request: Request) -> None: ...
 
+    def enter(self) -> None: ...
+
+    def leave(self) -> None: ...
+
     def run_here(self, request: Request, on_commit: Callable[[Posts], None]) -> bool: ...
 
 
@@ -132,19 +136,25 @@ async def call_here(port: Port, thread: Borrowable, fn: StorageCall, args: tuple
     Otherwise (operations under way, the thread busy, the database locked by
     another process, a large value) it goes to the thread as usual, where
     concurrent writes share one commit. A cancellation reaches the task
-    before the operation started or not at all.
+    before the operation started or not at all. The thread knows of the
+    operation from its start (``enter``): closing the store lets it finish,
+    as it lets the operations already queued.
     """
     if port.active:
         return await port.call(thread.submit, fn, args)
-    port.active += 1
+    thread.enter()
     try:
-        await port.yield_once()
-        request = Request(here, args, None)
-        ran = thread.run_here(request, port.run_posts)
+        port.active += 1
+        try:
+            await port.yield_once()
+            request = Request(here, args, None)
+            ran = thread.run_here(request, port.run_posts)
+        finally:
+            port.active -= 1
+        if not ran or request.error.__class__ is RunOnThread:
+            return await port.call(thread.submit, fn, args)
     finally:
-        port.active -= 1
-    if not ran or request.error.__class__ is RunOnThread:
-        return await port.call(thread.submit, fn, args)
+        thread.leave()
     if request.error is not None:
         raise request.error
     return request.result

@@ -21,7 +21,11 @@ from .engine import SWEEP_BATCH, Engine
 from .inline import INLINE_READS, INLINE_WRITES, call_here, small_values
 from .worker import DatabaseThread
 
-__all__ = ["ThreadedEngine"]
+__all__ = ["LONE_WAIT", "ThreadedEngine"]
+
+LONE_WAIT = 5.0
+"""Seconds a close waits at most for lone operations under way (each is one yield and a small operation long;
+a loop that stopped running would otherwise hold the close for good)."""
 
 
 def _noop(conn: sqlite3.Connection) -> None:
@@ -69,7 +73,15 @@ class ThreadedEngine(Engine):
         await anyio.to_thread.run_sync(self._stop_all)
 
     def _stop_all(self) -> None:
-        """Stop the helpers, then the database threads, and wait until each has ended (blocking)."""
+        """Let lone operations under way finish, stop the helpers, then the database threads; wait until each ended.
+
+        A lone operation (``inline.call_here``) that began before the close is
+        not queued yet while it lets the other tasks of its loop run once: it is
+        waited for (its loop is free meanwhile), so that it is not refused.
+        """
+        for thread in (self.writer, self.reader):
+            if thread is not None:
+                thread.wait_for_lone(LONE_WAIT)
         self.stop_helpers()
         stopped = []
         for thread in (self.reader, self.writer):

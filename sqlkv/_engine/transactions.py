@@ -16,10 +16,9 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from .._model.errors import StoreBusyError
 from .._runtime.forkgate import GATE
 from .._runtime.request import Request
-from .._storage.errors import SQLITE_ERRORS, NotFused, is_busy, map_sqlite_error
+from .._storage.errors import SQLITE_ERRORS, NotFused, busy_too_long, is_busy, map_sqlite_error
 
 __all__ = ["fail", "rollback", "run_reads", "run_writes"]
 
@@ -68,8 +67,7 @@ def run_writes(conn: sqlite3.Connection, batch: list[Request], path: str, busy_t
             if deadline is None:
                 deadline = now + busy_timeout
             if now >= deadline:
-                error = StoreBusyError(f"database is locked by another connection ({path}) for over {busy_timeout:g} s")
-                fail(batch, error, path)
+                fail(batch, busy_too_long(path, busy_timeout), path)
                 break
             with GATE.stepped_out():  # holding no SQLite lock: a fork need not wait for this sleep
                 time.sleep(min(BUSY_PAUSES[min(attempt, len(BUSY_PAUSES) - 1)], deadline - now))

@@ -98,6 +98,9 @@ class DatabaseThread:
         self._lock = threading.Lock()
         self._pending = 0
         """Requests submitted and not yet done: the thread is idle only at zero (the queue may be empty before)."""
+        self._lone = 0
+        """Lone operations under way on loops (``inline.call_here``, between ``enter`` and ``leave``)."""
+        self._no_lone = threading.Condition(self._lock)
         self._conn: sqlite3.Connection | None = None
         self._running = threading.Lock()
         """Held while the connection is in use: by the thread for a batch, or by a loop in run_here()."""
@@ -121,6 +124,28 @@ class DatabaseThread:
                 raise self._closed_error()
             self._pending += 1
             self._queue.put(request)
+
+    def enter(self) -> None:
+        """A loop starts a lone operation (it may run here or be submitted); StoreClosedError once stopping."""
+        with self._lock:
+            if self._closed or self._broken is not None:
+                raise self._closed_error()
+            self._lone += 1
+
+    def leave(self) -> None:
+        """The lone operation of ``enter`` is done (run here, or submitted and answered)."""
+        with self._lock:
+            self._lone -= 1
+            if not self._lone:
+                self._no_lone.notify_all()
+
+    def wait_for_lone(self, timeout: float) -> None:
+        """Block until no lone operation is under way (at most ``timeout`` s): those that began before a close.
+
+        Call it from a thread that is not any loop's (the engine's closing thread), before ``stop``.
+        """
+        with self._lock:
+            self._no_lone.wait_for(lambda: not self._lone, timeout)
 
     def run_here(self, request: Request, on_commit: Callable[[Posts], None]) -> bool:
         """Run ``request`` on the calling thread if this thread is idle (nothing submitted is still to do).
@@ -250,6 +275,8 @@ class DatabaseThread:
     def forget_after_fork(self) -> None:
         """In a forked child: the thread and its connection are the parent's; refuse any further use."""
         self._lock = threading.Lock()
+        self._no_lone = threading.Condition(self._lock)
+        self._lone = 0
         self._running = threading.Lock()
         self._closed = self._forked = True
 

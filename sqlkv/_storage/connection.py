@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from .._model.errors import NotAStoreError, StorageError
 from .._model.options import StoreOptions
+from .errors import cannot_open_for_writing, cannot_open_read_only
 
 __all__ = ["Connection", "Row", "open_connection", "snapshot"]
 
@@ -105,11 +106,7 @@ def _open_read_only(options: StoreOptions) -> Connection:
         except sqlite3.Error as exc:
             last_error = exc
     present = " and ".join(os.path.basename(p) for p in (wal, shm) if os.path.exists(p)) or "its -shm file"
-    raise StorageError(
-        f"cannot open {options.path} read-only: its directory is not writable and SQLite needs {present} "
-        f"beside it to read a store in WAL mode ({last_error}); open it as a user who can write the directory, "
-        "or copy the file (with its -wal) somewhere writable"
-    )
+    raise cannot_open_read_only(options.path, present, last_error)
 
 
 def _refuse_a_foreign_database(conn: sqlite3.Connection, path: str) -> None:
@@ -157,10 +154,7 @@ def open_connection(options: StoreOptions, *, reader: bool) -> Connection:
     except sqlite3.Error as exc:
         conn.close()
         if not reader and not _directory_writable(options.path):
-            raise StorageError(
-                f"cannot open {options.path} for writing: its directory is not writable (SQLite keeps its -wal "
-                f"and -shm files beside the store); to read it, open it with read_only=True ({exc})"
-            ) from None
+            raise cannot_open_for_writing(options.path, exc) from None
         raise
     except BaseException:
         conn.close()

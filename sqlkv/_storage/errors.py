@@ -1,10 +1,15 @@
 """The one place where an ``sqlite3`` error becomes a sqlkv error.
 
-Every layer above the storage sees only the sqlkv exception tree: the
-database threads, the synchronous store and the change feed all hand a raw
-``sqlite3.Error`` to :func:`map_sqlite_error`, and every operation on a bucket
-table turns a missing table (the bucket was deleted meanwhile) into
-``BucketNotFoundError`` through :func:`on_bucket`.
+Every layer above the storage sees only the sqlkv exception tree. Here are
+all the mappings: :func:`map_sqlite_error` for a database fault (by SQLite's
+result code), :func:`refused` for a write that one of sqlkv's own triggers
+aborted (a bucket limit, a mirror's guard: the trigger messages are read here
+only), :func:`on_bucket` / :func:`mapped` for an operation on a bucket table
+(a missing table: the bucket was deleted meanwhile), :func:`busy_too_long` for
+a write lock held by another connection past the busy timeout, and
+:func:`cannot_open_for_writing` / :func:`cannot_open_read_only` for a file
+SQLite cannot open as asked. The database threads, the synchronous store and
+the change feed hand every raw ``sqlite3.Error`` to one of these.
 """
 
 from __future__ import annotations
@@ -14,15 +19,29 @@ import sqlite3
 from collections.abc import Callable
 
 from .._model.errors import (
+    BucketFullError,
     BucketNotFoundError,
     ReplicaReadOnlyError,
     StorageError,
     StorageFullError,
     StoreBusyError,
+    ValueTooLargeError,
 )
 from .statements import BucketSQL
 
-__all__ = ["SQLITE_ERRORS", "NotFused", "is_busy", "map_sqlite_error", "mapped", "on_bucket", "sqlite_code"]
+__all__ = [
+    "SQLITE_ERRORS",
+    "NotFused",
+    "busy_too_long",
+    "cannot_open_for_writing",
+    "cannot_open_read_only",
+    "is_busy",
+    "map_sqlite_error",
+    "mapped",
+    "on_bucket",
+    "refused",
+    "sqlite_code",
+]
 
 SQLITE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, UnicodeDecodeError)
 """What a call into ``sqlite3`` raises for a database fault. Python's ``sqlite3`` raises UnicodeDecodeError
@@ -58,6 +77,30 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and sqlite_code(exc) == SQLITE_BUSY
 
 
+# The messages of sqlkv's own triggers (RAISE(ABORT, ...) in migrations/ and statements.ReplicaSQL).
+_VALUE_TOO_LARGE = "sqlkv: value too large"
+_BUCKET_FULL = "sqlkv: bucket full"
+_READ_ONLY_REPLICA = "sqlkv: read-only replica"
+
+
+def refused(
+    exc: sqlite3.IntegrityError, conn: sqlite3.Connection, sql: BucketSQL, size: int | None = None
+) -> Exception:
+    """The sqlkv error for a write one of the bucket's triggers aborted (or ``exc`` itself: another constraint).
+
+    ``size`` is the length of the value written, for the message (None: unknown).
+    """
+    message = str(exc)
+    if message == _VALUE_TOO_LARGE:
+        what = "value" if size is None else f"value of {size} bytes"
+        return ValueTooLargeError(f"{what} exceeds the bucket's max_value_size ({sql.bucket})")
+    if message == _BUCKET_FULL:
+        return BucketFullError(f"maximum bytes exceeded: bucket {sql.bucket} is full")
+    if message == _READ_ONLY_REPLICA:
+        return read_only_replica(conn, sql)
+    return exc
+
+
 def read_only_replica(conn: sqlite3.Connection, sql: BucketSQL) -> ReplicaReadOnlyError:
     """The error for a write a mirror's guard trigger refused, naming the bucket it mirrors."""
     try:
@@ -71,6 +114,28 @@ def read_only_replica(conn: sqlite3.Connection, sql: BucketSQL) -> ReplicaReadOn
 
 class NotFused(Exception):
     """A fused statement (``ops.put_many``) failed and wrote nothing: run its operations one by one."""
+
+
+def busy_too_long(path: str, seconds: float) -> StoreBusyError:
+    """The error for a write that found the write lock taken by another connection for over ``seconds``."""
+    return StoreBusyError(f"database is locked by another connection ({path}) for over {seconds:g} s")
+
+
+def cannot_open_for_writing(path: str, exc: sqlite3.Error) -> StorageError:
+    """The error for a store SQLite could not open for writing in a directory that is not writable."""
+    return StorageError(
+        f"cannot open {path} for writing: its directory is not writable (SQLite keeps its -wal "
+        f"and -shm files beside the store); to read it, open it with read_only=True ({exc})"
+    )
+
+
+def cannot_open_read_only(path: str, present: str, exc: sqlite3.Error) -> StorageError:
+    """The error for a read-only open SQLite refused: the directory is not writable and ``present`` is missing."""
+    return StorageError(
+        f"cannot open {path} read-only: its directory is not writable and SQLite needs {present} "
+        f"beside it to read a store in WAL mode ({exc}); open it as a user who can write the directory, "
+        "or copy the file (with its -wal) somewhere writable"
+    )
 
 
 def map_sqlite_error(exc: Exception, path: str = "") -> StorageError:
@@ -109,8 +174,10 @@ def _translating(
         except SQLITE_ERRORS as exc:
             if isinstance(exc, sqlite3.OperationalError) and str(exc).startswith("no such table"):
                 raise BucketNotFoundError(f"bucket not found: {sql.bucket}") from None
-            if isinstance(exc, sqlite3.IntegrityError) and str(exc) == "sqlkv: read-only replica":
-                raise read_only_replica(conn, sql) from None
+            if isinstance(exc, sqlite3.IntegrityError):
+                error = refused(exc, conn, sql)
+                if error is not exc:
+                    raise error from None
             if every_error:
                 raise map_sqlite_error(exc) from None
             raise

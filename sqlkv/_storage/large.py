@@ -43,11 +43,17 @@ def store(conn: sqlite3.Connection, bucket_id: int, revision: int, value: bytes)
 
 
 def load(conn: sqlite3.Connection, bucket_id: int, revision: int) -> bytes:
-    """The value of row ``revision``, read chunk by chunk (whole where blob I/O is missing)."""
+    """The value of row ``revision``, read chunk by chunk (whole where blob I/O is missing).
+
+    Call it inside the read transaction that found the row (``connection.snapshot``): outside one, another
+    connection's commit may replace the row in between, and the row is then missing (``no such rowid``).
+    """
     table = bucket_table(bucket_id)
     if not CHUNKED:
         row = conn.execute(value_by_revision(bucket_id), (revision,)).fetchone()
-        return bytes(row[0]) if row is not None else b""
+        if row is None:  # (as blobopen says it: never an empty value in its place)
+            raise sqlite3.OperationalError(f"no such rowid: {revision}")
+        return bytes(row[0])
     with conn.blobopen(table, "value", revision, readonly=True) as blob:  # type: ignore[attr-defined]
         size = len(blob)
         if not _CPYTHON:
@@ -74,7 +80,10 @@ def _new_bytes(size: int) -> bytes:
 
 
 def fill(conn: sqlite3.Connection, bucket_id: int, rows: list[Any], value: int) -> list[Any]:
-    """``rows`` (revision first) with each NULL at index ``value`` (a large value left out) read in chunks."""
+    """``rows`` (revision first) with each NULL at index ``value`` (a large value left out) read in chunks.
+
+    Like :func:`load`, inside the read transaction that read ``rows``.
+    """
     if not any(row[value] is None for row in rows):
         return rows
     return [

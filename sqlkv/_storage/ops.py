@@ -20,7 +20,6 @@ import sqlite3
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation, deadline_ns, make_entry, ns_to_datetime
 from .._model.errors import (
-    BucketFullError,
     BucketNotFoundError,
     InvalidArgumentError,
     KeyDeletedError,
@@ -34,7 +33,7 @@ from .._model.validate import COUNTER_DIGITS, MAX_VALUE_SIZE, KeyMatcher, add_to
 from . import large
 from .changes import prefix_end, sequence
 from .connection import snapshot
-from .errors import SQLITE_ERRORS, NotFused, on_bucket, read_only_replica
+from .errors import SQLITE_ERRORS, NotFused, on_bucket, refused
 from .statements import LARGE_VALUE, BucketSQL, insert_many
 
 __all__ = [
@@ -82,24 +81,12 @@ def insert_row(
             assert revision is not None
             large.store(conn, sql.bucket_id, revision, value)
     except sqlite3.IntegrityError as exc:
-        raise _refused(exc, sql, value, conn) from None
+        raise refused(exc, conn, sql, len(value)) from None
     assert revision is not None
     journal = getattr(conn, "journal", None)
     if journal is not None:
         journal.append((sql.bucket_id, (revision, key, op, value, now)))
     return revision
-
-
-def _refused(exc: sqlite3.IntegrityError, sql: BucketSQL, value: bytes, conn: sqlite3.Connection) -> Exception:
-    """The sqlkv error for a write the bucket's limit trigger refused (or ``exc`` itself)."""
-    message = str(exc)
-    if message == "sqlkv: value too large":
-        return ValueTooLargeError(f"value of {len(value)} bytes exceeds the bucket's max_value_size ({sql.bucket})")
-    if message == "sqlkv: bucket full":
-        return BucketFullError(f"maximum bytes exceeded: bucket {sql.bucket} is full")
-    if message == "sqlkv: read-only replica":
-        return read_only_replica(conn, sql)
-    return exc
 
 
 def _latest(conn: sqlite3.Connection, sql: BucketSQL, key: str, now: int) -> tuple[int, int] | None:
@@ -279,7 +266,7 @@ def import_rows(conn: sqlite3.Connection, sql: BucketSQL, rows: list[tuple[int, 
             try:
                 conn.execute(sql.insert_with_revision, row)
             except sqlite3.IntegrityError as exc:
-                raise _refused(exc, sql, row[3], conn) from None
+                raise refused(exc, conn, sql, len(row[3])) from None
     except BaseException:
         conn.execute("ROLLBACK TO sqlkv_import")
         conn.execute("RELEASE sqlkv_import")
@@ -332,6 +319,9 @@ def _get_latest(
     if value is None:
         if statement is not sql.get_latest:
             return None  # get_latest_small left a large value unread
+        if not conn.in_transaction:  # row and value on one snapshot: another process may replace the row meanwhile
+            with snapshot(conn):
+                return _get_latest(conn, sql, key, now, statement, parameters)
         value = large.load(conn, sql.bucket_id, newest)
     if op != _PUT:
         if op == _EXPIRE:

@@ -248,10 +248,13 @@ def outbox(conn: sqlite3.Connection, sql: BucketSQL, limit: int) -> list[OutboxE
 def counts(conn: sqlite3.Connection, sql: BucketSQL) -> tuple[int, int, int]:
     """(local writes queued, newest queued id or 0, conflicts recorded)."""
     bid = sql.bucket_id
-    pending, newest = conn.execute(
-        "SELECT count(*), coalesce(max(id), 0) FROM sqlkv_replica_outbox WHERE bucket_id = ?", (bid,)
-    ).fetchone()
-    recorded = conn.execute("SELECT count(*) FROM sqlkv_replica_conflicts WHERE bucket_id = ?", (bid,)).fetchone()[0]
+    with snapshot(conn):  # (two statements: the outbox and the conflicts as of one moment)
+        pending, newest = conn.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM sqlkv_replica_outbox WHERE bucket_id = ?", (bid,)
+        ).fetchone()
+        recorded = conn.execute("SELECT count(*) FROM sqlkv_replica_conflicts WHERE bucket_id = ?", (bid,)).fetchone()[
+            0
+        ]
     return int(pending), int(newest), int(recorded)
 
 

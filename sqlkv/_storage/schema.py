@@ -9,10 +9,11 @@ later. The applied version is kept in ``PRAGMA user_version``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 
 from .._model.config import BucketConfig
@@ -50,11 +51,37 @@ class Migration:
         self.bucket_statements = bucket_statements
 
 
-def _migrations_dir() -> str:
-    """``sqlkv/_migrations`` in an installed wheel, else the repository's ``migrations/`` (an editable install)."""
+def _migrations_dir() -> str | None:
+    """The migrations as a directory: ``sqlkv/_migrations`` of an installed wheel, else the repository's
+    ``migrations/`` (a source tree, an editable install); None when the package is not in a directory (a zip)."""
     package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     packaged = os.path.join(package, "_migrations")
-    return packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(package), "migrations")
+    if os.path.isdir(packaged):
+        return packaged
+    repository = os.path.join(os.path.dirname(package), "migrations")
+    return repository if os.path.isdir(package) and os.path.isdir(repository) else None
+
+
+def _migration_files() -> dict[str, Callable[[], str]]:
+    """Each migration file's name, and how to read its text.
+
+    Where the package lies in a directory the files are read from it as they
+    are (what ``importlib.resources`` would do too, whose import costs every
+    command line a few milliseconds); any other loader, a zip on ``sys.path``,
+    is asked through ``importlib.resources``.
+    """
+    folder = _migrations_dir()
+    if folder is not None:
+        return {name: functools.partial(_read, os.path.join(folder, name)) for name in os.listdir(folder)}
+    from importlib.resources import files
+
+    resources = files("sqlkv") / "_migrations"
+    return {entry.name: functools.partial(entry.read_text, encoding="utf-8") for entry in resources.iterdir()}
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()
 
 
 def split_statements(script: str) -> tuple[str, ...]:
@@ -77,20 +104,24 @@ def split_statements(script: str) -> tuple[str, ...]:
 @cache
 def migration_count() -> int:
     """How many migrations this sqlkv has: the schema version of an up-to-date file (no SQL parsed)."""
-    return sum(1 for name in os.listdir(_migrations_dir()) if _FILE_RE.fullmatch(name))
+    return sum(1 for name in _migration_files() if _FILE_RE.fullmatch(name))
 
 
 @cache
 def load_migrations(directory: str | os.PathLike[str] | None = None) -> tuple[Migration, ...]:
-    """Read and parse every migration file, in version order."""
-    folder = os.fspath(directory) if directory is not None else _migrations_dir()
+    """Read and parse every migration file (of ``directory``, else sqlkv's own), in version order."""
+    sources: dict[str, Callable[[], str]]
+    if directory is not None:
+        folder = os.fspath(directory)
+        sources = {name: functools.partial(_read, os.path.join(folder, name)) for name in os.listdir(folder)}
+    else:
+        sources = _migration_files()
     found: list[Migration] = []
-    for name in sorted(os.listdir(folder)):
+    for name in sorted(sources):
         match = _FILE_RE.fullmatch(name)
         if not match:
             continue
-        with open(os.path.join(folder, name), encoding="utf-8") as file:
-            text = file.read()
+        text = sources[name]()
         store_part, _, bucket_part = text.partition(_PER_BUCKET_MARKER)
         found.append(
             Migration(

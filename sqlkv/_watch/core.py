@@ -115,9 +115,17 @@ class WatcherCore:
     def _snapshot_args(self) -> tuple[object, ...]:
         return (self._sql, self._mode, self._prefix, self._start, self._hub.clock())
 
-    def _begin(self, rows: list[Row], high: int) -> None:
-        """The initial snapshot arrived: buffer its entries, then go live if nothing was missed."""
+    def _start_feed_at(self, high: int) -> None:
+        """The initial snapshot ended at ``high``: the feed dispatches from there (call it before ``_begin``).
+
+        It takes the feed's lock: a sync watcher calls it without holding its own lock, which the feed takes
+        (after its own) to offer rows. Rows offered before ``_begin`` are dropped (the watcher still lags):
+        ``_begin`` then sees the router above the snapshot, and they are read from the table.
+        """
         self._hub.start_at(self._sql.bucket_id, high)
+
+    def _begin(self, rows: list[Row], high: int) -> None:
+        """The snapshot arrived (after ``_start_feed_at``): buffer its entries, go live if nothing was missed."""
         self._last = max(self._last, high)
         if self._options.from_revision is not None and high >= self._start:
             rows = self._gap_check(rows, self._start - 1, high)

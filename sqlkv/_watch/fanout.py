@@ -50,6 +50,14 @@ class BucketRouter:
         self._lock = threading.RLock()  # sync watchers' rows come from several threads
         self.subscriber = Subscriber(sql, port, self._on_rows, self._on_close)
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while a post is routed (offers, then ``high``): a watcher taking it sees no post half done.
+
+        Take it before a watcher's own lock, never after: routing takes the feed's lock, then this, then the watcher's.
+        """
+        return self._lock
+
     def add(self, watcher: Routed) -> None:
         with self._lock:
             self._add(watcher)

@@ -46,6 +46,7 @@ class SqliteAsyncWatcher(WatcherCore, AsyncWatcher):
         except BaseException:
             self.close()
             raise
+        self._start_feed_at(high)
         self._begin(rows, high)
 
     async def initial(self) -> list[Entry]:

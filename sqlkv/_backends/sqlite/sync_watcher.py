@@ -54,11 +54,18 @@ class SqliteWatcher(WatcherCore, Watcher):
         except BaseException:
             self.close()
             raise
-        with self._lock:
+        # The feed routes rows holding its lock, then the router's, then ours: take them in that order. Not ours
+        # while the feed's is taken; the router's around ours, so that no post is half routed while we begin.
+        self._start_feed_at(high)
+        router = self._router
+        with router.lock if router is not None else self._lock, self._lock:
             self._begin(rows, high)
         return self
 
     def close(self) -> None:
+        leave = self._leave
+        if leave is not None:  # not under self._lock: leaving takes the router's lock, held by the feed that takes ours
+            leave()
         with self._lock:
             super().close()
 
