@@ -76,8 +76,12 @@ def load(where: str) -> Any:
 
 
 def replica_entry(name: str) -> Any:
-    """The replica layer's entry point ``name`` (``open_async``, ``stored_status``, ...), loaded on first use."""
-    return load(f"{_REPLICA}:{name}")
+    """The replica layer's entry point ``name`` (``open_async``, ``stored_status``, ...), loaded on first use.
+
+    Reading a replica's stored state loads only ``_replica.stored`` (no nats-py, no event loop).
+    """
+    module = "stored" if name.startswith("stored_status") else "entry_points"
+    return load(f"{_REPLICA}.{module}:{name}")
 
 
 def typed_entry(name: str) -> Any:

@@ -83,16 +83,15 @@ class ThreadedEngine(Engine):
             if thread is not None:
                 thread.wait_for_lone(LONE_WAIT)
         self.stop_helpers()
-        stopped = []
+        # One after the other, the writer last: a connection that closes while another is still open leaves the
+        # -wal and -shm files, and two closing at the same moment can each see the other (both files then stay).
         for thread in (self.reader, self.writer):
             if thread is not None:
                 try:
                     thread.stop()
                 except StoreClosedError:  # stopped already (close_nowait, a fork)
                     continue
-                stopped.append(thread)
-        for thread in stopped:  # not just its last answer: the thread itself is gone when close returns
-            thread.join()
+                thread.join()  # not just its last answer: the thread itself is gone when close returns
         self.hints.close()
 
     def stop_nowait(self) -> None:

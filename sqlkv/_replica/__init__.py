@@ -10,11 +10,6 @@ cursor, catch up, follow, reconnect with back-off for ever, say why it
 fails); ``mirror`` and ``sync`` are the two modes (``sender`` sends a sync
 replica's queued local writes up and settles conflicts); ``threaded`` runs a
 follower on a thread of its own for the sync ``Store``. The stores reach this
-package through the registry, on first use.
+package through the registry, on first use: ``entry_points`` opens a replica,
+``stored`` reads a replica's stored state without loading nats-py or asyncio.
 """
-
-from __future__ import annotations
-
-from .entry_points import open_async, open_sync, stored_status, stored_status_sync
-
-__all__ = ["open_async", "open_sync", "stored_status", "stored_status_sync"]
