@@ -51,8 +51,18 @@ async def _fingerprint(bucket: Any) -> tuple[int, str]:
     return len(keys), digest.hexdigest()
 
 
-async def _config_kwargs(bucket: Any) -> dict[str, Any]:
-    return config_kwargs(config_view((await bucket.status()).config))
+async def _config_kwargs(bucket: Any, destination: AsyncStore) -> dict[str, Any]:
+    """The source bucket's configuration as ``create_bucket`` keywords for ``destination``.
+
+    A NATS server keeps no bucket metadata: sqlkv's own entries (``sqlkv.codec``,
+    recorded by a typed bucket) are left out there, any other metadata is still refused.
+    """
+    kwargs = config_kwargs(config_view((await bucket.status()).config))
+    if destination.backend == "nats" and "metadata" in kwargs:
+        kept = {key: value for key, value in kwargs.pop("metadata").items() if not key.startswith("sqlkv.")}
+        if kept:
+            kwargs["metadata"] = kept
+    return kwargs
 
 
 async def migrate(
@@ -71,7 +81,7 @@ async def migrate(
     reports = []
     for name in buckets if buckets is not None else await source.bucket_names():
         src = await source.bucket(name)
-        dst = await destination.create_bucket(name, **await _config_kwargs(src))
+        dst = await destination.create_bucket(name, **await _config_kwargs(src, destination))
         copied = skipped = 0
         async with src.watch(include_history=history, ignore_deletes=not history) as watcher:
             entries = await watcher.initial()

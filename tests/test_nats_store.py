@@ -263,3 +263,21 @@ async def test_create_is_refused_only_for_a_live_value(nats_server: NatsServer) 
     outcome = await create_race(nats_server.url, f"N{next(_counter)}", 150)
     assert outcome.unexplained == []
     assert outcome.busy < outcome.tried and outcome.created > 0
+
+
+async def test_migrate_takes_a_typed_bucket_to_a_nats_server(nats_store: sqlkv.AsyncStore, tmp_path: Path) -> None:
+    """A NATS server keeps no bucket metadata: the codec's record (sqlkv's own) stays behind, the values go."""
+    from sqlkv.codecs import Json
+    from sqlkv.migrate import migrate
+
+    name = f"M{next(_counter)}"
+    async with sqlkv.AsyncStore(tmp_path / "typed.db") as source:
+        kv = await source.create_bucket(name, history=2, codec=Json())
+        await kv.put("k", {"a": 1})
+        try:
+            (report,) = await migrate(source, nats_store, [name])
+            assert report.keys == 1
+            moved = await nats_store.bucket(name, codec=Json())
+            assert (await moved.get("k")).value == {"a": 1}
+        finally:
+            await nats_store.delete_bucket(name)

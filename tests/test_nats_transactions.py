@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,19 @@ async def test_a_create_in_a_transaction_is_refused_only_for_a_live_value(nats_s
     outcome = await create_race(nats_server.url, f"T{next(_counter)}", 100, atomic=True)
     assert outcome.unexplained == []
     assert outcome.busy < outcome.tried and outcome.created > 0
+
+
+async def test_a_create_ttl_in_a_transaction_is_sent_as_outside_one(nats_store: sqlkv.AsyncStore) -> None:
+    """Under a second is refused before anything is sent (as kv.create does); 1.5 s is not cut to 1 s."""
+    kv = await nats_store.create_bucket(f"T{next(_counter)}")
+    try:
+        with pytest.raises(sqlkv.UnsupportedError, match="at least 1 s"):
+            async with nats_store.atomic() as tx:
+                tx.create(kv, "a", b"1", ttl=0.5)
+        assert (await kv.status()).last_revision == 0
+        async with nats_store.atomic() as tx:
+            tx.create(kv, "a", b"1", ttl=1.5)
+        entry = await kv.get("a")
+        assert entry.expires is not None and entry.expires - entry.created == timedelta(seconds=1.5)
+    finally:
+        await nats_store.delete_bucket(kv.name)

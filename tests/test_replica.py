@@ -393,3 +393,31 @@ def test_a_sync_replica_ends_every_task_it_started(tmp_path: Path) -> None:
     )
     assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr
     assert "Task was destroyed" not in done.stderr and "never retrieved" not in done.stderr, done.stderr
+
+
+def test_a_mirror_reads_a_message_as_the_nats_store_does() -> None:
+    """One reading of a KV message's headers for the NATS store, its watchers and a replica: an expiry's limit
+    marker (``Nats-Marker-Reason: MaxAge``) is an EXPIRE entry on all three, not a PURGE in a mirror."""
+    from types import SimpleNamespace
+
+    from sqlkv._backends.nats.watcher import operation_of
+    from sqlkv._replica.remote import message_row
+
+    cases = {
+        None: sqlkv.Operation.PUT,
+        "DEL": sqlkv.Operation.DEL,
+        "PURGE": sqlkv.Operation.PURGE,
+        "MaxAge": sqlkv.Operation.EXPIRE,
+        "Remove": sqlkv.Operation.DEL,
+    }
+    for kind, operation in cases.items():
+        if kind in (None, "DEL", "PURGE"):
+            headers = None if kind is None else {"KV-Operation": kind}
+        else:
+            headers = {"Nats-Marker-Reason": kind}
+        assert operation_of(headers) is operation, kind
+        msg = SimpleNamespace(
+            reply="$JS.ACK.KV_b.c.1.7.7.1700000000000000001.0", subject="$KV.b.k", headers=headers, data=b""
+        )
+        (revision, key, op, _, created), _, _ = message_row(msg, len("$KV.b."))  # type: ignore[arg-type]
+        assert (revision, key, op, created) == (7, "k", int(operation), 1700000000000000001), kind

@@ -213,3 +213,25 @@ def test_kv_detach_makes_a_replica_a_plain_bucket(nats_server: NatsServer, tmp_p
     assert refused.returncode != 0 and "1 local write not yet sent" in refused.stderr
     forced = subprocess.run(sqlkv_cli("--db", str(db), "detach", "queued", "-f"), capture_output=True, text=True)
     assert forced.returncode == 0 and "1 queued local write dropped" in forced.stdout, forced.stderr
+
+
+def test_listing_conflicts_of_a_plain_bucket_never_makes_it_a_replica(nats_server: NatsServer, tmp_path: Path) -> None:
+    """``--conflicts`` only lists: on a plain (or missing) bucket it says so and opens no session with the hub."""
+    db = tmp_path / "edge.db"
+    with sqlkv.Store(db) as store:
+        store.create_bucket("plain").put("k", b"mine")
+    hub_put(nats_server.url, "plain", [("k", b"hub")])
+    for bucket in ("plain", "absent"):
+        listed = subprocess.run(
+            sqlkv_cli("--db", str(db), "replicate", bucket, nats_server.url, "--conflicts"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.strip() == f"Bucket {bucket} is not a replica: no conflicts"
+    with sqlkv.Store(db) as store:
+        assert store.bucket_names() == ["plain"] and store.replica_status("plain") is None
+        kv = store.bucket("plain")
+        assert kv.get("k").value == b"mine"
+        kv.put("k", b"still writable")

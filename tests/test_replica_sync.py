@@ -298,3 +298,24 @@ async def test_detaching_a_sync_replica_with_queued_writes_refuses_unless_forced
             sync_edge.detach_replica(other)
         assert sync_edge.detach_replica(other, force=True) == 1
         assert sync_edge.replica_status(other) is None and sync_edge.bucket(other).get("e").value == b"queued"
+
+
+async def test_a_sync_replicas_late_answer_after_a_detach_writes_nothing(tmp_path: Path) -> None:
+    """A follower whose write was in flight when the bucket was detached stops at its next write: neither the
+    hub's answer ("sent") nor a conflict's decision ("resolved") touches the plain bucket it became."""
+    from sqlkv._storage import replica as storage
+
+    async with sqlkv.AsyncStore(tmp_path / "edge.db") as edge:
+        kv = await edge.create_bucket("b")
+        port = kv.replica_port()  # type: ignore[attr-defined]
+        await port.attach("sync", "nats://127.0.0.1:4222", "b")
+        await kv.put("k", b"local")
+        [queued] = await port.outbox(10)
+        assert await edge.detach_replica("b", force=True) == 1
+        engine = port._engine
+        with pytest.raises(sqlkv.ReplicaError, match="detached"):
+            await engine.write(storage.sent, port._sql, queued, 7)
+        with pytest.raises(sqlkv.ReplicaError, match="detached"):
+            await engine.write(storage.resolved, port._sql, queued, (7, 1, b"hub", 1), "remote", 0, 1)
+        assert (await kv.get("k")).value == b"local"
+        assert [e.value for e in await kv.history("k")] == [b"local"]

@@ -481,3 +481,15 @@ def test_expires_is_filled_by_every_read_sync(tmp_path: Path) -> None:
             ttl_bucket.put("j", b"2")
             live = next(watcher)
             assert live.expires == live.created + timedelta(seconds=5)
+
+
+def test_a_typed_bucket_keeps_every_setting_and_purges_with_a_marker_ttl(tmp_path: Path) -> None:
+    """The codec is recorded beside the bucket's other settings (marker_ttl included); purge takes its ttl."""
+    with sqlkv.Store(tmp_path / "t.db") as store:
+        kv = store.create_bucket("b", history=3, marker_ttl=30, description="d", codec=Json())
+        config = kv.status().config
+        assert (config.marker_ttl, config.history, config.description) == (30.0, 3, "d")
+        assert config.metadata == {"sqlkv.codec": "json"}
+        kv.put("k", {"a": 1})
+        kv.purge("k", ttl=60)
+        assert [e.operation for e in store.bucket("b").history("k")] == [sqlkv.Operation.PURGE]

@@ -87,6 +87,29 @@ def test_a_store_is_never_backed_up_onto_itself(odd: Path) -> None:
         assert again.bucket("b").get("k").value == b"v"
 
 
+def test_a_new_backup_never_takes_the_name_of_a_file_that_appeared_meanwhile(
+    odd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The finished copy gets its name by a hard link, which fails if the name was taken while it was written."""
+    from sqlkv._storage import backup as module
+
+    with sqlkv.Store(odd / "s.db") as store:
+        store.create_bucket("b").put("k", b"v")
+        target = odd / "appeared.db"
+        copy = module._copy
+
+        def copy_then_someone_writes_the_name(conn: Any, path: str) -> int:
+            pages = copy(conn, path)
+            target.write_bytes(b"someone else's file")
+            return pages
+
+        monkeypatch.setattr(module, "_copy", copy_then_someone_writes_the_name)
+        with pytest.raises(sqlkv.InvalidArgumentError, match="exists"):
+            store.backup(target)
+        assert target.read_bytes() == b"someone else's file"
+        assert sorted(p.name for p in odd.iterdir() if p.name.startswith(".")) == []
+
+
 def test_a_new_backup_is_complete_before_it_takes_its_name(odd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Written under a temporary name, renamed once complete: mode 0600, no temporary file left, even on failure."""
     with sqlkv.Store(odd / "s.db") as store:
@@ -99,7 +122,7 @@ def test_a_new_backup_is_complete_before_it_takes_its_name(odd: Path, monkeypatc
         def fail(source: Any, destination: Any) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(os, "replace", fail)
+        monkeypatch.setattr(os, "link", fail)
         with pytest.raises(sqlkv.StorageError, match="No space left"):
             store.backup(odd / "backup 2.db")
         assert not (odd / "backup 2.db").exists()

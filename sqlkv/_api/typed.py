@@ -10,6 +10,7 @@ registry when a codec is first given (it sits above the interface modules).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import timedelta
 from types import TracebackType
@@ -70,14 +71,7 @@ def with_codec(config: BucketConfig, codec: Codec[Any]) -> BucketConfig:
     if given is not None and given != codec.name:
         raise InvalidArgumentError(f"metadata {CODEC_METADATA_KEY}={given!r} contradicts codec {codec.name!r}")
     metadata[CODEC_METADATA_KEY] = codec.name
-    return BucketConfig(
-        history=config.history,
-        ttl=config.ttl,
-        max_value_size=config.max_value_size,
-        max_bytes=config.max_bytes,
-        description=config.description,
-        metadata=metadata,
-    )
+    return dataclasses.replace(config, metadata=metadata)
 
 
 def _check_recorded(raw: AsyncBucket | Bucket, codec: Codec[Any]) -> None:
@@ -244,9 +238,9 @@ class AsyncTypedBucket(_TypedCore[T]):
         """Write a delete marker (see ``AsyncBucket.delete``)."""
         return await self.raw.delete(key, last=last)
 
-    async def purge(self, key: str, *, last: int | None = None) -> int:
+    async def purge(self, key: str, *, last: int | None = None, ttl: float | timedelta | None = None) -> int:
         """Write a purge marker and drop the key's earlier revisions (see ``AsyncBucket.purge``)."""
-        return await self.raw.purge(key, last=last)
+        return await self.raw.purge(key, last=last, ttl=ttl)
 
     async def incr(self, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> int:
         """Add ``by`` to the key's decimal counter (see ``AsyncBucket.incr``); CodecError unless text or JSON."""
@@ -396,9 +390,9 @@ class TypedBucket(_TypedCore[T]):
         """Write a delete marker (see ``Bucket.delete``)."""
         return self.raw.delete(key, last=last)
 
-    def purge(self, key: str, *, last: int | None = None) -> int:
+    def purge(self, key: str, *, last: int | None = None, ttl: float | timedelta | None = None) -> int:
         """Write a purge marker and drop the key's earlier revisions (see ``Bucket.purge``)."""
-        return self.raw.purge(key, last=last)
+        return self.raw.purge(key, last=last, ttl=ttl)
 
     def incr(self, key: str, by: int = 1, *, ttl: float | timedelta | None = None) -> int:
         """Add ``by`` to the key's decimal counter (see ``Bucket.incr``); CodecError unless text or JSON."""

@@ -63,8 +63,8 @@ def hint_directory(path: str) -> str:
     return f"{path}-wake"
 
 
-_NAME = re.compile(r"[0-9]+-[0-9a-f]{8}")
-_UDP_NAME = re.compile(r"[0-9]+-[0-9a-f]{8}\.([0-9]{1,5})")
+_NAME = re.compile(r"[0-9]+-[0-9a-f]{8,32}")  # (16 hex digits: listeners of earlier versions)
+_UDP_NAME = re.compile(r"[0-9]+-[0-9a-f]{8,32}\.([0-9]{1,5})")
 
 
 def _address(wake: platform.Wake, directory: str, name: str) -> Any:

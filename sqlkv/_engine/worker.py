@@ -99,6 +99,7 @@ class DatabaseThread:
         self._pending = 0
         """Requests submitted and not yet done: the thread is idle only at zero (the queue may be empty before)."""
         self._lone = 0
+        self._lone_awaited = False
         """Lone operations under way on loops (``inline.call_here``, between ``enter`` and ``leave``)."""
         self._no_lone = threading.Condition(self._lock)
         self._conn: sqlite3.Connection | None = None
@@ -136,7 +137,7 @@ class DatabaseThread:
         """The lone operation of ``enter`` is done (run here, or submitted and answered)."""
         with self._lock:
             self._lone -= 1
-            if not self._lone:
+            if self._lone_awaited and not self._lone:  # only a close waits for it
                 self._no_lone.notify_all()
 
     def wait_for_lone(self, timeout: float) -> None:
@@ -145,6 +146,7 @@ class DatabaseThread:
         Call it from a thread that is not any loop's (the engine's closing thread), before ``stop``.
         """
         with self._lock:
+            self._lone_awaited = True
             self._no_lone.wait_for(lambda: not self._lone, timeout)
 
     def run_here(self, request: Request, on_commit: Callable[[Posts], None]) -> bool:
@@ -277,6 +279,7 @@ class DatabaseThread:
         self._lock = threading.Lock()
         self._no_lone = threading.Condition(self._lock)
         self._lone = 0
+        self._lone_awaited = False
         self._running = threading.Lock()
         self._closed = self._forked = True
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from .._backends.nats.errors import nats
+from .._backends.nats.watcher import operation_of
 from .._model.entry import Operation
 
 __all__ = [
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 EDGE_HEADER = "Sqlkv-Edge"
 """Header of a message a sync replica sent up: ``<edge id>:<local revision>`` (it knows its echo by it)."""
 
-_OPERATIONS = {"DEL": int(Operation.DEL), "PURGE": int(Operation.PURGE)}
 _PUT = int(Operation.PUT)
 
 
@@ -114,15 +114,8 @@ def message_row(msg: Msg, prefix_length: int) -> tuple[tuple[int, str, int, byte
     else:
         seq, created, pending = int(tokens[7]), int(tokens[9]), int(tokens[10])
     headers = msg.headers
-    op = _PUT
-    edge = ""
-    if headers:
-        edge = headers.get(EDGE_HEADER, "")
-        kind = headers.get("KV-Operation")
-        if kind is not None:
-            op = _OPERATIONS.get(kind, int(Operation.PURGE))
-        elif headers.get("Nats-Marker-Reason") is not None:
-            op = int(Operation.PURGE)  # a server's limit marker (as the NATS backend's watcher reads it)
+    op = int(operation_of(headers)) if headers else _PUT  # read as the NATS store reads it (an expiry: EXPIRE)
+    edge = headers.get(EDGE_HEADER, "") if headers else ""
     return (seq, msg.subject[prefix_length:], op, msg.data or b"", created), seq + pending, edge
 
 
@@ -182,14 +175,13 @@ async def latest(nc: Client, stream: str, subject: str) -> tuple[tuple[int, int,
             return None, ""
         raise RuntimeError(f"get of {subject}: {answer['error'].get('description')}")
     message = answer["message"]
-    op, tag = _PUT, ""
     raw = base64.b64decode(message.get("hdrs") or "").decode("utf-8", "replace")
+    headers = {}
     for line in raw.split("\r\n")[1:]:
         name, _, value = line.partition(":")
-        if name.strip() == "KV-Operation":
-            op = _OPERATIONS.get(value.strip(), int(Operation.PURGE))
-        elif name.strip() == EDGE_HEADER:
-            tag = value.strip()
+        if name.strip():
+            headers[name.strip()] = value.strip()
+    op, tag = int(operation_of(headers)), headers.get(EDGE_HEADER, "")
     whole, _, fraction = str(message["time"]).rstrip("Z").partition(".")
     seconds = int(datetime.fromisoformat(whole).replace(tzinfo=timezone.utc).timestamp())
     created = seconds * 1_000_000_000 + int((fraction or "0").ljust(9, "0")[:9])

@@ -76,7 +76,9 @@ class LoopThreadReplica(Replica):
         self._thread.start()
         try:
             ready.result()
-        except BaseException:
+        except BaseException:  # the start failed, or the caller was interrupted (Ctrl-C, SIGTERM) while it ran
+            with contextlib.suppress(RuntimeError):  # (the loop closed already: the start failed)
+                loop.call_soon_threadsafe(loop.stop)  # else its loop would run for ever once the start is done
             self._thread.join()
             self._closed = True
             raise

@@ -11,6 +11,7 @@ own backup, so that whoever has it open sees the new content.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 
@@ -69,10 +70,7 @@ def _to_new_file(conn: sqlite3.Connection, target: str) -> int:
     os.close(fd)
     try:
         pages = _copy(conn, temporary)
-        try:
-            os.replace(temporary, target)  # (no one holds the name open: it was free a moment ago)
-        except OSError as exc:
-            raise StorageError(f"cannot create {target}: {exc.strerror or exc}") from None
+        _take_name(temporary, target)
     except BaseException:
         for leftover in (temporary, f"{temporary}-wal", f"{temporary}-shm"):
             with contextlib.suppress(OSError):
@@ -103,3 +101,31 @@ def _not_a_database(path: str) -> bool:
     except OSError:
         return False
     return header != b"SQLite format 3\x00"
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
+"""How a file system without hard links (FAT, some network shares) refuses ``os.link``."""
+
+
+def _take_name(temporary: str, target: str) -> None:
+    """Give the finished copy the name ``target`` only if that name is still free (never replace a file).
+
+    A hard link fails if ``target`` appeared meanwhile; where links are not
+    supported, a rename (which Windows refuses over an existing file).
+    """
+    try:
+        os.link(temporary, target)
+    except FileExistsError:
+        raise InvalidArgumentError(f"{target} exists (overwrite it with overwrite=True / --force)") from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise StorageError(f"cannot create {target}: {exc.strerror or exc}") from None
+        if os.path.lexists(target):
+            raise InvalidArgumentError(f"{target} exists (overwrite it with overwrite=True / --force)") from None
+        try:
+            os.rename(temporary, target)
+        except OSError as exc:
+            raise StorageError(f"cannot create {target}: {exc.strerror or exc}") from None
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(temporary)

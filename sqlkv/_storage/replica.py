@@ -261,6 +261,7 @@ def counts(conn: sqlite3.Connection, sql: BucketSQL) -> tuple[int, int, int]:
 @on_bucket
 def sent(conn: sqlite3.Connection, sql: BucketSQL, entry: OutboxEntry, remote_revision: int) -> None:
     """A queued write reached the hub as ``remote_revision``: later writes of its key now build on that."""
+    _cursor(conn, sql)  # ReplicaError if the bucket was detached meanwhile: the follower stops
     bid = sql.bucket_id
     conn.execute("DELETE FROM sqlkv_replica_outbox WHERE id = ?", (entry[0],))
     conn.execute(
@@ -292,6 +293,7 @@ def resolved(
     when the hub has none. ``"local"``: the edge's write was sent again on top
     of the hub's, as ``resent``; later writes of the key build on that.
     """
+    _cursor(conn, sql)  # ReplicaError if the bucket was detached meanwhile: nothing is written
     bid = sql.bucket_id
     key = entry[2]
     conn.execute(

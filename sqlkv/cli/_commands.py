@@ -531,17 +531,13 @@ def replicate(args: argparse.Namespace, store: sqlkv.Store) -> int:
     Each new reason the sessions with the hub fail for is one line on standard
     error, with the back-off before the next attempt.
     """
-    import signal
-    import time
+    import time  # (SIGTERM stops it as Ctrl-C does: main() sees to that for every command that runs until stopped)
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    mode = args.mode
-    if mode is None:  # the bucket's own mode when it is a replica (listing its conflicts needs none)
-        stored = _replica_of(store, args.bucket) if args.bucket in store.bucket_names() else None
-        mode = stored.mode if stored is not None else "mirror"
-    previous = signal.signal(signal.SIGTERM, stop)
+    stored = _replica_of(store, args.bucket) if args.bucket in store.bucket_names() else None
+    if args.conflicts and stored is None:  # a listing never makes a plain (or new) bucket a replica
+        _out(f"Bucket {args.bucket} is not a replica: no conflicts")
+        return 0
+    mode = args.mode or (stored.mode if stored is not None else "mirror")  # listing conflicts needs no --mode
     terminal = sys.stdout.isatty()
     try:
         with store.replicate(args.bucket, args.url, mode=mode, remote_bucket=args.remote_bucket,
@@ -581,8 +577,6 @@ def replicate(args: argparse.Namespace, store: sqlkv.Store) -> int:
     except KeyboardInterrupt:
         _clear_line(terminal)
         return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _clear_line(terminal: bool) -> None:

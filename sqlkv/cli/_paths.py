@@ -28,9 +28,19 @@ class CliError(Exception):
 
 
 def is_url(location: str) -> bool:
-    """Whether ``location`` names a server (``nats://host``), not a file: it starts with a URL scheme and ``://``."""
+    """Whether ``location`` names a server (``nats://host``), not a file: a URL scheme and ``://``.
+
+    The same rule as ``AsyncStore`` (its registry): a scheme of two characters or more, so that a Windows drive
+    (``C://``) is a path.
+    """
     scheme, sep, _ = location.partition("://")
-    return bool(sep and scheme.isascii() and scheme[:1].isalpha() and all(c.isalnum() or c in "+.-" for c in scheme))
+    return bool(
+        sep
+        and len(scheme) > 1
+        and scheme.isascii()
+        and scheme[:1].isalpha()
+        and all(c.isalnum() or c in "+.-" for c in scheme)
+    )
 
 
 def os_error_status(error: OSError) -> int:

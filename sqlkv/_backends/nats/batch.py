@@ -31,7 +31,7 @@ from ..._model.errors import (
     WrongLastRevisionError,
     name_mutation,
 )
-from .bucket import NatsBucket
+from .bucket import NatsBucket, nats_ttl
 from .errors import WRONG_LAST_SEQUENCE, revision_of, server_errors
 
 __all__ = ["BATCH_ATTEMPTS", "BATCH_TIMEOUT", "publish_batch", "refuse_unsupported"]
@@ -65,6 +65,11 @@ def refuse_unsupported(checks: list[Step], mutations: list[Step]) -> str:
                 index,
                 step.describe(),
             )
+        if step.ttl is not None:
+            try:
+                nats_ttl(step.ttl, "a per-key TTL")  # under a second: refused before anything is sent
+            except UnsupportedError as exc:
+                raise name_mutation(exc, index, step.describe()) from None
     written: set[str] = set()
     for index, step in enumerate(mutations):
         compares = step.kind in ("create", "update", "purge") or step.last is not None
@@ -94,7 +99,7 @@ def _headers(step: Step, expected: int | None) -> dict[str, str]:
         if step.kind == "purge":
             headers["Nats-Rollup"] = "sub"
     if step.ttl is not None:
-        headers["Nats-TTL"] = str(int(step.ttl))  # as nats-py's create(msg_ttl=) sends it
+        headers["Nats-TTL"] = nats_ttl(step.ttl, "a per-key TTL")  # as create() outside a transaction sends it
     if expected is not None:
         headers[_EXPECTED] = str(expected)
     return headers

@@ -22,7 +22,7 @@ from ..._model.validate import add_to_counter, parse_counter
 from ..._model.watch_options import WatchOptions
 from .errors import bucket_errors, message_ns, nats, ns
 from .session import Session
-from .watcher import OPERATIONS, NatsWatcher, expires_ns, optional_ns
+from .watcher import NatsWatcher, expires_ns, operation_of, optional_ns
 
 __all__ = ["CREATE_ATTEMPTS", "INCR_ATTEMPTS", "NatsBucket", "config_of", "nats_ttl"]
 
@@ -61,14 +61,6 @@ def _no_ttl(ttl: float | None, operation: str) -> None:
             f"per-key TTL on {operation} is not supported on a nats:// store: NATS keeps a TTL per revision, "
             "so older history would come back when it expires; use create(..., ttl=)"
         )
-
-
-def _operation(msg: Any) -> Operation:
-    """What a message of a KV stream is: PUT (a value), DEL or PURGE (a marker; a server's limit marker: PURGE)."""
-    headers = msg.headers or {}
-    if headers.get("Nats-Marker-Reason"):
-        return Operation.PURGE
-    return OPERATIONS.get(headers.get("KV-Operation"), Operation.PURGE)
 
 
 class NatsBucket(AsyncBucket):
@@ -138,7 +130,7 @@ class NatsBucket(AsyncBucket):
         msg = await self._latest_message(key)
         if msg is None:
             return 0, False
-        return int(msg.seq), _operation(msg) is Operation.PUT
+        return int(msg.seq), operation_of(msg.headers) is Operation.PUT
 
     async def _latest_message(self, key: str) -> Any:
         """The key's latest message (a value or a marker), or None."""
@@ -241,7 +233,7 @@ class NatsBucket(AsyncBucket):
             raise KeyNotFoundError(key, f"key not found: {key} (no revision {revision} of this key)")
         if (msg.headers or {}).get("Nats-Marker-Reason"):
             raise KeyNotFoundError(key)  # a limit marker: the key expired
-        op = _operation(msg)
+        op = operation_of(msg.headers)
         if op is not Operation.PUT:
             raise KeyDeletedError(key, msg.seq, op)
         return self._entry(key, msg.data, msg.seq, message_ns(msg), 0, op, msg.headers)

@@ -15,12 +15,27 @@ from ..._model.watch_options import WatchOptions
 from .errors import message_ns, nats, ns
 from .session import Session
 
-__all__ = ["OPERATIONS", "NatsWatcher", "expires_ns"]
+__all__ = ["OPERATIONS", "NatsWatcher", "expires_ns", "operation_of"]
 
 OPERATIONS = {None: Operation.PUT, "DEL": Operation.DEL, "PURGE": Operation.PURGE}
+"""A message's ``KV-Operation`` header as an operation (anything else: a limit marker, read as PURGE)."""
 MARKER_REASONS = {"MaxAge": Operation.EXPIRE, "Purge": Operation.PURGE, "Remove": Operation.DEL}
 """A server-written limit marker (``Nats-Marker-Reason``, ADR-43): an expiry is sqlkv's EXPIRE entry."""
-"""A message's ``KV-Operation`` header as an operation (anything else: a limit marker, read as PURGE)."""
+
+
+def operation_of(headers: Any) -> Operation:
+    """What a message of a KV stream is, from its headers (the one reading of them: stores, watchers, replicas).
+
+    ``KV-Operation`` says PUT (absent), DEL or PURGE; a server's limit marker
+    (``Nats-Marker-Reason``, no ``KV-Operation``) is read by its reason: an
+    expiry (``MaxAge``) is an EXPIRE entry.
+    """
+    headers = headers or {}
+    kind = headers.get("KV-Operation")
+    if kind is None and headers.get("Nats-Marker-Reason"):
+        return MARKER_REASONS.get(headers["Nats-Marker-Reason"], Operation.PURGE)
+    return OPERATIONS.get(kind, Operation.PURGE)
+
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
@@ -184,9 +199,7 @@ class NatsWatcher(AsyncWatcher):
             self._initial_left = meta.num_pending
         key = msg.subject.split(".", 2)[2]
         headers = msg.headers or {}
-        op = OPERATIONS.get(headers.get("KV-Operation"), Operation.PURGE)
-        if "KV-Operation" not in headers and headers.get("Nats-Marker-Reason"):
-            op = MARKER_REASONS.get(headers["Nats-Marker-Reason"], Operation.PURGE)
+        op = operation_of(headers)
         if self._passes_gap(meta.sequence.stream):
             return
         self._last_revision = meta.sequence.stream

@@ -9,7 +9,7 @@ thread). The replica layer sees it as its ``ReplicaPort`` protocol.
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Coroutine
@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from ..._model.config import BucketConfig
 from ..._model.options import StoreOptions
+from ..._runtime.forkgate import GATE
 from ..._storage import replica as storage
 from ..._storage.connection import open_connection
 from ..._storage.errors import SQLITE_ERRORS, map_sqlite_error
@@ -38,7 +39,7 @@ class EngineCalls(Protocol):
 
 async def _result(value: Any) -> Any:
     """An engine call's result: awaited on the threaded engine, as is on the direct one."""
-    return await value if inspect.isawaitable(value) else value
+    return await value if hasattr(value, "__await__") else value  # (not inspect: `kv ls` loads this module)
 
 
 def run_now(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -55,13 +56,14 @@ def run_now(coroutine: Coroutine[Any, Any, T]) -> T:
 class SqliteReplicaPort:
     """The replica operations of one SQLite bucket (see the module)."""
 
-    __slots__ = ("_engine", "_lock", "_options", "_reader", "_sql", "config")
+    __slots__ = ("_closed", "_engine", "_lock", "_options", "_reader", "_sql", "config")
 
     def __init__(self, engine: EngineCalls, sql: BucketSQL, config: BucketConfig, options: StoreOptions) -> None:
         self._engine = engine
         self._sql = sql
         self._options = options
         self._reader: sqlite3.Connection | None = None
+        self._closed = False
         self._lock = threading.Lock()
         self.config = config
         """The bucket's configuration as the handle knew it."""
@@ -69,16 +71,21 @@ class SqliteReplicaPort:
     def counts_now(self) -> tuple[int, int, int]:
         """``counts()`` read at once from any thread, on a read connection of this port's own."""
         with self._lock:
-            if self._reader is None:
-                self._reader = open_connection(self._options, reader=True)
             try:
-                return storage.counts(self._reader, self._sql)
+                with GATE:  # as every connection: never inside SQLite at a fork
+                    if self._closed:  # after close(): a connection for this one read, closed at once
+                        with contextlib.closing(open_connection(self._options, reader=True)) as once:
+                            return storage.counts(once, self._sql)
+                    if self._reader is None:
+                        self._reader = open_connection(self._options, reader=True)
+                    return storage.counts(self._reader, self._sql)
             except SQLITE_ERRORS as exc:
                 raise map_sqlite_error(exc, self._options.path) from None
 
     def close(self) -> None:
-        """Close the read connection ``counts_now`` opened (idempotent)."""
+        """Close the read connection ``counts_now`` opened (idempotent); later calls open one for each read."""
         with self._lock:
+            self._closed = True
             reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()
