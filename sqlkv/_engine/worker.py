@@ -15,7 +15,9 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 
 from .._model.errors import StoreClosedError
@@ -98,10 +100,11 @@ class DatabaseThread:
         self._lock = threading.Lock()
         self._pending = 0
         """Requests submitted and not yet done: the thread is idle only at zero (the queue may be empty before)."""
-        self._lone = 0
-        self._lone_awaited = False
-        """Lone operations under way on loops (``inline.call_here``, between ``enter`` and ``leave``)."""
-        self._no_lone = threading.Condition(self._lock)
+        self._lone: deque[None] = deque()
+        """One item per lone operation under way on a loop (``inline.call_here``, between ``enter`` and ``leave``):
+        a deque's append and pop are atomic, so the hot path takes no lock."""
+        self._closing = False
+        """Set when a close starts waiting for lone operations: a later ``enter`` is refused."""
         self._conn: sqlite3.Connection | None = None
         self._running = threading.Lock()
         """Held while the connection is in use: by the thread for a batch, or by a loop in run_here()."""
@@ -127,27 +130,30 @@ class DatabaseThread:
             self._queue.put(request)
 
     def enter(self) -> None:
-        """A loop starts a lone operation (it may run here or be submitted); StoreClosedError once stopping."""
-        with self._lock:
-            if self._closed or self._broken is not None:
-                raise self._closed_error()
-            self._lone += 1
+        """A loop starts a lone operation (it may run here or be submitted); StoreClosedError once closing.
+
+        Counted first, then checked: a close that starts waiting before the
+        count is seen refuses it here; one that looks after waits for it.
+        """
+        self._lone.append(None)
+        if self._closing or self._closed or self._broken is not None:
+            self._lone.pop()
+            raise self._closed_error()
 
     def leave(self) -> None:
         """The lone operation of ``enter`` is done (run here, or submitted and answered)."""
-        with self._lock:
-            self._lone -= 1
-            if self._lone_awaited and not self._lone:  # only a close waits for it
-                self._no_lone.notify_all()
+        self._lone.pop()
 
     def wait_for_lone(self, timeout: float) -> None:
         """Block until no lone operation is under way (at most ``timeout`` s): those that began before a close.
 
-        Call it from a thread that is not any loop's (the engine's closing thread), before ``stop``.
+        Call it from a thread that is not any loop's (the engine's closing thread), before ``stop``. It looks
+        every millisecond: a close is rare, and the operations' own path stays free of locks and notifications.
         """
-        with self._lock:
-            self._lone_awaited = True
-            self._no_lone.wait_for(lambda: not self._lone, timeout)
+        self._closing = True
+        deadline = time.monotonic() + timeout
+        while self._lone and time.monotonic() < deadline:
+            time.sleep(0.001)
 
     def run_here(self, request: Request, on_commit: Callable[[Posts], None]) -> bool:
         """Run ``request`` on the calling thread if this thread is idle (nothing submitted is still to do).
@@ -277,9 +283,7 @@ class DatabaseThread:
     def forget_after_fork(self) -> None:
         """In a forked child: the thread and its connection are the parent's; refuse any further use."""
         self._lock = threading.Lock()
-        self._no_lone = threading.Condition(self._lock)
-        self._lone = 0
-        self._lone_awaited = False
+        self._lone = deque()
         self._running = threading.Lock()
         self._closed = self._forked = True
 
