@@ -218,9 +218,11 @@ class TransactionRecorder:
         """Record an increment (as ``bucket.incr``; its revision is in ``revisions``)."""
 
         def fields() -> dict[str, Any]:
-            check_counter = getattr(bucket, "_check_counter", None)  # a typed bucket: a codec that reads counters
-            if check_counter is not None:
-                check_counter()
+            codec = _codec_of(bucket)
+            if codec is not None:  # a typed bucket: its codec must read the decimal counter incr writes
+                from .._model.codecs import check_counter_codec  # (on first use: the CLI starts without it)
+
+                check_counter_codec(codec)
             return {"by": check_increment(by), "ttl": arguments.ttl_seconds(ttl)}
 
         self._mutation("incr", bucket, key, fields)
@@ -233,8 +235,14 @@ def check_increment(by: object) -> int:
     return by
 
 
+def _codec_of(bucket: object) -> str | None:
+    """The codec's name of a typed bucket (a codec over an untyped ``raw`` handle); None for any other bucket."""
+    codec = getattr(bucket, "codec", None)
+    return str(codec.name) if codec is not None and hasattr(bucket, "raw") else None
+
+
 def _value_fields(bucket: Any, value: object, ttl: object) -> dict[str, Any]:
-    if getattr(bucket, "codec", None) is not None and hasattr(bucket, "raw"):  # a typed bucket: its codec encodes
+    if _codec_of(bucket) is not None:  # a typed bucket: its codec encodes
         value = bucket.encode(value)
     return {"value": coerce_value(value), "ttl": arguments.ttl_seconds(ttl)}
 
@@ -247,7 +255,7 @@ def _bucket_ref(bucket: Any) -> Any:
     """A bucket handle (a typed bucket's untyped ``raw`` one), or a valid bucket name."""
     if isinstance(bucket, str):
         return check_bucket_name(bucket)
-    if getattr(bucket, "codec", None) is not None and hasattr(bucket, "raw"):
+    if _codec_of(bucket) is not None:
         bucket = bucket.raw
     if not isinstance(getattr(bucket, "name", None), str) or not hasattr(bucket, "config"):
         raise InvalidArgumentError(f"a transaction step takes a bucket of this store or its name, not {bucket!r}")

@@ -16,7 +16,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Generic, TypeVar, overload
 
-from .._model.codecs import CODEC_METADATA_KEY, TEXT_COMPATIBLE, Codec
+from .._model.codecs import CODEC_METADATA_KEY, Codec, check_counter_codec
 from .._model.config import BucketConfig
 from .._model.entry import BucketStatus, Entry, Operation, with_value
 from .._model.errors import (
@@ -190,11 +190,7 @@ class _TypedCore(Generic[T]):
         return with_value(entry, None)
 
     def _check_counter(self) -> None:
-        if self._codec_name not in TEXT_COMPATIBLE:
-            raise CodecError(
-                f"incr() writes a decimal counter, which codec {self._codec_name} cannot read: use an untyped "
-                "bucket (or a text or JSON one) for counters"
-            )
+        check_counter_codec(self._codec_name)
 
 
 class AsyncTypedBucket(_TypedCore[T]):

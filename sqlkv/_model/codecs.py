@@ -27,6 +27,15 @@ TEXT_COMPATIBLE = frozenset({"bytes", "text", "json"})
 """Codec names whose stored bytes may be a decimal counter written by ``incr`` (it decodes as text and as JSON)."""
 
 
+def check_counter_codec(name: str) -> None:
+    """CodecError unless a bucket of codec ``name`` can read the decimal counter ``incr`` writes."""
+    if name not in TEXT_COMPATIBLE:
+        raise CodecError(
+            f"incr() writes a decimal counter, which codec {name} cannot read: use an untyped "
+            "bucket (or a text or JSON one) for counters"
+        )
+
+
 def _plain_class(kind: object) -> type | None:
     """``kind`` if values of it are its instances (a class, not ``list[int]`` or a union): checked on encode."""
     return kind if isinstance(kind, type) and kind.__module__ != "builtins" else None
