@@ -39,14 +39,14 @@ SCRIPT = '<script>window.pwned=1</script><img src=x onerror="window.pwned=1">'
 
 if os.environ.get("CI") == "true":  # never skipped in CI: a missing piece is a failure
     assert os.path.exists(CHROMIUM), "CI needs Debian's chromium (.ci/run installs it)"
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 else:
     pytest.importorskip("playwright")
     pytest.importorskip("starlette")
     pytest.importorskip("uvicorn")
     if not os.path.exists(CHROMIUM):
         pytest.skip("no chromium (apt-get install chromium)", allow_module_level=True)
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 
 def _sqlkv(*args: str) -> list[str]:
@@ -183,6 +183,22 @@ def test_a_put_by_another_process_appears_live_within_a_second(page: Page, store
         page.get_by_test_id("live-pause").click()
         expect(page.locator('[data-testid=live-row][data-key="while.paused"]')).to_be_visible(timeout=1000)
         assert page.evaluate("window.pwned") is None
+
+
+def test_leaving_a_view_while_its_request_is_out_is_quiet(page: Page, store_path: Path) -> None:
+    """A late answer for the view the user left touches nothing (it once threw on the missing elements)."""
+    held: list[Route] = []
+    page.route("**/api/buckets", lambda route: held.append(route))  # held until the user has moved on
+    with inspector(store_path) as url:
+        with page.expect_request("**/api/buckets"):  # the buckets view asks; its answer is held
+            page.goto(url)
+        page.goto(url.split("?")[0] + "#/b/orders/live")
+        expect(page.get_by_test_id("live-status")).to_have_text("live (initial entries done)")
+        for route in held:
+            route.fulfill(status=500, json={"error": "late"})  # the path that threw: a late failure
+        page.evaluate("fetch('/api/info').then((r) => r.json())")  # the late answer is handled before this one
+        expect(page.get_by_test_id("live-status")).to_have_text("live (initial entries done)")
+        assert page.get_by_test_id("notice-error").count() == 0  # nothing from the left view leaks into this one
 
 
 def test_markup_in_keys_and_values_is_shown_as_text_and_never_runs(page: Page, store_path: Path) -> None:

@@ -2,7 +2,7 @@
 // (textContent, createTextNode, input values), never markup. No external resource, no build step.
 "use strict";
 
-const state = { info: null, timer: null, live: null };
+const state = { info: null, timer: null, live: null, route: 0 };  // route: bumped on every navigation
 
 // -- small helpers ---------------------------------------------------------------------------------------------
 
@@ -80,6 +80,12 @@ function show(...nodes) {
   view.replaceChildren(...nodes.flat().filter((node) => node !== null && node !== undefined && node !== false));
 }
 
+// A message for the buckets view; nothing when the user has moved on to another view meanwhile.
+function tell(kind, text) {
+  const messages = document.getElementById("messages");
+  if (messages) messages.replaceChildren(notice(kind, text));
+}
+
 function crumbs(...parts) {
   const nav = document.getElementById("crumbs");
   const nodes = [];
@@ -120,7 +126,7 @@ function bucketRow(b) {
 async function dropBucket(name) {
   if (!confirm("Delete bucket " + name + " and all its data?")) return;
   try { await post(bucketUrl(name) + "/drop", {}); refreshBuckets(); }
-  catch (e) { document.getElementById("messages").replaceChildren(notice("error", e.message)); }
+  catch (e) { tell("error", e.message); }
 }
 
 async function refreshBuckets() {
@@ -128,11 +134,13 @@ async function refreshBuckets() {
   if (!body) return;
   try {
     const data = await api("/api/buckets");
+    if (!body.isConnected) return;  // the user left the buckets view while the request was out
     body.replaceChildren(...data.buckets.map(bucketRow));
     if (!data.buckets.length) body.replaceChildren(el("tr", {}, el("td", { colspan: 10, class: "muted", text: "No buckets yet." })));
-    document.getElementById("refreshed").textContent = "refreshed " + new Date().toLocaleTimeString();
+    const refreshed = document.getElementById("refreshed");
+    if (refreshed) refreshed.textContent = "refreshed " + new Date().toLocaleTimeString();
   } catch (e) {
-    document.getElementById("messages").replaceChildren(notice("error", e.message));
+    if (body.isConnected) tell("error", e.message);
   }
 }
 
@@ -193,11 +201,14 @@ function tabs(bucket, active) {
   return el("nav", { class: "tabs" }, tab("keys", "#/b/" + enc(bucket), "Keys"), tab("live", "#/b/" + enc(bucket) + "/live", "Live"));
 }
 
+// null when the bucket cannot be read, or when the user navigated elsewhere while its status was out.
 async function bucketHeader(bucket, active) {
   crumbs({ text: "Buckets", href: "#/" }, { text: bucket });
+  const ticket = state.route;
   let status;
   try { status = await api(bucketUrl(bucket)); }
-  catch (e) { show(el("h1", { text: bucket }), notice("error", e.message)); return null; }
+  catch (e) { if (ticket === state.route) show(el("h1", { text: bucket }), notice("error", e.message)); return null; }
+  if (ticket !== state.route) return null;
   state.timer = setInterval(() => refreshStats(bucket), 2000);
   return [el("h1", {}, "Bucket ", el("span", { class: "mono", text: bucket })),
     status.description ? el("p", { class: "muted", text: status.description }) : null,
@@ -459,10 +470,12 @@ async function entryView(bucket, key) {
   const query = new URLSearchParams({ key });
   if (revision) query.set("revision", revision);
   let entry = null, problem = null, history = [];
+  const ticket = state.route;
   try { entry = await api(bucketUrl(bucket) + "/entry?" + query); }
   catch (e) { problem = e; }
   try { history = (await api(bucketUrl(bucket) + "/history?" + new URLSearchParams({ key }))).history; }
   catch (e) { if (!problem) problem = e; }
+  if (ticket !== state.route) return;  // the user moved on while the entry was out
   const latest = history.length ? history[history.length - 1] : null;
   const reload = () => entryView(bucket, key);
   show(
@@ -483,6 +496,7 @@ async function entryView(bucket, key) {
 
 async function route() {
   stopTimers();
+  state.route += 1;
   const path = location.hash.replace(/^#/, "").split("?")[0];
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "b" && parts.length === 2) return keysView(parts[1]);
