@@ -23,7 +23,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import KEYS, VALUE, check, print_table, random_keys
+from common import KEYS, VALUE, check, print_table, random_keys, take_turns
 
 import sqlkv
 from sqlkv._storage.statements import BucketSQL
@@ -81,25 +81,6 @@ def sqlitedict_ops(path: Path) -> Iterator[Ops]:
         yield {"seq put": lambda k: db.__setitem__(k, VALUE), "seq get": db.__getitem__}
 
 
-def take_turns(systems: dict[str, Ops], measure: str, keys: list[str], rounds: int) -> dict[str, float]:
-    """Ops/s of each system for ``measure``, the systems taking turns over ``rounds`` chunks of ``keys``."""
-    names = list(systems)
-    spent = dict.fromkeys(names, 0.0)
-    done = dict.fromkeys(names, 0)
-    step = max(1, len(keys) // rounds)
-    for turn in range(rounds):
-        chunk = keys[turn * step : (turn + 1) * step]
-        for name in names[turn % len(names) :] + names[: turn % len(names)]:
-            op = systems[name][measure]
-            count = len(chunk) if name != SQLITEDICT else max(1, len(chunk) // 5)  # its commits are slow
-            start = time.perf_counter()
-            for key in chunk[:count]:
-                op(key)
-            spent[name] += time.perf_counter() - start
-            done[name] += count
-    return {name: done[name] / spent[name] for name in names}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ops", type=int, default=5000)
@@ -122,7 +103,9 @@ def main() -> None:
                     SQLITEDICT: stack.enter_context(sqlitedict_ops(Path(folder) / f"sd{rep}.sqlite")),
                 }
                 for measure, seed in (("seq put", 1), ("seq get", 3)):
-                    rates = take_turns(systems, measure, random_keys(args.ops, seed + rep), args.rounds)
+                    ops = {name: system[measure] for name, system in systems.items()}
+                    keys = random_keys(args.ops, seed + rep)
+                    rates = take_turns(ops, keys, args.rounds, share={SQLITEDICT: 0.2})  # its commits are slow
                     for name, rate in rates.items():
                         rows.setdefault(name, {}).setdefault(measure, []).append(rate)
     m = print_table(f"Synchronous calls, ops/s (median of {args.reps}; systems taking turns)", rows)

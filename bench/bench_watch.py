@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import VALUE, Targets, random_keys, save_results, time_concurrent
+from common import VALUE, Targets, percentiles, quantiles, random_keys, save_results, time_concurrent
 from peers import start_redis
 
 import sqlkv
@@ -64,30 +64,12 @@ for i in range(int(sys.argv[2])):
     time.sleep(0.003)
 """
 
-QUANTILES = 200
 IN_PROCESS = "sqlkv in-process (watcher in its own task)"
 CROSS = "sqlkv across processes (wake-up hints)"
 NATS_IN = "NATS KV watch (nats-py, loopback)"
 NATS_CROSS = "NATS KV watch across processes"
 REDIS_IN = "Redis SET+PUBLISH to a subscriber (redis-py asyncio, unix socket)"
 REDIS_CROSS = "Redis SET+PUBLISH across processes"
-
-
-def quantiles(samples: list[float]) -> list[float]:
-    """``QUANTILES`` evenly spaced quantiles of ``samples`` in µs (what the latency chart draws)."""
-    ordered = sorted(samples)
-    return [ordered[min(len(ordered) - 1, i * len(ordered) // QUANTILES)] * 1e6 for i in range(QUANTILES)] + [
-        ordered[-1] * 1e6
-    ]
-
-
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    ordered = sorted(samples)
-    return (
-        ordered[len(ordered) // 2] * 1e6,
-        ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6,
-        ordered[-1] * 1e6,
-    )
 
 
 async def latency_in_process(path: Path, puts: int) -> list[float]:

@@ -7,14 +7,16 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))  # nats_server
 
 KEYS = [f"k.{i // 100:04d}.{i:06d}" for i in range(10_000)]
 VALUE = os.urandom(100)
+
+T = TypeVar("T")
 
 
 def random_keys(count: int, seed: int = 7) -> list[str]:
@@ -59,6 +61,91 @@ def time_sync(op: Callable[[str], Any], keys: list[str]) -> float:
     return len(keys) / (time.perf_counter() - start)
 
 
+def _rotated(names: list[str], turn: int) -> list[str]:
+    """``names`` starting at ``turn`` (modulo their count): who goes first changes every round."""
+    first = turn % len(names)
+    return names[first:] + names[:first]
+
+
+def take_turns(
+    ops: Mapping[str, Callable[[T], object]],
+    items: Sequence[T],
+    rounds: int,
+    share: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """Items per second of each system, the systems taking turns over ``rounds`` chunks of ``items``.
+
+    The machine drifts by tens of percent within seconds: in each round every system does one chunk of the
+    items, in a rotating order, and its figure is its total items over its total time, so every system is
+    measured across the same stretch of time. ``share`` gives a slow system a fraction of each chunk.
+    """
+    names = list(ops)
+    spent = dict.fromkeys(names, 0.0)
+    done = dict.fromkeys(names, 0)
+    step = max(1, len(items) // rounds)
+    for turn in range(rounds):
+        chunk = items[turn * step : (turn + 1) * step]
+        for name in _rotated(names, turn):
+            op = ops[name]
+            part = chunk[: max(1, int(len(chunk) * share.get(name, 1.0)))] if share else chunk
+            start = time.perf_counter()
+            for item in part:
+                op(item)
+            spent[name] += time.perf_counter() - start
+            done[name] += len(part)
+    return {name: done[name] / spent[name] for name in names}
+
+
+async def take_turns_async(
+    awaited: Mapping[str, Callable[[T], Awaitable[object]]],
+    plain: Mapping[str, Callable[[T], object]],
+    items: Sequence[T],
+    rounds: int,
+) -> dict[str, float]:
+    """:func:`take_turns` on the running event loop: ``awaited`` ops are awaited one after another, ``plain``
+    ops (a raw floor in the same loop) are called the same way, without awaits."""
+    names = [*awaited, *plain]
+    spent = dict.fromkeys(names, 0.0)
+    done = dict.fromkeys(names, 0)
+    step = max(1, len(items) // rounds)
+    for turn in range(rounds):
+        chunk = items[turn * step : (turn + 1) * step]
+        for name in _rotated(names, turn):
+            start = time.perf_counter()
+            if name in awaited:
+                coro_op = awaited[name]
+                for item in chunk:
+                    await coro_op(item)
+            else:
+                op = plain[name]
+                for item in chunk:
+                    op(item)
+            spent[name] += time.perf_counter() - start
+            done[name] += len(chunk)
+    return {name: done[name] / spent[name] for name in names}
+
+
+QUANTILES = 200
+
+
+def quantiles(samples: list[float]) -> list[float]:
+    """``QUANTILES`` evenly spaced quantiles of ``samples`` (seconds) in µs, then the max (what latency charts draw)."""
+    ordered = sorted(samples)
+    return [ordered[min(len(ordered) - 1, i * len(ordered) // QUANTILES)] * 1e6 for i in range(QUANTILES)] + [
+        ordered[-1] * 1e6
+    ]
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    """p50, p99 and max of ``samples`` (seconds), in µs."""
+    ordered = sorted(samples)
+    return (
+        ordered[len(ordered) // 2] * 1e6,
+        ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6,
+        ordered[-1] * 1e6,
+    )
+
+
 def print_table(title: str, rows: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
     """Print median ops/s (with min..max) per system and measurement; return the medians."""
     measures = sorted(
@@ -82,6 +169,7 @@ def print_table(title: str, rows: dict[str, dict[str, list[float]]]) -> dict[str
 
 
 _ORDER = ("seq put", "100-task put", "1000-task put", "seq get", "100-task get")
+_ORDER += ("get", "get_many(100)", "entries() of 1,000")  # bench_reads
 
 
 def check(label: str, ratio: float, target: float) -> bool:
