@@ -241,9 +241,8 @@ def main() -> None:
 
     for note in notes:
         print(f"\n{note}")
-    print(
-        f"\n## A change crossing processes: put() called in A -> B's watcher holds it (µs; {args.reps} repetition(s) pooled)\n"
-    )
+    how = f"µs; {args.reps} repetition(s) pooled"
+    print(f"\n## A change crossing processes: put() called in A -> B's watcher holds it ({how})\n")
     print("| cadence | system | samples | p50 | p99 | max |")
     print("|---|---|---:|---:|---:|---:|")
     figures: dict[str, dict[str, dict[str, Any]]] = {}
