@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -28,6 +29,8 @@ COLOURS = {
     "aiosqlite": "#bcbd22",
     "NATS": "#2ca02c",
     "Redis": "#d62728",
+    "diskcache": "#ff7f0e",
+    "py-lmdb": "#8c564b",
 }
 
 
@@ -133,8 +136,81 @@ def loop_lag(run: dict[str, Any]) -> Path:
     return finish(fig, ax, "Event-loop stalls while large values move", run, "loop_lag.png")
 
 
+def reads(run: dict[str, Any]) -> Path:
+    """Keys read per second, per measure: sqlkv (sync and async) beside raw sqlite3, diskcache and py-lmdb."""
+    medians: dict[str, dict[str, dict[str, float]]] = run["medians"]
+    measures = list(dict.fromkeys(m for side in medians.values() for per in side.values() for m in per))
+    fig, axes = plt.subplots(len(measures), 1, figsize=(11, 2.2 + 1.6 * len(measures)), squeeze=False)
+    for ax, measure in zip(axes[:, 0], measures):
+        bars = [
+            (system + (" (on the loop)" if side == "async" and not system.startswith("sqlkv") else ""), value, side)
+            for side, per_system in medians.items()
+            for system, per in per_system.items()
+            if (value := per.get(measure))
+        ]
+        labels = [label for label, _, _ in bars]
+        heights = [value / 1000 for _, value, _ in bars]
+        drawn = ax.barh(labels, heights, color=[colour(label) for label in labels])
+        for bar, (_, _, side) in zip(drawn, bars):
+            if side == "async":
+                bar.set_hatch("//")
+        ax.bar_label(drawn, labels=[f"{h:,.0f}" for h in heights], fontsize=7, padding=2)
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_xlabel(
+            f"{measure}: thousand keys read per second (median)" + (", log scale" if measure == "get" else "")
+        )
+        if measure == "get":
+            ax.set_xscale("log")
+            thousands = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}")
+            ax.xaxis.set_major_formatter(thousands)
+            ax.xaxis.set_minor_formatter(thousands)
+            ax.tick_params(axis="x", which="both", labelsize=7)
+    title = f"Reads against their floors, {run['keys']:,} keys, {run['value_bytes']}-byte values (hatched: async)"
+    return finish(fig, axes[0, 0], title, run, "reads.png")
+
+
+HANDOFF_COLOURS = {"sqlkv, AsyncStore": "#1f77b4", "sqlkv, sync Store": "#17becf", "Redis": "#d62728"}
+
+
+def handoff(run: dict[str, Any]) -> Path:
+    """p50 (solid) and p99 (hatched) of a change crossing processes, per cadence and system."""
+    latency: dict[str, dict[str, dict[str, Any]]] = run["latency_us"]
+    cadences = list(latency)
+    systems = list(dict.fromkeys(s for per in latency.values() for s in per))
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    width = 0.8 / (2 * len(systems))
+    for i, system in enumerate(systems):
+        tint = next((c for prefix, c in HANDOFF_COLOURS.items() if system.startswith(prefix)), "#9467bd")
+        for j, quantile in enumerate(("p50", "p99")):
+            heights = [latency[c][system][quantile] if system in latency[c] else 0 for c in cadences]
+            xs = [x + (2 * i + j) * width for x in range(len(cadences))]
+            label = f"{system} {quantile}"
+            bars = ax.bar(xs, heights, width, label=label, color=tint, alpha=1 if j == 0 else 0.55)
+            if j:
+                for bar in bars:
+                    bar.set_hatch("//")
+            ax.bar_label(bars, labels=[f"{h:,.0f}" if h else "" for h in heights], fontsize=6, padding=1)
+    samples = [max(f["n"] for f in latency[c].values()) for c in cadences]
+    ticks = [f"{c}\n(n = {n})" for c, n in zip(cadences, samples)]
+    ax.set_xticks([x + width * (2 * len(systems) - 1) / 2 for x in range(len(cadences))], ticks)
+    ax.set_yscale("log")
+    ax.set_ylabel("µs from put() called in A to B's watcher holding it (log)")
+    ax.legend(fontsize=7)
+    return finish(
+        fig, ax, "A change crossing processes: sqlkv against Redis SET+PUBLISH to pub/sub", run, "handoff.png"
+    )
+
+
 def main() -> None:
-    charts = {"core": throughput, "watch": watch_latency, "million": bucket_size, "loop_lag": loop_lag}
+    charts = {
+        "core": throughput,
+        "watch": watch_latency,
+        "million": bucket_size,
+        "loop_lag": loop_lag,
+        "reads": reads,
+        "handoff": handoff,
+    }
     for bench, draw in charts.items():
         run = newest(bench)
         if run is None:

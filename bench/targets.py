@@ -1,12 +1,15 @@
-"""Run the issue-17 benchmarks one after another and print every target with what this run measured.
+"""Run the issue-17 and issue-28 benchmarks one after another and print every target with what this run measured.
 
     python bench/targets.py [--reps 3] [--quick]
 
-Runs ``bench_core``, ``bench_watch``, ``bench_idle``, ``bench_loop_lag`` and
-``bench_million`` in turn (never two at once), each in its own process with
-the peers it starts itself, then reads the JSON each wrote to bench/results/
-and prints one table of every target: measured (median of ``--reps``), goal,
-met or not. ``--quick`` shrinks the workloads (a smoke run, not figures to quote).
+Runs ``bench_core``, ``bench_watch``, ``bench_idle``, ``bench_loop_lag``,
+``bench_million`` (issue 17), then ``bench_reads`` and ``bench_handoff``
+(issue 28) in turn (never two at once), each in its own process with the
+peers it starts itself, then reads the JSON each wrote to bench/results/
+and prints one table of every target: measured (median of ``--reps``; the
+handoff latencies pool the samples of its ``--reps`` repetitions), goal,
+met or not. ``--quick`` shrinks the workloads (a smoke run, not figures to
+quote; the handoff bench then runs one repetition).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+QUICK_READS = ["--gets", "3000", "--batches", "30", "--scans", "6"]
+QUICK_HANDOFF = ["--reps", "1", "--samples", "30", "--idle-samples", "2"]  # each 1 s-idle sample costs a second
 
 
 def run(script: str, *args: str) -> Path:
@@ -46,6 +51,8 @@ def main() -> None:
         run("bench_idle.py", "--seconds", "2" if quick else "20"),
         run("bench_loop_lag.py", "--reps", reps, *(["--sizes", "1,16"] if quick else [])),
         run("bench_million.py", "--reps", reps, *(["--max-keys", "100000", "--ops", "1000"] if quick else [])),
+        run("bench_reads.py", "--reps", reps, *(QUICK_READS if quick else [])),
+        run("bench_handoff.py", *(QUICK_HANDOFF if quick else ["--reps", reps])),
     ]
     print(f"\n## Every target of this run (medians of {reps})\n")
     print("| bench | target | measured | goal | |")
