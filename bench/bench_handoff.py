@@ -36,7 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +194,7 @@ async def _end(process: Process, complete: bool) -> None:
 
 async def run(path: Path, redis: RedisServer | None, cadences: list[Cadence], burst: int, reps: int) -> Samples:
     """Every (cadence, system) run of every repetition: the latencies of each, per repetition."""
-    systems: dict[str, Callable[[list[str], int, float], Any]] = {
+    systems: dict[str, Callable[[list[str], int, float], Awaitable[list[float]]]] = {
         ASYNC_WRITER: lambda args, n, deadline: watch_sqlkv(path, ASYNC_CHILD, args, n, deadline),
         SYNC_WRITER: lambda args, n, deadline: watch_sqlkv(path, SYNC_CHILD, args, n, deadline),
     }
