@@ -23,6 +23,7 @@ from .._storage.connection import Connection
 from .._storage.errors import SQLITE_ERRORS, map_sqlite_error
 from .._storage.expiry import SweepResult
 from .engine import SWEEP_BATCH, Engine
+from .readcache import ReadCache
 from .transactions import run_writes
 
 TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing at run time: a command starts sooner)
@@ -74,6 +75,7 @@ class DirectEngine(Engine):
         self._write_lock = threading.Lock()
         self._observer_lock = threading.Lock()
         self.observer = self.sweeper = self.checkpointer = None
+        self.read_cache = ReadCache(self.options)  # the parent's stops itself here (its fork check)
         self.start()
 
     def stop(self) -> None:
@@ -84,6 +86,7 @@ class DirectEngine(Engine):
         self.open = False
         if self._generation != FORKS.generation:
             return  # a forked child never opened anything of its own
+        self.read_cache.close()
         self.stop_helpers()
         with self._write_lock, GATE:
             if self._writer is not None:

@@ -27,6 +27,7 @@ from .._storage.schema import apply_migrations, check_schema
 from .._storage.statements import wal_size_limit
 from . import hints
 from .checkpoint import Checkpointer
+from .readcache import ReadCache
 from .sweeper import Sweeper
 
 __all__ = ["CHECKPOINT_EVERY", "SWEEP_BATCH", "WAL_SIZE_LIMIT", "Engine"]
@@ -84,6 +85,8 @@ class Engine:
         self._writes_since_checkpoint = 0
         self._observer_lock = threading.Lock()
         self.hints = hints.HintSender(options.path)
+        self.read_cache = ReadCache(options)
+        """Latest entries this store read, served again while the file has not changed (``readcache.py``)."""
         """Wakes other processes' watchers after each commit (its socket is made on the first hint it sends)."""
 
     @property

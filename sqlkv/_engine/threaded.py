@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from typing import Any
 
+from .._model.entry import Entry
 from .._model.errors import StoreClosedError
 from .._model.options import StoreOptions
 from .._runtime.ports import current_port
@@ -70,6 +71,7 @@ class ThreadedEngine(Engine):
         import anyio
 
         self.open, self.closed = False, True
+        self.read_cache.close()
         await anyio.to_thread.run_sync(self._stop_all)
 
     def _stop_all(self) -> None:
@@ -101,6 +103,7 @@ class ThreadedEngine(Engine):
         thread closes its own connection as it ends.
         """
         self.open, self.closed = False, True
+        self.read_cache.close()
         for thread in (self.reader, self.writer):
             if thread is not None:
                 try:
@@ -138,6 +141,11 @@ class ThreadedEngine(Engine):
             if here is not None:
                 return await call_here(port, reader, fn, args, here)
         return await port.call(reader.submit, fn, args)
+
+    async def served(self, entry: Entry) -> Entry:
+        """``entry``, from the read cache, after the schedule point every operation has (``yield_once``)."""
+        await current_port().yield_once()
+        return entry
 
     def sweep_batch(self) -> SweepResult:
         """Sweeper thread: one bounded sweep through the writer."""

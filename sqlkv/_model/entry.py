@@ -35,6 +35,7 @@ __all__ = [
     "make_entry",
     "ns_to_datetime",
     "deadline_ns",
+    "fresh_deadline_ns",
     "with_value",
 ]
 
@@ -197,6 +198,15 @@ _CREATED_SLOT = Entry.__dict__["created"]
 _EXPIRES_SLOT = Entry.__dict__["expires"]
 Entry.created = _CreatedOnFirstUse(_CREATED_SLOT)  # type: ignore[assignment, misc]
 Entry.expires = _CreatedOnFirstUse(_EXPIRES_SLOT)  # type: ignore[assignment, misc]
+
+
+def fresh_deadline_ns(entry: Entry) -> int | None:
+    """The deadline of an entry just built (``expires`` still in nanoseconds, not yet read as a datetime), or None."""
+    deadline = _EXPIRES_SLOT.__get__(entry, Entry)
+    if deadline is None or deadline.__class__ is int:
+        return deadline
+    # Read already: the datetime is truncated to the microsecond, so this is at or before the real deadline.
+    return ((deadline - _EPOCH) // _timedelta(microseconds=1)) * 1000  # type: ignore[no-any-return]
 
 
 EntryBuilder = _EntryBuilder

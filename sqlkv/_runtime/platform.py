@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     Level = Literal["native", "macos", "windows"]
     Wake = Literal["abstract", "path", "udp"]
 
-__all__ = ["AT_FORK", "EVENTFD", "LEVEL", "SUN_PATH_MAX", "WAKE"]
+__all__ = ["AT_FORK", "EVENTFD", "LEVEL", "READ_CACHE", "SUN_PATH_MAX", "WAKE"]
 
 
 def _level() -> Level:
@@ -52,6 +52,10 @@ AT_FORK: Final[bool] = hasattr(os, "register_at_fork") and LEVEL != "windows"
 WAKE: Final[Wake] = "abstract" if _LINUX and _UNIX_SOCKETS else "path" if _UNIX_SOCKETS else "udp"
 """How a watching process is woken by another's commit: a Unix datagram socket in Linux's abstract namespace,
 one bound to a path in ``<store>-wake/`` (macOS, the BSDs), or a loopback UDP socket announced there (Windows)."""
+
+READ_CACHE: Final[bool] = _LINUX and os.environ.get("SQLKV_READ_CACHE", "1").strip() != "0"
+"""Whether a store may serve repeated gets from its read cache, checked against the WAL-index header that SQLite
+maps (found in Linux's ``/proc/self/maps``; ``_engine/readcache.py``). ``SQLKV_READ_CACHE=0`` turns it off."""
 
 SUN_PATH_MAX: Final[int] = 104
 """The longest Unix socket path macOS and the BSDs accept (``sizeof(sun_path)``); Linux's 108 is not relied on."""

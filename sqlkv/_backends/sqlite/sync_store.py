@@ -11,10 +11,11 @@ from ..._api.transaction import Step
 from ..._engine.direct import DirectEngine
 from ..._engine.engine import SWEEP_BATCH
 from ..._model.config import BucketConfig
+from ..._model.entry import Entry
 from ..._model.errors import StoreClosedError
 from ..._model.options import StoreOptions
 from ..._model.watch_options import WatchOptions
-from ..._storage import admin, atomic, catalog, expiry
+from ..._storage import admin, atomic, catalog, expiry, ops
 from ..._storage.backup import backup
 from ..._storage.catalog import BucketRecord
 from ..._storage.expiry import SweepResult
@@ -117,6 +118,20 @@ class SqliteBucket(SqliteBucketCore, Bucket):
 
     __slots__ = ()
     _engine: DirectEngine
+
+    def _get(self, key: str, revision: int | None) -> Entry:
+        engine, sql = self._engine, self._sql
+        now = engine.clock()
+        if revision is not None:
+            found: Entry = engine.read(ops.get, sql, key, revision, now)
+            return found
+        cache = engine.read_cache
+        entry = cache.lookup(sql.bucket_id, key, now)
+        if entry is None:
+            stamp = cache.stamp()
+            entry = engine.read(ops.get, sql, key, None, now)
+            cache.keep(stamp, sql.bucket_id, key, entry)
+        return entry
 
     def _scan(
         self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool
