@@ -131,6 +131,23 @@ async def test_get_many_reads_present_keys_only(scan_kv: sqlkv.AsyncBucket) -> N
         await scan_kv.get_many(["a", "bad key"])
 
 
+def test_get_many_of_many_keys_reads_each_key_s_latest_in_the_order_asked(tmp_path: Path) -> None:
+    """Keys past one statement's worth (64), in no particular order, with history, markers and repeats."""
+    with sqlkv.Store(tmp_path / "s.db") as store:
+        kv = store.create_bucket("h", history=3)
+        for n in range(200):
+            kv.put(f"n.{n:03d}", f"{n}.old")
+            kv.put(f"n.{n:03d}", f"{n}.new")
+        kv.delete("n.007")
+        kv.purge("n.150")
+        asked = [f"n.{n:03d}" for n in range(199, -1, -3)] + ["n.999", "n.199"]
+        found = kv.get_many(asked)
+        expected = [key for key in dict.fromkeys(asked) if key not in ("n.007", "n.150", "n.999")]
+        assert list(found) == expected
+        assert all(found[key].value == f"{int(key[2:])}.new".encode() for key in expected)
+        assert all(found[key] == kv.get(key) for key in expected)
+
+
 def test_the_sync_store_scans_too(tmp_path: Path) -> None:
     with sqlkv.Store(tmp_path / "s.db") as store:
         kv = store.create_bucket("s")

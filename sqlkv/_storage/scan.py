@@ -18,7 +18,7 @@ from .._model.validate import KeyMatcher
 from . import large
 from .connection import snapshot
 from .errors import on_bucket
-from .statements import BucketSQL, bucket_table, value_column
+from .statements import MANY_KEYS, BucketSQL, bucket_table, value_column
 
 __all__ = ["PAGE_BYTES", "PAGE_SIZE", "Page", "get_many", "page"]
 
@@ -249,21 +249,22 @@ def _sorted_page(
 
 @on_bucket
 def get_many(conn: sqlite3.Connection, sql: BucketSQL, keys: list[str], now: int) -> dict[str, Entry]:
-    """The latest live entry of each of ``keys``, from one snapshot; absent, deleted and expired keys are left out."""
-    found: dict[str, Entry] = {}
+    """The latest live entry of each of ``keys``, from one snapshot; absent, deleted and expired keys are left out.
+
+    One statement per MANY_KEYS keys; the result is in the order of ``keys``.
+    """
+    wanted = list(dict.fromkeys(keys))
+    rows: dict[str, Entry] = {}
+    bucket, bucket_id, statement = sql.bucket, sql.bucket_id, sql.get_latest_many
     with snapshot(conn):
-        for key in keys:
-            if key in found:
-                continue
-            row = conn.execute(sql.get_latest, (key,)).fetchone()
-            if row is None:
-                continue
-            revision, op, value, created, expires, ttl = row
-            if op != _PUT or (ttl and created <= now - ttl) or (expires is not None and expires <= now):
-                continue
-            if value is None:  # a large value: read in chunks
-                value = large.load(conn, sql.bucket_id, revision)
-            found[key] = make_entry(
-                sql.bucket, key, value, revision, created, 0, op, deadline_ns(created, ttl, expires)
-            )
-    return found
+        for start in range(0, len(wanted), MANY_KEYS):
+            chunk = wanted[start : start + MANY_KEYS]
+            if len(chunk) < MANY_KEYS:
+                chunk += [None] * (MANY_KEYS - len(chunk))  # type: ignore[list-item]  # NULL matches no key
+            for key, revision, op, value, created, expires, ttl in conn.execute(statement, chunk):
+                if op != _PUT or (ttl and created <= now - ttl) or (expires is not None and expires <= now):
+                    continue
+                if value is None:  # a large value: read in chunks
+                    value = large.load(conn, bucket_id, revision)
+                rows[key] = make_entry(bucket, key, value, revision, created, 0, op, deadline_ns(created, ttl, expires))
+    return {key: rows[key] for key in wanted if key in rows}

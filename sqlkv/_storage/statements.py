@@ -29,6 +29,10 @@ def value_column(column: str = "value") -> str:
     return f"CASE WHEN length({column}) <= {LARGE_VALUE} THEN {column} END"
 
 
+MANY_KEYS = 64
+"""Keys per ``get_latest_many`` statement (``scan.get_many`` pads its last chunk with NULLs)."""
+
+
 def insert_many(bucket_id: int, count: int) -> str:
     """One INSERT of ``count`` rows (key, op, value, created, expires) into bucket ``bucket_id`` (``ops.put_many``)."""
     rows = ", ".join(["(?, ?, ?, ?, ?)"] * int(count))
@@ -79,6 +83,7 @@ class BucketSQL:
         "drop",
         "expired_by_deadline",
         "get_latest",
+        "get_latest_many",
         "get_latest_small",
         "get_revision",
         "history",
@@ -114,6 +119,7 @@ class BucketSQL:
     insert_with_revision: str
     latest: str
     get_latest: str
+    get_latest_many: str
     get_latest_small: str
     large_row_of_key: str
     get_revision: str
@@ -177,6 +183,12 @@ class BucketSQL:
             ),
             latest=(
                 f"SELECT revision, op, created, expires, {ttl} FROM {t} WHERE key = ? ORDER BY revision DESC LIMIT 1"
+            ),
+            # The latest row of each of up to MANY_KEYS keys (a fixed IN list padded with NULLs: one statement
+            # for every call), its bare columns from the max(revision) row (SQLite's rule), the bucket TTL last.
+            get_latest_many=(
+                f"SELECT key, max(revision), op, {value_column()}, created, expires, {ttl} FROM {t} "
+                f"WHERE key IN ({', '.join(['?'] * MANY_KEYS)}) GROUP BY key"
             ),
             get_latest=(
                 f"SELECT revision, op, {value_column()}, created, expires, {ttl} FROM {t} "
