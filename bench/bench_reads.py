@@ -49,7 +49,9 @@ GROUP = 1000
 KEYS = [f"k.{i // GROUP:05d}.{i:06d}" for i in range(20 * GROUP)]
 BATCH = 100
 
-GET, MANY, SCAN = "get", f"get_many({BATCH})", f"entries() of {GROUP:,}"
+GET, AGAIN, MANY, SCAN = "get", "get again", f"get_many({BATCH})", f"entries() of {GROUP:,}"
+"""``get``: the first read of each key by this store (distinct random keys); ``get again``: the same keys read
+again, the file unchanged since (what sqlkv's read cache serves; the others read as before)."""
 
 SQLKV = "sqlkv Store (sync)"
 ASYNC = "sqlkv AsyncStore (inline, one task)"
@@ -171,7 +173,7 @@ def prefix(group: int) -> str:
 def workload(rep: int, gets: int, batches: int, scans: int) -> Work:
     """Random keys, batches of distinct keys and key groups of repetition ``rep``."""
     rng = random.Random(rep)
-    keys = [rng.choice(KEYS) for _ in range(gets)]
+    keys = rng.sample(KEYS, min(gets, len(KEYS)))  # distinct: each read is the store's first of that key
     many = [rng.sample(KEYS, BATCH) for _ in range(batches)]
     groups = [rng.randrange(len(KEYS) // GROUP) for _ in range(scans)]
     return keys, many, groups
@@ -189,6 +191,7 @@ def sync_rep(path: Path, floors: Floors, peers: dict[str, Op], work: Work, round
         assert kv.get(KEYS[0]).value == VALUE
         gets: dict[str, Op] = {SQLKV: kv.get, RAW: floors.get, RAW_SQLKV: floors.get_sqlkv_statement, **peers}
         record(rows, GET, take_turns(gets, keys, rounds))
+        record(rows, AGAIN, take_turns(gets, keys, rounds))
         assert len(kv.get_many(many[0])) == BATCH
         record(rows, MANY, take_turns({SQLKV: kv.get_many, RAW_CURSOR: floors.get_many}, many, rounds), BATCH)
         assert len(list(kv.entries(prefix(groups[0])))) == GROUP
@@ -211,6 +214,7 @@ async def async_rep(path: Path, floors: Floors, work: Work, rounds: int, rows: R
         assert len(await entries(groups[0])) == GROUP
         get: dict[str, Callable[[str], Awaitable[object]]] = {ASYNC: kv.get}
         record(rows, GET, await take_turns_async(get, {RAW: floors.get}, keys, rounds))
+        record(rows, AGAIN, await take_turns_async(get, {RAW: floors.get}, keys, rounds))
         many_op: dict[str, Callable[[list[str]], Awaitable[object]]] = {ASYNC: kv.get_many}
         record(rows, MANY, await take_turns_async(many_op, {RAW_CURSOR: floors.get_many}, many, rounds), BATCH)
         scan: dict[str, Callable[[int], Awaitable[object]]] = {ASYNC: entries}
@@ -252,9 +256,14 @@ def main() -> None:
     print("\n## Targets\n")
     targets = Targets()
     at_least = targets.at_least
-    at_least("sync get / diskcache get", sync[SQLKV][GET] / sync[DISKCACHE][GET], 1.2)
-    at_least("sync get / raw sqlite3 plain-table get", sync[SQLKV][GET] / sync[RAW][GET], 0.67)
-    at_least("async sequential get / raw sqlite3 plain-table get (same loop)", aio[ASYNC][GET] / aio[RAW][GET], 0.67)
+    for label, measure in (("first read of each key", GET), ("read again, file unchanged", AGAIN)):
+        at_least(f"sync get / diskcache get ({label})", sync[SQLKV][measure] / sync[DISKCACHE][measure], 1.2)
+        at_least(f"sync get / raw sqlite3 plain-table get ({label})", sync[SQLKV][measure] / sync[RAW][measure], 0.67)
+        at_least(
+            f"async sequential get / raw sqlite3 plain-table get, same loop ({label})",
+            aio[ASYNC][measure] / aio[RAW][measure],
+            0.67,
+        )
     for label, measure in (("get_many(100)", MANY), (f"entries() of {GROUP:,} keys", SCAN)):
         at_least(f"sync {label} / raw cursor", sync[SQLKV][measure] / sync[RAW_CURSOR][measure], 0.8)
         at_least(f"async {label} / raw cursor", aio[ASYNC][measure] / aio[RAW_CURSOR][measure], 0.8)

@@ -148,9 +148,8 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
 
 def print_table(title: str, rows: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
     """Print median ops/s (with min..max) per system and measurement; return the medians."""
-    measures = sorted(
-        {m for per in rows.values() for m in per}, key=lambda m: list(_ORDER).index(m) if m in _ORDER else 99
-    )
+    seen = list(dict.fromkeys(m for per in rows.values() for m in per))  # first seen first
+    measures = sorted(seen, key=lambda m: (list(_ORDER).index(m), 0) if m in _ORDER else (99, seen.index(m)))
     print(f"\n## {title}\n")
     print("| system | " + " | ".join(measures) + " |")
     print("|---|" + "---:|" * len(measures))

@@ -43,77 +43,96 @@ MAX_ENTRIES = 65536
 MAX_VALUE = 16 * 1024
 """Larger values are never held."""
 
-_Held = tuple[Entry, "int | None"]  # an entry and its deadline (ns since the epoch; None: none)
-
 
 class ReadCache:
     """The latest entries this store read, valid while the file's WAL-index header equals their stamp."""
 
-    __slots__ = ("_entries", "_generation", "_header", "_keeper", "_lock", "_options", "_reads", "_stamp", "enabled")
+    __slots__ = ("_count", "_generation", "_header", "_keeper", "_lock", "_options", "_reads", "_state", "enabled")
 
     def __init__(self, options: StoreOptions) -> None:
         self._options = options
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while the header is read: ``close`` unmaps it
         self._header: WalIndexHeader | None = None
         self._keeper: sqlite3.Connection | None = None
-        self._stamp = b""
-        self._entries: dict[tuple[int, str], _Held] = {}
+        # (stamp, bucket id -> key -> entry, bucket id -> key -> deadline in ns of the entries that have one),
+        # replaced whole. No tuple per entry: every object held is one more for the garbage collector to visit.
+        self._state: tuple[bytes, dict[int, dict[str, Entry]], dict[int, dict[str, int]]] = (b"", {}, {})
+        self._count = 0
         self._reads = 0
         self._generation = FORKS.generation
         self.enabled = platform.READ_CACHE
         """False once the cache gave up (no header found, closed, forked): every read goes to SQLite."""
 
-    def lookup(self, bucket_id: int, key: str, now: int) -> Entry | None:
-        """The held latest entry of ``key`` if the file has not changed since it was read and it is still alive."""
+    def probe(self, bucket_id: int, key: str, now: int) -> Entry | bytes | None:
+        """The held latest entry of ``key`` if the file has not changed since it was read and it is still alive.
+
+        Otherwise the stamp to ``keep`` what SQLite then returns under (the
+        header *before* that read), or None (the cache is off: keep nothing).
+        """
         with self._lock:
             header = self._header
-            if header is None or self._generation != FORKS.generation or header.read() != self._stamp:
-                return None
-            held = self._entries.get((bucket_id, key))
-        if held is None:
-            return None
-        entry, deadline = held
-        if deadline is not None and deadline <= now:
-            return None  # SQLite decides (the key is gone)
+            if header is None or self._generation != FORKS.generation:
+                return self._unarmed()
+            stamp = header.read()
+        held, entries, deadlines = self._state
+        if stamp != held:
+            return stamp
+        bucket = entries.get(bucket_id)
+        entry = None if bucket is None else bucket.get(key)
+        if entry is None:
+            return stamp
+        if deadlines:
+            per_key = deadlines.get(bucket_id)
+            deadline = None if per_key is None else per_key.get(key)
+            if deadline is not None and deadline <= now:
+                return stamp  # SQLite decides (the key is gone)
         return entry
 
-    def stamp(self) -> bytes | None:
-        """The header now, read *before* a read from SQLite whose entry may be kept (None: nothing is kept)."""
-        if not self.enabled:
-            return None
-        with self._lock:
-            if self._generation != FORKS.generation:  # a forked child: the mapping may be gone with the parent's
-                self._forked()  # connections; never read it
-                return None
-            header = self._header
-            if header is None:
-                self._reads += 1
-                if self._reads < ARM_AFTER or not self._arm():
-                    return None
-                header = self._header
-                assert header is not None
-            return header.read()
-
     def keep(self, stamp: bytes | None, bucket_id: int, key: str, entry: Entry) -> None:
-        """Hold ``entry``, read from SQLite after ``stamp``, if nothing was committed meanwhile."""
+        """Hold ``entry``, read from SQLite after the header read ``stamp``.
+
+        If anything was committed after ``stamp``, ``entry`` may be newer than
+        it; it is held all the same, harmlessly: the header never reads
+        ``stamp`` again, so nothing held under it is ever served.
+        """
         if stamp is None or len(entry.value) > MAX_VALUE:
             return
+        state = self._state
+        if stamp != state[0] or self._count >= MAX_ENTRIES:
+            if not consistent(stamp):
+                return  # read while a commit rewrote the header: it never reads so again
+            state = self._state = (stamp, {}, {})
+            self._count = 0
+        _, entries, deadlines = state
+        bucket = entries.get(bucket_id)
+        if bucket is None:
+            bucket = entries[bucket_id] = {}
+        bucket[key] = entry
+        self._count += 1
         deadline = fresh_deadline_ns(entry)
-        with self._lock:
-            header = self._header
-            if header is None or self._generation != FORKS.generation or header.read() != stamp:
-                return  # a commit since the stamp: the entry may be newer than it
-            if stamp != self._stamp or len(self._entries) >= MAX_ENTRIES:
-                if not consistent(stamp):
-                    return
-                self._stamp, self._entries = stamp, {}
-            self._entries[bucket_id, key] = (entry, deadline)
+        per_key = deadlines.get(bucket_id)
+        if deadline is not None:
+            if per_key is None:
+                per_key = deadlines[bucket_id] = {}
+            per_key[key] = deadline
+        elif per_key is not None:
+            per_key.pop(key, None)
+
+    def _unarmed(self) -> bytes | None:
+        """``probe`` before the cache is armed (under the lock): arm it after ARM_AFTER reads; the stamp then."""
+        if not self.enabled:
+            return None
+        if self._generation != FORKS.generation:  # a forked child: the mapping may be gone with the parent's
+            self._forked()  # connections; never read it
+            return None
+        self._reads += 1
+        if self._reads < ARM_AFTER or not self._arm():
+            return None
+        assert self._header is not None
+        return self._header.read()
 
     def _arm(self) -> bool:
         """Open the keeper connection and find the header (under the lock). False: the cache is off for good."""
-        if self._generation != FORKS.generation:  # a forked child: the parent's connection is not ours
-            self.enabled = False
-            return False
         try:
             keeper = open_connection(self._options, reader=True)
         except SQLITE_ERRORS:
@@ -136,14 +155,14 @@ class ReadCache:
         with self._lock:
             self.enabled = False
             self._header = None
-            self._entries = {}
+            self._state = (b"", {}, {})
             keeper, self._keeper = self._keeper, None
-        if keeper is not None and self._generation == FORKS.generation:
-            keeper.close()
+            if keeper is not None and self._generation == FORKS.generation:
+                keeper.close()  # (under the lock: no reading of the header is under way)
 
     def _forked(self) -> None:
         """In a forked child (under the lock): drop the parent's keeper unclosed, and never read the header again."""
         self.enabled = False
         self._header = None
         self._keeper = None
-        self._entries = {}
+        self._state = (b"", {}, {})

@@ -142,16 +142,15 @@ class SqliteAsyncBucket(SqliteBucketCore, AsyncBucket):
         engine, sql = self._engine, self._sql
         now = engine.clock()
         if revision is not None:
-            found: Entry = await engine.read(ops.get, sql, key, revision, now)
-            return found
+            at_revision: Entry = await engine.read(ops.get, sql, key, revision, now)
+            return at_revision
         cache = engine.read_cache
-        entry = cache.lookup(sql.bucket_id, key, now)
-        if entry is not None:
-            return await engine.served(entry)
-        stamp = cache.stamp()
-        read: Entry = await engine.read(ops.get, sql, key, None, now)
-        cache.keep(stamp, sql.bucket_id, key, read)
-        return read
+        found = cache.probe(sql.bucket_id, key, now)
+        if isinstance(found, Entry):
+            return await engine.served(found)
+        entry: Entry = await engine.read(ops.get, sql, key, None, now)
+        cache.keep(found, sql.bucket_id, key, entry)
+        return entry
 
     async def _scan(
         self, options: WatchOptions, start: str, end: str | None, limit: int | None, reverse: bool, values: bool

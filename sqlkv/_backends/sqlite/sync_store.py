@@ -123,14 +123,14 @@ class SqliteBucket(SqliteBucketCore, Bucket):
         engine, sql = self._engine, self._sql
         now = engine.clock()
         if revision is not None:
-            found: Entry = engine.read(ops.get, sql, key, revision, now)
-            return found
+            at_revision: Entry = engine.read(ops.get, sql, key, revision, now)
+            return at_revision
         cache = engine.read_cache
-        entry = cache.lookup(sql.bucket_id, key, now)
-        if entry is None:
-            stamp = cache.stamp()
-            entry = engine.read(ops.get, sql, key, None, now)
-            cache.keep(stamp, sql.bucket_id, key, entry)
+        found = cache.probe(sql.bucket_id, key, now)
+        if isinstance(found, Entry):
+            return found
+        entry: Entry = engine.read(ops.get, sql, key, None, now)
+        cache.keep(found, sql.bucket_id, key, entry)
         return entry
 
     def _scan(
