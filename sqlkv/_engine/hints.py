@@ -211,17 +211,31 @@ class HintSender:
         weakref.finalize(self, _close_all, self._connected)  # a store dropped without close: no ResourceWarning
 
     def send(self) -> None:
-        """After a COMMIT: wake every other listener (errors never reach the writer)."""
+        """After a COMMIT: wake every other listener (errors never reach the writer).
+
+        The listeners already known are woken first; when the list is due for
+        a refresh (every REFRESH seconds), it is refreshed after, and the
+        listeners it adds are woken then: a writer idle for a while does not
+        make the known ones wait for its ``stat``.
+        """
+        known = self._targets
+        if known:
+            self._wake_all(known)
         now = time.monotonic()
         if now - self._checked >= REFRESH:
             self._checked = now
             self._refresh()
-        if not self._targets:
-            return
+            if self._targets is not known:
+                sent = {token for token, _ in known}
+                added = [(token, address) for token, address in self._targets if token not in sent]
+                if added:
+                    self._wake_all(added)
+
+    def _wake_all(self, targets: list[tuple[str, Any]]) -> None:
         with self._lock:
             if self._closed:
                 return
-            for token, address in self._targets:
+            for token, address in targets:
                 try:
                     if self._wake == "udp":
                         self._socket_for(token, address).send(b"!")

@@ -250,15 +250,18 @@ class ChangeFeed:
             # Senders learn of a new listener within REFRESH: commits made before may send it no hint.
             timeout = 2 * REFRESH
             while not self._stop.is_set():
+                hinted = False
                 if listener is None:
                     if self._stop.wait(self._poll_interval):
                         break
                 else:
-                    listener.wait(timeout)
+                    hinted = listener.wait(timeout)
                     timeout = max(self._poll_interval, HINTED_POLL)
                     if self._stop.is_set():
                         break
                 with GATE:
+                    if hinted:  # another process committed: its rows go out first, the bookkeeping below after
+                        self._dispatch(conn)
                     try:
                         version = changes.data_version(conn)
                     except SqlkvError:
