@@ -58,6 +58,11 @@ async def test_ranges_filters_and_limits(scan_kv: sqlkv.AsyncBucket) -> None:
     assert await keys(limit=2, reverse=True) == ["c", "b.2"]
     assert await keys(limit=0) == []
     assert await keys(start="z") == [] and await keys(start="b", end="a") == []
+    for key in ("a", "ab.1", "a-b.c", "a.3.x.y"):  # beside the range of "a." (and inside it)
+        await scan_kv.put(key, key)
+    assert await keys("a.>") == ["a.1", "a.2", "a.3.x", "a.3.x.y"]
+    assert await keys("a.3.>") == ["a.3.x", "a.3.x.y"]
+    assert await keys("a.*.>") == ["a.3.x", "a.3.x.y"]
     assert [k async for k in scan_kv.iter_keys("b.*", reverse=True)] == ["b.2", "b.1"]
     for bad in ({"limit": -1}, {"limit": 1.5}, {"start": 3}, {"reverse": "yes"}):
         with pytest.raises(sqlkv.InvalidArgumentError):

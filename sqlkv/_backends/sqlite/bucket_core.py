@@ -204,7 +204,11 @@ class ScanCursor:
             top = prefix_end(options.prefix)
             high = top if high is None else min(high, top)
         self.low, self.low_inclusive, self.high = low, True, high
-        self.matcher = options.matcher
+        # One filter of literal tokens then ``>`` ("orders.eu.>"): every valid key in the prefix's range matches
+        # (a key has no empty token), so no key needs the matcher.
+        (only,) = options.filters if len(options.filters) == 1 else ("",)
+        decided = bool(options.prefix) and only.endswith(".>") and "*" not in only and only.count(">") == 1
+        self.matcher = None if decided else options.matcher
         self.remaining = limit
         self.reverse = reverse
         self.values = values
