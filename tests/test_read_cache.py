@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import sqlkv
+from sqlkv._engine import readcache
 from sqlkv._engine.readcache import ARM_AFTER
 from sqlkv._runtime import platform
 from tests.support.clock import FakeClock
@@ -229,3 +230,16 @@ def test_closing_a_store_closes_the_cache_s_connection(tmp_path: Path) -> None:
     assert len(os.listdir("/proc/self/fd")) <= fds_before
     with pytest.raises(sqlkv.StoreClosedError):
         kv.get("k")
+
+
+def test_the_cache_holds_a_bounded_number_of_value_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readcache, "MAX_BYTES", 10_000)
+    with sqlkv.Store(tmp_path / "s.db") as store:
+        kv = store.create_bucket("b")
+        for n in range(30):
+            kv.put(f"k.{n}", bytes(1000))
+        warm(kv, "k.0")
+        held = [kv.get(f"k.{n}") for n in range(30)]  # 30,000 bytes: the cache starts again twice meanwhile
+        again = [kv.get(f"k.{n}") for n in range(30)]
+        assert sum(a is b for a, b in zip(held, again, strict=True)) <= 11
+        assert again == held

@@ -15,8 +15,8 @@ The cache keeps a read connection of its own open while it is armed, so that
 SQLite's mapping of the header stays in place while it is read (every
 reading holds the cache's lock; ``close`` takes it). It arms itself after
 ``ARM_AFTER`` reads, so a short-lived process (one CLI command) never pays for
-it, and holds at most ``MAX_ENTRIES`` entries of at most ``MAX_VALUE`` bytes.
-Linux only (``platform.READ_CACHE``); ``SQLKV_READ_CACHE=0`` turns it off.
+it, and holds at most ``MAX_ENTRIES`` entries and ``MAX_BYTES`` of values (none
+over ``MAX_VALUE`` bytes). Linux only (``platform.READ_CACHE``); ``SQLKV_READ_CACHE=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .._storage.connection import open_connection
 from .._storage.errors import SQLITE_ERRORS
 from .._storage.walindex import WalIndexHeader, consistent, find_header
 
-__all__ = ["ARM_AFTER", "MAX_ENTRIES", "MAX_VALUE", "ReadCache"]
+__all__ = ["ARM_AFTER", "MAX_BYTES", "MAX_ENTRIES", "MAX_VALUE", "ReadCache"]
 
 ARM_AFTER = 64
 """Reads through the store before the cache looks for the header (a one-shot command never does)."""
@@ -43,11 +43,25 @@ MAX_ENTRIES = 65536
 MAX_VALUE = 16 * 1024
 """Larger values are never held."""
 
+MAX_BYTES = 32 * 1024 * 1024
+"""Value bytes held at most (with MAX_ENTRIES: whichever comes first); the cache starts again when full."""
+
 
 class ReadCache:
     """The latest entries this store read, valid while the file's WAL-index header equals their stamp."""
 
-    __slots__ = ("_count", "_generation", "_header", "_keeper", "_lock", "_options", "_reads", "_state", "enabled")
+    __slots__ = (
+        "_bytes",
+        "_count",
+        "_generation",
+        "_header",
+        "_keeper",
+        "_lock",
+        "_options",
+        "_reads",
+        "_state",
+        "enabled",
+    )
 
     def __init__(self, options: StoreOptions) -> None:
         self._options = options
@@ -58,6 +72,7 @@ class ReadCache:
         # replaced whole. No tuple per entry: every object held is one more for the garbage collector to visit.
         self._state: tuple[bytes, dict[int, dict[str, Entry]], dict[int, dict[str, int]]] = (b"", {}, {})
         self._count = 0
+        self._bytes = 0
         self._reads = 0
         self._generation = FORKS.generation
         self.enabled = platform.READ_CACHE
@@ -95,20 +110,22 @@ class ReadCache:
         it; it is held all the same, harmlessly: the header never reads
         ``stamp`` again, so nothing held under it is ever served.
         """
-        if stamp is None or len(entry.value) > MAX_VALUE:
+        size = len(entry.value)
+        if stamp is None or size > MAX_VALUE:
             return
         state = self._state
-        if stamp != state[0] or self._count >= MAX_ENTRIES:
+        if stamp != state[0] or self._count >= MAX_ENTRIES or self._bytes >= MAX_BYTES:
             if not consistent(stamp):
                 return  # read while a commit rewrote the header: it never reads so again
             state = self._state = (stamp, {}, {})
-            self._count = 0
+            self._count = self._bytes = 0
         _, entries, deadlines = state
         bucket = entries.get(bucket_id)
         if bucket is None:
             bucket = entries[bucket_id] = {}
         bucket[key] = entry
         self._count += 1
+        self._bytes += size
         deadline = fresh_deadline_ns(entry)
         per_key = deadlines.get(bucket_id)
         if deadline is not None:
