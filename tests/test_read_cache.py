@@ -239,7 +239,9 @@ def test_the_cache_holds_a_bounded_number_of_value_bytes(tmp_path: Path, monkeyp
         for n in range(30):
             kv.put(f"k.{n}", bytes(1000))
         warm(kv, "k.0")
-        held = [kv.get(f"k.{n}") for n in range(30)]  # 30,000 bytes: the cache starts again twice meanwhile
+        for n in range(30):
+            kv.get(f"k.{n}")  # a first read: the key is noted, its entry not held
+        held = [kv.get(f"k.{n}") for n in range(30)]  # held from the second read: 30,000 bytes, over the budget
         again = [kv.get(f"k.{n}") for n in range(30)]
         assert sum(a is b for a, b in zip(held, again, strict=True)) <= 11
         assert again == held

@@ -7,7 +7,9 @@ commit since" is the WAL-index header SQLite keeps in shared memory
 (``_storage/walindex.py``): it is read before each read from SQLite and kept
 as the *stamp* of what that read returned; an entry is served from the cache
 only while the header still equals the stamp of the entries held. Any commit
-changes the header, and the cache starts again. An entry past its deadline
+changes the header, and the cache starts again. A key's entry is held from
+its second read under one stamp (the first only notes the key: holding every
+entry read once would cost a one-off read more than it saves). An entry past its deadline
 (bucket TTL or per-key) is never served: the read goes to SQLite, which says
 the key is gone.
 
@@ -47,6 +49,10 @@ MAX_BYTES = 32 * 1024 * 1024
 """Value bytes held at most (with MAX_ENTRIES: whichever comes first); the cache starts again when full."""
 
 
+_State = tuple[bytes, dict[int, dict[str, Entry]], dict[int, dict[str, int]], set[str]]
+_EMPTY: _State = (b"", {}, {}, set())
+
+
 class ReadCache:
     """The latest entries this store read, valid while the file's WAL-index header equals their stamp."""
 
@@ -68,9 +74,10 @@ class ReadCache:
         self._lock = threading.Lock()  # held while the header is read: ``close`` unmaps it
         self._header: WalIndexHeader | None = None
         self._keeper: sqlite3.Connection | None = None
-        # (stamp, bucket id -> key -> entry, bucket id -> key -> deadline in ns of the entries that have one),
-        # replaced whole. No tuple per entry: every object held is one more for the garbage collector to visit.
-        self._state: tuple[bytes, dict[int, dict[str, Entry]], dict[int, dict[str, int]]] = (b"", {}, {})
+        # (stamp, bucket id -> key -> entry, bucket id -> key -> deadline in ns of the entries that have one,
+        # the keys read once under this stamp), replaced whole. No tuple per entry: every object held is one more
+        # for the garbage collector to visit.
+        self._state: _State = _EMPTY
         self._count = 0
         self._bytes = 0
         self._reads = 0
@@ -89,7 +96,7 @@ class ReadCache:
             if header is None or self._generation != FORKS.generation:
                 return self._unarmed()
             stamp = header.read()
-        held, entries, deadlines = self._state
+        held, entries, deadlines, _ = self._state
         if stamp != held:
             return stamp
         bucket = entries.get(bucket_id)
@@ -117,9 +124,13 @@ class ReadCache:
         if stamp != state[0] or self._count >= MAX_ENTRIES or self._bytes >= MAX_BYTES:
             if not consistent(stamp):
                 return  # read while a commit rewrote the header: it never reads so again
-            state = self._state = (stamp, {}, {})
+            state = self._state = (stamp, {}, {}, set())
             self._count = self._bytes = 0
-        _, entries, deadlines = state
+        _, entries, deadlines, once = state
+        if key not in once:  # held from its second read on: a key read once costs no entry kept alive
+            once.add(key)
+            self._count += 1
+            return
         bucket = entries.get(bucket_id)
         if bucket is None:
             bucket = entries[bucket_id] = {}
@@ -172,7 +183,7 @@ class ReadCache:
         with self._lock:
             self.enabled = False
             self._header = None
-            self._state = (b"", {}, {})
+            self._state = _EMPTY
             keeper, self._keeper = self._keeper, None
             if keeper is not None and self._generation == FORKS.generation:
                 keeper.close()  # (under the lock: no reading of the header is under way)
@@ -182,4 +193,4 @@ class ReadCache:
         self.enabled = False
         self._header = None
         self._keeper = None
-        self._state = (b"", {}, {})
+        self._state = _EMPTY
