@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import sqlkv
+from sqlkv._storage import ops
 
 EXPIRED = 10_000
 NOW = 2_000_000_000 * 10**9
@@ -61,7 +62,8 @@ async def measure(path: Path) -> tuple[float, int, int, int]:
         expired = await store.sweep()
         elapsed = time.perf_counter() - start
         after = await kv.status()
-        assert await kv._recount() == (after.values, after.bytes, after.keys)
+        recounted = await kv._engine.read(ops.recount, kv._sql)  # type: ignore[attr-defined]  # (a bench looks inside)
+        assert recounted == (after.values, after.bytes, after.keys)
     return elapsed, expired, before.values - after.values + expired, after.last_revision - before.last_revision
 
 
