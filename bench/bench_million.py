@@ -173,7 +173,8 @@ async def main() -> None:
     print("\n## Targets\n")
     for history in (1, 5):
         a, b = med[f"history {history}, {small}"], med[f"history {history}, {large}"]
-        targets.at_most(f"history {history}: get p50, {large} / {small}", b["get p50 us"] / a["get p50 us"], 1.3)  # issue 28 (issue 17: 1.5)
+        # issue 28 asks 1.3x (issue 17 asked 1.5x)
+        targets.at_most(f"history {history}: get p50, {large} / {small}", b["get p50 us"] / a["get p50 us"], 1.3)
         targets.at_most(
             f"history {history}: keys() matching 100 keys, time at {large} / at {small}",
             b["keys prefix ms"] / a["keys prefix ms"],
