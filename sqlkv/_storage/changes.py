@@ -58,6 +58,15 @@ def watch_snapshot(
 @mapped
 def rows_after(conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int) -> tuple[list[Row], int]:
     """Up to ``limit`` rows with a revision above ``after``, and how far the scan reached."""
+    if not conn.in_transaction:  # the common cases, without a transaction of three statements:
+        found = conn.execute(sql.rows_after_top, (after, limit)).fetchall()
+        if not found:
+            if sequence(conn, sql) <= after:  # nothing then, and still nothing above ``after`` after
+                return [], after
+        elif all(row[3] is not None for row in found):  # rows with the sequence, in one snapshot, none large
+            plain: list[Row] = [row[:5] for row in found]
+            last = plain[-1][0]
+            return plain, last if len(plain) == limit else max(found[-1][5], last)
     with snapshot(conn):
         rows: list[Row] = large.fill(conn, sql.bucket_id, conn.execute(sql.rows_after, (after, limit)).fetchall(), 3)
         if len(rows) == limit:

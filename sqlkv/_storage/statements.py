@@ -103,6 +103,7 @@ class BucketSQL:
         "oldest_sized",
         "recount",
         "rows_after",
+        "rows_after_top",
         "rows_between",
         "sequence",
         "set_expires",
@@ -133,6 +134,7 @@ class BucketSQL:
     drop: str
     sequence: str
     rows_after: str
+    rows_after_top: str
     latest_rows: str
     latest_rows_range: str
     rows_between: str
@@ -223,6 +225,11 @@ class BucketSQL:
             drop=f"DROP TABLE IF EXISTS {t}",
             sequence=f"SELECT max(revision) FROM {t}",
             rows_after=f"SELECT {_ROW} FROM {t} WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?",
+            # The same rows, each with the bucket's sequence: one statement, so one snapshot, when no value is large.
+            rows_after_top=(
+                f"SELECT {_ROW}, (SELECT max(revision) FROM {t}) FROM {t} "
+                "WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?"
+            ),
             latest_rows=(
                 f"SELECT {_ROW} FROM {t} WHERE revision IN "
                 f"(SELECT max(revision) FROM {t} WHERE op != 0 GROUP BY key) "
