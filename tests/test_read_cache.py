@@ -245,3 +245,26 @@ def test_the_cache_holds_a_bounded_number_of_value_bytes(tmp_path: Path, monkeyp
         again = [kv.get(f"k.{n}") for n in range(30)]
         assert sum(a is b for a, b in zip(held, again, strict=True)) <= 11
         assert again == held
+
+
+TWO_MAPPINGS = textwrap.dedent(
+    """
+    import mmap, os, sys, sqlkv
+    from sqlkv._storage.walindex import find_header
+    with sqlkv.Store(sys.argv[1]) as store:
+        store.create_bucket("b").put("k", "v")
+        print("one mapping:", find_header(sys.argv[1]) is not None)
+        fd = os.open(sys.argv[1] + "-shm", os.O_RDONLY)  # kept open to the end: closing it would drop SQLite's locks
+        second = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ)
+        print("two mappings:", find_header(sys.argv[1]) is not None)
+        os._exit(0)  # (no close of that descriptor while the store holds the file)
+    """
+)
+
+
+def test_a_second_mapping_of_the_wal_index_turns_the_cache_off(tmp_path: Path) -> None:
+    """Two mappings of the header mean a second SQLite library in the process: its mapping may go before ours."""
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_MAPPINGS, str(tmp_path / "s.db")], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split("\n")[:2] == ["one mapping: True", "two mappings: False"], done.stderr

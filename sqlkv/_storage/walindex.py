@@ -69,6 +69,7 @@ def find_header(db_path: str) -> WalIndexHeader | None:
         return None
     device = f"{os.major(shm.st_dev):02x}:{os.minor(shm.st_dev):02x}"
     inode = str(shm.st_ino)
+    found: list[WalIndexHeader] = []
     for line in lines:
         # address perms offset dev inode path: a shared mapping of the -shm file from its start
         fields = line.split(None, 5)
@@ -83,5 +84,7 @@ def find_header(db_path: str) -> WalIndexHeader | None:
         stamp = header.read()
         version = int.from_bytes(stamp[:4], sys.byteorder)
         if version == _WALINDEX_VERSION and stamp[12] == 1:  # iVersion, isInit: a wal-index in use
-            return header
-    return None
+            found.append(header)
+    # One SQLite library maps a file's wal-index once per process. Two mappings mean a second library (its own
+    # SQLite, as apsw may bundle): its mapping may go while ours stays, and we cannot tell which is which.
+    return found[0] if len(found) == 1 else None
