@@ -75,7 +75,7 @@ class DirectEngine(Engine):
         self._write_lock = threading.Lock()
         self._observer_lock = threading.Lock()
         self.observer = self.sweeper = self.checkpointer = None
-        self.read_cache = ReadCache(self.options)  # the parent's stops itself here (its fork check)
+        self.read_cache = ReadCache(self.options)  # the parent's cache turns itself off here (its fork check)
         self.start()
 
     def stop(self) -> None:

@@ -85,9 +85,9 @@ class Engine:
         self._writes_since_checkpoint = 0
         self._observer_lock = threading.Lock()
         self.hints = hints.HintSender(options.path)
+        """Wakes other processes' watchers after each commit (its socket is made on the first hint it sends)."""
         self.read_cache = ReadCache(options)
         """Latest entries this store read, served again while the file has not changed (``readcache.py``)."""
-        """Wakes other processes' watchers after each commit (its socket is made on the first hint it sends)."""
 
     @property
     def path(self) -> str:
