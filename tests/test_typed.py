@@ -439,7 +439,7 @@ async def test_expires_is_filled_by_every_read(timed_store: sqlkv.AsyncStore, cl
     assert (await kv.get("k")).expires == ns_to_datetime(start + 60 * 10**9)
     await kv.touch("k", None)  # no deadline left: the bucket TTL of that revision
     assert (await kv.get("k")).expires == ns_to_datetime(start + 110 * 10**9)
-    # a watcher's entries carry the bucket TTL (a per-key deadline is not in the change feed: see semantics.md)
+    # a watcher's entries carry it too: the key's deadline, or the bucket TTL
     async with kv.watch("plain") as watcher:
         assert [e.expires for e in await watcher.initial()] == [bucket_ttl]
     typed = await timed_store.bucket("b", codec=Text())

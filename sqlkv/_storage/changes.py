@@ -64,9 +64,9 @@ def rows_after(conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int)
             if sequence(conn, sql) <= after:  # nothing then, and still nothing above ``after`` after
                 return [], after
         elif all(row[3] is not None for row in found):  # rows with the sequence, in one snapshot, none large
-            plain: list[Row] = [row[:5] for row in found]
+            plain: list[Row] = [row[:6] for row in found]
             last = plain[-1][0]
-            return plain, last if len(plain) == limit else max(found[-1][5], last)
+            return plain, last if len(plain) == limit else max(found[-1][6], last)
     with snapshot(conn):
         rows: list[Row] = large.fill(conn, sql.bucket_id, conn.execute(sql.rows_after, (after, limit)).fetchall(), 3)
         if len(rows) == limit:

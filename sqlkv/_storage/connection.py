@@ -13,8 +13,9 @@ from .errors import cannot_open_for_writing, cannot_open_read_only
 
 __all__ = ["Connection", "Row", "open_connection", "snapshot"]
 
-Row = tuple[int, str, int, bytes, int]
-"""A stored row as the change feed and watchers carry it: (revision, key, op, value, created ns)."""
+Row = tuple[int, str, int, bytes, int, int | None]
+"""A stored row as the change feed and watchers carry it: (revision, key, op, value, created ns, the key's own
+deadline in ns or None)."""
 
 _SYNCHRONOUS = {"normal": "PRAGMA synchronous = NORMAL", "full": "PRAGMA synchronous = FULL"}
 

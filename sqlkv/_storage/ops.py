@@ -85,7 +85,7 @@ def insert_row(
     assert revision is not None
     journal = getattr(conn, "journal", None)
     if journal is not None:
-        journal.append((sql.bucket_id, (revision, key, op, value, now)))
+        journal.append((sql.bucket_id, (revision, key, op, value, now, expires)))
     return revision
 
 
@@ -147,7 +147,7 @@ def put_many(conn: sqlite3.Connection, sql: BucketSQL, puts: list[tuple[object, 
     first = last - len(puts) + 1
     journal = getattr(conn, "journal", None)
     if journal is not None:
-        journal.extend((sql.bucket_id, (first + i, p[1], _PUT, p[2], p[3])) for i, p in enumerate(puts))
+        journal.extend((sql.bucket_id, (first + i, p[1], _PUT, p[2], p[3], p[4])) for i, p in enumerate(puts))
     return list(range(first, last + 1))
 
 
@@ -274,7 +274,7 @@ def import_rows(conn: sqlite3.Connection, sql: BucketSQL, rows: list[tuple[int, 
     conn.execute("RELEASE sqlkv_import")
     journal = getattr(conn, "journal", None)
     if journal is not None:
-        journal.extend((sql.bucket_id, row) for row in rows)
+        journal.extend((sql.bucket_id, (*row, None)) for row in rows)  # imported rows carry no deadline
     return len(rows)
 
 

@@ -61,8 +61,9 @@ class CatalogSQL:
     delete_stats = "DELETE FROM sqlkv_stats WHERE bucket_id = ?"
 
 
-_ROW = f"revision, key, op, {value_column()}, created"
-"""A row as watchers and exports read it; a large value is NULL (read in chunks by ``large.fill``)."""
+_ROW = f"revision, key, op, {value_column()}, created, expires"
+"""A row as watchers read it (``expires``: the key's own deadline, or NULL); a large value is NULL (read in chunks by
+``large.fill``)."""
 
 
 class BucketSQL:
@@ -240,8 +241,11 @@ class BucketSQL:
                 f"(SELECT max(revision) FROM {t} WHERE op != 0 AND key >= ?2 AND key < ?3 GROUP BY key) "
                 f"AND {latest_alive_or_marker} ORDER BY revision"
             ),
+            # Every row of a key takes the deadline of the key's latest row (as ``history`` reports it).
             rows_between=(
-                f"SELECT {_ROW} FROM {t} AS r WHERE revision >= ?2 AND revision <= ?3 AND op != 0 "
+                f"SELECT revision, key, op, {value_column()}, created, "
+                f"(SELECT expires FROM {t} WHERE key = r.key ORDER BY revision DESC LIMIT 1) "
+                f"FROM {t} AS r WHERE revision >= ?2 AND revision <= ?3 AND op != 0 "
                 f"AND created > {cutoff} AND NOT EXISTS (SELECT 1 FROM {t} AS l "
                 "WHERE l.key = r.key AND l.expires IS NOT NULL AND l.expires <= ?1 "
                 f"AND l.revision = (SELECT max(revision) FROM {t} WHERE key = r.key)) ORDER BY revision"

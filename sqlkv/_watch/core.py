@@ -19,7 +19,7 @@ from __future__ import annotations
 import weakref
 from collections import deque
 
-from .._model.entry import Entry, Operation, make_entry
+from .._model.entry import Entry, Operation, deadline_ns, make_entry
 from .._model.errors import InvalidArgumentError, RevisionGapError
 from .._model.watch_options import WatchOptions
 from .._runtime.request import Port
@@ -69,7 +69,8 @@ class WatcherCore:
     """
 
     ttl_ns = 0
-    """The bucket TTL (ns, 0: none) as the watching handle knows it: an entry's ``expires`` is ``created`` + it."""
+    """The bucket TTL (ns, 0: none) as the watching handle knows it: an entry's ``expires`` is ``created`` + it, or the
+    row's own deadline (per-key TTL) if that is sooner."""
 
     def __init__(self, hub: WatchHub, sql: BucketSQL, options: WatchOptions) -> None:
         self._hub = hub
@@ -229,7 +230,7 @@ class WatcherCore:
         return self._taken if self._taken > seen else seen
 
     def _take(self) -> Entry:
-        revision, key, op, value, created = self._buffer.popleft()
+        revision, key, op, value, created, expires = self._buffer.popleft()
         self._taken = revision
         if self._initial_left:
             self._initial_left -= 1
@@ -237,8 +238,9 @@ class WatcherCore:
         else:
             delta = len(self._buffer)
         value = b"" if self._meta_only else value
-        ttl = self.ttl_ns
-        return make_entry(self._sql.bucket, key, value, revision, created, delta, op, created + ttl if ttl else None)
+        return make_entry(
+            self._sql.bucket, key, value, revision, created, delta, op, deadline_ns(created, self.ttl_ns, expires)
+        )
 
     def _wanted(self, row: Row) -> bool:
         if self._ignore_deletes and row[2] != _PUT:
