@@ -138,6 +138,30 @@ async def test_an_expiry_leaves_a_marker_that_expires_in_its_turn(side: Side) ->
         assert (again.revision, again.operation) == (3, sqlkv.Operation.PUT)
 
 
+async def test_a_purge_with_a_ttl_in_a_transaction_leaves_no_trace(side: Side) -> None:
+    kv = await side.bucket(history=5)
+    await kv.put("name", b"alice")
+    await kv.put("other", b"x")
+    async with side.store.atomic() as tx:
+        tx.purge(kv, "name", last=1, ttl=1)
+        tx.put(kv, "other", b"y")
+    assert tx.revisions == [3, 4]
+    with pytest.raises(sqlkv.KeyDeletedError):
+        await kv.get("name")
+    await side.passes(1)
+
+    async def marker_gone() -> None:
+        assert (await kv.status()).values == 2  # the two revisions of "other" alone
+
+    await eventually(marker_gone)
+    with pytest.raises(sqlkv.KeyNotFoundError):
+        await kv.history("name")
+    assert (await kv.get("other")).value == b"y"  # the transaction's other write is no marker: it stays
+    with pytest.raises(sqlkv.InvalidArgumentError):
+        async with side.store.atomic() as tx:
+            tx.purge(kv, "other", ttl=-1)
+
+
 async def test_a_purge_marker_with_a_ttl_leaves_no_trace(side: Side) -> None:
     kv = await side.bucket(history=5)
     await kv.put("name", b"alice")

@@ -208,9 +208,21 @@ class TransactionRecorder:
         """Record a delete marker (as ``bucket.delete``, with ``last`` as a compare-and-set)."""
         self._mutation("delete", bucket, key, lambda: {"last": None if last is None else _last(last)})
 
-    def purge(self, bucket: BucketRef | TypedBucketLike[Any], key: str, *, last: int | None = None) -> None:
-        """Record a purge (as ``bucket.purge``, with ``last`` as a compare-and-set)."""
-        self._mutation("purge", bucket, key, lambda: {"last": None if last is None else _last(last)})
+    def purge(
+        self,
+        bucket: BucketRef | TypedBucketLike[Any],
+        key: str,
+        *,
+        last: int | None = None,
+        ttl: float | timedelta | None = None,
+    ) -> None:
+        """Record a purge (as ``bucket.purge``, with ``last`` as a compare-and-set; ``ttl``: the marker expires)."""
+        self._mutation(
+            "purge",
+            bucket,
+            key,
+            lambda: {"last": None if last is None else _last(last), "ttl": arguments.ttl_seconds(ttl)},
+        )
 
     def incr(
         self, bucket: BucketRef | TypedBucketLike[Any], key: str, by: int = 1, *, ttl: float | timedelta | None = None

@@ -76,8 +76,9 @@ class Mutation:
             return ops.update(conn, sql, key, self.value, self.last, now, self.expires)
         if kind == "incr":
             return ops.incr(conn, sql, key, self.by, now, self.expires)[0]
-        operation = Operation.DEL if kind == "delete" else Operation.PURGE
-        return ops.write_marker(conn, sql, key, operation, self.last, now)
+        if kind == "delete":
+            return ops.write_marker(conn, sql, key, Operation.DEL, self.last, now)
+        return ops.write_marker(conn, sql, key, Operation.PURGE, self.last, now, self.expires)
 
 
 def run(conn: sqlite3.Connection, checks: list[Check], mutations: list[Mutation], now: int) -> list[int]:

@@ -59,7 +59,7 @@ def refuse_unsupported(checks: list[Step], mutations: list[Step]) -> str:
                 index,
                 step.describe(),
             )
-        if step.ttl is not None and step.kind != "create":
+        if step.ttl is not None and step.kind not in ("create", "purge"):
             raise name_mutation(
                 UnsupportedError(f"per-key TTL on {step.kind} is not supported on a nats:// store; use create"),
                 index,
