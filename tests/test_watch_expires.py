@@ -69,6 +69,10 @@ async def test_initial_entries_carry_the_keys_deadline(tmp_path: Path) -> None:
         async with kv.watch("k", include_history=True) as watcher:
             initial = await watcher.initial()
         assert [e.expires for e in initial] == [e.expires for e in await kv.history("k")] == [deadline, deadline]
+        await kv.put("other", b"3")
+        clock.advance(40)  # the key's deadline passed (not swept): every revision of it is gone, as for history
+        async with kv.watch(include_history=True) as watcher:
+            assert [(e.key, e.revision, e.expires) for e in await watcher.initial()] == [("other", 3, None)]
 
 
 def test_a_sync_watcher_carries_it(tmp_path: Path) -> None:

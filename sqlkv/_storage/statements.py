@@ -241,14 +241,13 @@ class BucketSQL:
                 f"(SELECT max(revision) FROM {t} WHERE op != 0 AND key >= ?2 AND key < ?3 GROUP BY key) "
                 f"AND {latest_alive_or_marker} ORDER BY revision"
             ),
-            # Every row of a key takes the deadline of the key's latest row (as ``history`` reports it).
+            # Every row of a key takes the deadline of the key's latest row ``l`` (as ``history`` reports it); a key
+            # whose latest row expired is left out whole.
             rows_between=(
-                f"SELECT revision, key, op, {value_column()}, created, "
-                f"(SELECT expires FROM {t} WHERE key = r.key ORDER BY revision DESC LIMIT 1) "
-                f"FROM {t} AS r WHERE revision >= ?2 AND revision <= ?3 AND op != 0 "
-                f"AND created > {cutoff} AND NOT EXISTS (SELECT 1 FROM {t} AS l "
-                "WHERE l.key = r.key AND l.expires IS NOT NULL AND l.expires <= ?1 "
-                f"AND l.revision = (SELECT max(revision) FROM {t} WHERE key = r.key)) ORDER BY revision"
+                f"SELECT r.revision, r.key, r.op, {value_column('r.value')}, r.created, l.expires "
+                f"FROM {t} AS r JOIN {t} AS l ON l.revision = (SELECT max(revision) FROM {t} WHERE key = r.key) "
+                f"WHERE r.revision >= ?2 AND r.revision <= ?3 AND r.op != 0 AND r.created > {cutoff} "
+                "AND (l.expires IS NULL OR l.expires > ?1) ORDER BY r.revision"
             ),
             oldest=f"SELECT revision, key, op, created FROM {t} WHERE op != 0 ORDER BY revision LIMIT ?",
             oldest_sized=(

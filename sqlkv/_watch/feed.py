@@ -5,11 +5,12 @@ Rows reach the feed two ways:
 * **commits through this store**: right after COMMIT, the writer thread reads
   the rows above the feed's cursor of every watched bucket it wrote and posts
   them to the watchers' event loops (one post per loop and batch);
-* **commits by other processes or store objects**: a poller thread checks
-  ``PRAGMA data_version`` on its own connection when another process's
-  commit sends it a wake-up hint (``_engine/hints.py``; a safety look every
+* **commits by other processes or store objects**: a poller thread reads
+  every watched bucket above its cursor when another process's commit sends
+  it a wake-up hint (``_engine/hints.py``), and checks ``PRAGMA data_version``
+  on its own connection once the hints pause (a safety look every
   ``HINTED_POLL`` seconds), or every ``poll_interval`` seconds where hints
-  cannot work, and, when it moved, reads every watched bucket above its cursor.
+  cannot work; when it moved, it reads every watched bucket above its cursor.
 
 A per-bucket cursor (the highest revision dispatched) makes both paths deliver
 each row once and in revision order. The feed never waits for a watcher: each
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,6 +41,12 @@ _PAGE = 1024
 HINTED_POLL = 5.0
 """Seconds between two safety looks of a poller that receives wake-up hints (a hint lost: a writer killed
 between its COMMIT and the hint, a writer that is not sqlkv)."""
+
+QUIET = 0.002
+"""Seconds without a hint after which the poller does the bookkeeping a hinted look put off (see ``_poll``)."""
+
+PUT_OFF_AT_MOST = 0.05
+"""Seconds the bookkeeping is put off at most while hints keep coming."""
 
 
 class Subscriber:
@@ -249,19 +257,28 @@ class ChangeFeed:
             last_version = None
             # Senders learn of a new listener within REFRESH: commits made before may send it no hint.
             timeout = 2 * REFRESH
+            put_off_since: float | None = None  # when a hinted look first put the bookkeeping off
             while not self._stop.is_set():
                 hinted = False
                 if listener is None:
                     if self._stop.wait(self._poll_interval):
                         break
                 else:
-                    hinted = listener.wait(timeout)
+                    hinted = listener.wait(QUIET if put_off_since is not None else timeout)
                     timeout = max(self._poll_interval, HINTED_POLL)
                     if self._stop.is_set():
                         break
                 with GATE:
-                    if hinted:  # another process committed: its rows go out first, the bookkeeping below after
+                    if hinted:  # another process committed: its rows go out at once
                         self._dispatch(conn)
+                        # The bookkeeping below (and the sweeper it wakes) waits for a quiet moment: done now, it
+                        # would hold the GIL and the other vCPU while the watchers' loop wakes to take the rows.
+                        now = time.monotonic()
+                        if put_off_since is None:
+                            put_off_since = now
+                        if now - put_off_since < PUT_OFF_AT_MOST:
+                            continue
+                    put_off_since = None
                     try:
                         version = changes.data_version(conn)
                     except SqlkvError:
