@@ -187,3 +187,55 @@ def test_markers_of_another_kind_are_neither_sent_to_nor_removed(
         sender._refresh()
         assert [name for name, _ in sender._targets] == expected
         sender.close()
+
+
+@needs_hints
+def test_the_loop_of_every_watcher_takes_the_hints_itself(tmp_path: Path) -> None:
+    """One asyncio loop watching: it reads the hints and the rows (no poller hop); watchers on two loops: the poller.
+
+    Where a loop's port has no eventfd inbox (``SQLKV_PORTABLE``, macOS, Windows) the poller always does.
+    """
+    import asyncio
+    import threading
+
+    loop_reads = platform.EVENTFD
+
+    path = tmp_path / "s.db"
+    second_loop_watching = threading.Event()
+    second_loop_done = threading.Event()
+    seen_by_second: list[str] = []
+
+    async def main() -> None:
+        async with sqlkv.AsyncStore(path, poll_interval=10) as store:
+            kv = await store.create_bucket("h")
+            feed = store._watch_hub()._current().feed  # type: ignore[attr-defined]
+            async with kv.watch(updates_only=True) as watcher:
+                assert (feed._reader is not None) == loop_reads  # this loop alone: it takes the hints
+                await anyio.to_thread.run_sync(_put_from_another_process, path, "k.1")
+                with anyio.fail_after(5):
+                    assert (await watcher.__anext__()).key == "k.1"
+
+                async def watch_on_a_second_loop() -> None:  # the same store's bucket, from another thread's loop
+                    async with kv.watch(updates_only=True) as other:
+                        second_loop_watching.set()
+                        with anyio.fail_after(10):
+                            seen_by_second.append((await other.__anext__()).key)
+                    second_loop_done.set()
+
+                thread = threading.Thread(target=asyncio.run, args=(watch_on_a_second_loop(),))
+                thread.start()
+                try:
+                    assert await anyio.to_thread.run_sync(second_loop_watching.wait, 10)
+                    assert feed._reader is None  # two loops: the poller takes the hints and posts to each
+                    await anyio.to_thread.run_sync(_put_from_another_process, path, "k.2")
+                    with anyio.fail_after(5):
+                        assert (await watcher.__anext__()).key == "k.2"
+                finally:
+                    await anyio.to_thread.run_sync(thread.join, 15)
+                assert second_loop_done.is_set() and seen_by_second == ["k.2"]
+                assert (feed._reader is not None) == loop_reads  # that loop's watcher is gone: this loop again
+                await anyio.to_thread.run_sync(_put_from_another_process, path, "k.3")
+                with anyio.fail_after(5):
+                    assert (await watcher.__anext__()).key == "k.3"
+
+    asyncio.run(main())

@@ -151,10 +151,20 @@ class HintListener:
             return False
         if not ready:
             return False
+        self.take()
+        return True
+
+    def fileno(self) -> int:
+        """The socket's descriptor (readable when a hint is pending), for an event loop to watch."""
+        return self._socket.fileno()
+
+    def take(self) -> bool:
+        """Take every pending hint without waiting; whether there was one."""
+        taken = False
         with contextlib.suppress(OSError):
             while self._socket.recv(64):
-                pass
-        return True
+                taken = True
+        return taken
 
     def wake(self) -> None:
         """Wake ``wait()`` from this process (closing)."""

@@ -9,6 +9,7 @@ finished loop (and the eventfd with it) is released.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 import weakref
@@ -35,6 +36,11 @@ def _resolve_futures(requests: list[Request]) -> None:
             future.set_exception(request.error)
         else:
             future.set_result(request.result)
+
+
+def _add_reader(loop: asyncio.AbstractEventLoop, fd: int, callback: Callable[[], None]) -> None:
+    with contextlib.suppress(OSError, ValueError):  # closed meanwhile
+        loop.add_reader(fd, callback)
 
 
 def _report_to_loop(loop_ref: weakref.ref[asyncio.AbstractEventLoop], exc: BaseException) -> None:
@@ -72,6 +78,27 @@ class AsyncioPort(LoopPort):
         return self._loop()
 
     _resolve = staticmethod(_resolve_futures)
+
+    def watch_readable(self, fd: int, callback: Callable[[], None]) -> bool:
+        """From any thread: have the loop run ``callback()`` whenever ``fd`` is readable; False if it cannot.
+
+        Only a loop that watches descriptors (the one this port's inbox uses) can.
+        """
+        loop = self._loop()
+        if loop is None or self._inbox is None:
+            return False
+        try:
+            loop.call_soon_threadsafe(_add_reader, loop, fd, callback)
+        except RuntimeError:  # the loop is closed
+            return False
+        return True
+
+    def unwatch_readable(self, fd: int) -> None:
+        """From any thread: stop watching ``fd`` (a loop that ended watches nothing)."""
+        loop = self._loop()
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.remove_reader, fd)
 
     def new_future(self) -> asyncio.Future[Any]:
         """A future of this (running) loop: what a watcher's consumer waits on."""

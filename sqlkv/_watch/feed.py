@@ -20,6 +20,7 @@ the table from its own last revision (see ``core``).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -107,6 +108,12 @@ class ChangeFeed:
         self._before: dict[int, int | None] = {}
         """The cursors before the last commit's dispatch (see ``redeliver``)."""
         self._look_again = False
+        self._reader: Any = None
+        """The port whose event loop takes the hints itself (``_on_hint``), or None: the poller does."""
+        self._reader_conn: sqlite3.Connection | None = None
+        self._poller_wake = threading.Event()
+        """Wakes a poller whose hints a loop takes: the mode changed, or that loop's looks need their bookkeeping."""
+        self._books_due = False
 
     @property
     def active(self) -> bool:
@@ -127,6 +134,7 @@ class ChangeFeed:
                 self._listener = self._listen()
                 self._poller = threading.Thread(target=self._poll, name=self._name, daemon=True)
                 self._poller.start()
+            self._choose_reader()
 
     def start_at(self, bucket_id: int, revision: int) -> None:
         """A watcher's snapshot ended at ``revision``: dispatch from there if no cursor is set yet."""
@@ -144,6 +152,58 @@ class ChangeFeed:
                 if not group:
                     del self._subscribers[bucket_id]
                     del self._cursor[bucket_id]
+                self._choose_reader()
+
+    def _choose_reader(self) -> None:
+        """(Under the lock.) Who takes the hints: the one event loop every watcher is on, else the poller.
+
+        When every watcher of this store is on one asyncio loop that watches
+        descriptors, that loop reads the hint socket and the new rows itself
+        and runs the watchers' callbacks at once (``_on_hint``): no hand-off
+        from the poller thread, whose wake-up would also contend with the loop's
+        for the GIL. The poller then only keeps the books. Otherwise (watchers
+        on several loops, sync watchers, trio) the poller takes the hints.
+        """
+        listener = self._listener
+        ports = {id(s.port): s.port for group in self._subscribers.values() for s in group}
+        wanted: Any = None
+        if listener is not None and not self._closed and len(ports) == 1:
+            (port,) = ports.values()
+            if getattr(port, "watch_readable", None) is not None:
+                wanted = port
+        current = self._reader
+        if wanted is current or listener is None:
+            return
+        if current is not None:
+            self._reader = None
+            current.unwatch_readable(listener.fileno())
+        if wanted is not None and wanted.watch_readable(listener.fileno(), functools.partial(self._on_hint, wanted)):
+            self._reader = wanted
+        self._poller_wake.set()  # the poller looks at who takes the hints
+
+    def _on_hint(self, port: Any) -> None:
+        """On the loop of ``port`` (the hint socket is readable): read the new rows, run the watchers' callbacks."""
+        listener = self._listener
+        if listener is None or self._closed or self._reader is not port:
+            return  # (the poller takes the hints again: what is pending is its; the loop stops watching soon)
+        if not listener.take():
+            return
+        conn = self._reader_conn
+        if conn is None:
+            try:
+                with GATE:
+                    conn = self._reader_conn = self._opener()
+            except sqlite3.Error:
+                return  # the poller's safety look catches up
+        posts: Posts = {}
+        with GATE:
+            self._dispatch(conn, None, None, posts)
+        port.run_posts(posts)
+        if not self._books_due:  # the bookkeeping, once the loop is done with this burst of hints
+            self._books_due = True
+            loop = port.loop
+            if loop is not None:
+                loop.call_later(QUIET, self._poller_wake.set)
 
     def dispatch(self, conn: sqlite3.Connection, journal: list[tuple[int, Row | None]] | None, out: Posts) -> None:
         """The commit hook (on the writing thread, right after COMMIT): post what that commit wrote.
@@ -263,6 +323,15 @@ class ChangeFeed:
                 if listener is None:
                     if self._stop.wait(self._poll_interval):
                         break
+                elif self._reader is not None:  # a loop takes the hints (``_on_hint``): this thread keeps the books
+                    if not self._poller_wake.wait(timeout):  # (woken early, the first look stays due)
+                        timeout = max(self._poll_interval, HINTED_POLL)
+                    self._poller_wake.clear()
+                    if self._stop.is_set():
+                        break
+                    if self._reader is None:
+                        continue  # the hints are this thread's again
+                    self._books_due = False
                 else:
                     hinted = listener.wait(QUIET if put_off_since is not None else timeout)
                     timeout = max(self._poll_interval, HINTED_POLL)
@@ -319,12 +388,21 @@ class ChangeFeed:
         for group in groups:
             self._post(group, _close_all)
         self._stop.set()
+        self._poller_wake.set()
         listener = self._listener
         if listener is not None:
             listener.wake()
         if poller is not None:
             poller.join()
+        with self._lock:
+            reader, self._reader = self._reader, None
+            conn, self._reader_conn = self._reader_conn, None
         if listener is not None:
+            if reader is not None:
+                reader.unwatch_readable(listener.fileno())
             self._listener = None
             self._forget(listener.token)
             listener.close()
+        if conn is not None:
+            with GATE:
+                conn.close()
