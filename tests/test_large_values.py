@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -116,7 +118,16 @@ async def test_the_largest_value_round_trips_and_one_byte_more_is_refused(store:
     assert (await kv.status()).values == 1
 
 
-async def test_another_process_watcher_receives_a_large_value(db_path: Path) -> None:
+async def test_another_process_watcher_receives_a_large_value(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read in chunks off the event loop (even where the loop takes the hints itself: it would stall)."""
+    loaded_on: list[int] = []
+    load = large.load
+
+    def load_noting_the_thread(*args: Any) -> bytes:
+        loaded_on.append(threading.get_ident())
+        return load(*args)
+
+    monkeypatch.setattr(large, "load", load_noting_the_thread)
     value = os.urandom(LARGE_VALUE + 12345)
     async with sqlkv.AsyncStore(db_path) as store:
         kv = await store.create_bucket("big")
@@ -130,6 +141,7 @@ async def test_another_process_watcher_receives_a_large_value(db_path: Path) -> 
             with anyio.fail_after(10):
                 entry = await watcher.__anext__()
     assert entry.key == "k" and entry.value == value
+    assert loaded_on and threading.get_ident() not in loaded_on
 
 
 async def test_export_and_import_keep_large_values(store: sqlkv.AsyncStore, tmp_path: Path, chunked: bool) -> None:

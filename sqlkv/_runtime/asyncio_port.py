@@ -94,11 +94,22 @@ class AsyncioPort(LoopPort):
         return True
 
     def unwatch_readable(self, fd: int) -> None:
-        """From any thread: stop watching ``fd`` (a loop that ended watches nothing)."""
+        """From any thread: stop watching ``fd`` (at once on the loop's own thread; a loop that ended watches nothing).
+
+        On the loop's thread it is done before returning, so that ``fd`` may be closed right after.
+        """
         loop = self._loop()
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(loop.remove_reader, fd)
+        if loop is None:
+            return
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.remove_reader(fd)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(loop.remove_reader, fd)
 
     def new_future(self) -> asyncio.Future[Any]:
         """A future of this (running) loop: what a watcher's consumer waits on."""

@@ -16,7 +16,7 @@ from .connection import Row, snapshot
 from .errors import SQLITE_ERRORS, map_sqlite_error, mapped
 from .statements import BucketSQL
 
-__all__ = ["checkpoint", "data_version", "prefix_end", "rows_after", "sequence", "watch_snapshot"]
+__all__ = ["LargeValues", "checkpoint", "data_version", "prefix_end", "rows_after", "sequence", "watch_snapshot"]
 
 
 @mapped
@@ -55,9 +55,18 @@ def watch_snapshot(
     return rows, high
 
 
+class LargeValues(Exception):
+    """``rows_after(small_only=True)`` met a large value: read the rows where its chunks may take a while."""
+
+
 @mapped
-def rows_after(conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int) -> tuple[list[Row], int]:
-    """Up to ``limit`` rows with a revision above ``after``, and how far the scan reached."""
+def rows_after(
+    conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int, small_only: bool = False
+) -> tuple[list[Row], int]:
+    """Up to ``limit`` rows with a revision above ``after``, and how far the scan reached.
+
+    With ``small_only`` (an event loop reading), LargeValues instead of reading a large value's chunks.
+    """
     if not conn.in_transaction:  # the common cases, without a transaction of three statements:
         found = conn.execute(sql.rows_after_top, (after, limit)).fetchall()
         if not found:
@@ -67,6 +76,8 @@ def rows_after(conn: sqlite3.Connection, sql: BucketSQL, after: int, limit: int)
             plain: list[Row] = [row[:6] for row in found]
             last = plain[-1][0]
             return plain, last if len(plain) == limit else max(found[-1][6], last)
+    if small_only:
+        raise LargeValues
     with snapshot(conn):
         rows: list[Row] = large.fill(conn, sql.bucket_id, conn.execute(sql.rows_after, (after, limit)).fetchall(), 3)
         if len(rows) == limit:

@@ -196,9 +196,16 @@ class ChangeFeed:
             except sqlite3.Error:
                 return  # the poller's safety look catches up
         posts: Posts = {}
+        large = False
         with GATE:
-            self._dispatch(conn, None, None, posts)
+            try:
+                self._dispatch(conn, None, None, posts, small_only=True)
+            except changes.LargeValues:  # reading its chunks would stall the loop: the poller reads those rows
+                large = True
         port.run_posts(posts)
+        if large:
+            self._look_again = True
+            self._poller_wake.set()
         if not self._books_due:  # the bookkeeping, once the loop is done with this burst of hints
             self._books_due = True
             loop = port.loop
@@ -237,12 +244,14 @@ class ChangeFeed:
         bucket_ids: Iterable[int] | None = None,
         journal: list[tuple[int, Row | None]] | None = None,
         out: Posts | None = None,
+        small_only: bool = False,
     ) -> None:
         """Post the rows above the cursor of the watched buckets (all, or those in ``bucket_ids``).
 
         Journal rows that directly follow a bucket's cursor are posted as they
         are; anything else is read from the table. With ``out``, the posts are
         collected there (by port); otherwise they are posted at once (the poller).
+        With ``small_only`` (an event loop), ``changes.LargeValues`` where a bucket's rows hold a large value.
         """
         with self._lock:
             self._out = out
@@ -252,7 +261,7 @@ class ChangeFeed:
                 for bucket_id in targets:
                     if journal and self._dispatch_journal(bucket_id, journal):
                         continue
-                    self._dispatch_bucket(conn, bucket_id)
+                    self._dispatch_bucket(conn, bucket_id, small_only)
             finally:
                 self._out = None
 
@@ -267,7 +276,7 @@ class ChangeFeed:
         self._cursor[bucket_id] = high
         return True
 
-    def _dispatch_bucket(self, conn: sqlite3.Connection, bucket_id: int) -> None:
+    def _dispatch_bucket(self, conn: sqlite3.Connection, bucket_id: int, small_only: bool = False) -> None:
         group = self._subscribers[bucket_id]
         sql = group[0].sql
         try:
@@ -278,7 +287,7 @@ class ChangeFeed:
                 self._post(group, _fan_out, [], high, high)
                 return
             while True:
-                rows, high = changes.rows_after(conn, sql, cursor, _PAGE)
+                rows, high = changes.rows_after(conn, sql, cursor, _PAGE, small_only)
                 if high > cursor:
                     self._post(group, _fan_out, rows, cursor, high)
                     self._cursor[bucket_id] = cursor = high
