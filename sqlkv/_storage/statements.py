@@ -104,6 +104,7 @@ class BucketSQL:
         "oldest_sized",
         "recount",
         "rows_after",
+        "rows_after_small",
         "rows_after_top",
         "rows_between",
         "sequence",
@@ -136,6 +137,7 @@ class BucketSQL:
     sequence: str
     rows_after: str
     rows_after_top: str
+    rows_after_small: str
     latest_rows: str
     latest_rows_range: str
     rows_between: str
@@ -170,6 +172,7 @@ class BucketSQL:
         # The latest row of each key, with the bare columns of that row (SQLite's max() rule).
         latest_per_key = f"SELECT key, op, max(revision), created, expires FROM {t}"
         small = "length(value) <= ?2"  # read from the row's header: the value itself is not loaded
+        not_large = f"length(value) <= {LARGE_VALUE}"
         alive = f"op = 1 AND created > {cutoff} AND (expires IS NULL OR expires > ?1)"
         latest_alive_or_marker = f"op IN (1, 2, 3) AND created > {cutoff} AND (expires IS NULL OR expires > ?1)"
         return cls(
@@ -229,6 +232,13 @@ class BucketSQL:
             # The same rows, each with the bucket's sequence: one statement, so one snapshot, when no value is large.
             rows_after_top=(
                 f"SELECT {_ROW}, (SELECT max(revision) FROM {t}) FROM {t} "
+                "WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?"
+            ),
+            # The same, reading no large value's pages at all (an event loop reads it): created and expires are
+            # stored after the value, so they are guarded too; a large row comes back with all three NULL.
+            rows_after_small=(
+                f"SELECT revision, key, op, {value_column()}, CASE WHEN {not_large} THEN created END, "
+                f"CASE WHEN {not_large} THEN expires END, (SELECT max(revision) FROM {t}) FROM {t} "
                 "WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?"
             ),
             latest_rows=(

@@ -50,6 +50,10 @@ PUT_OFF_AT_MOST = 0.05
 """Seconds the bookkeeping is put off at most while hints keep coming."""
 
 
+class Busy(Exception):
+    """``ChangeFeed._dispatch(small_only=True)``: another thread holds the lock (the poller, reading a large value)."""
+
+
 class Subscriber:
     """The feed's view of a watcher: its bucket, its loop, and the callbacks to run there."""
 
@@ -200,8 +204,8 @@ class ChangeFeed:
         with GATE:
             try:
                 self._dispatch(conn, None, None, posts, small_only=True)
-            except changes.LargeValues:  # reading its chunks would stall the loop: the poller reads those rows
-                large = True
+            except (changes.LargeValues, Busy):  # a large value's chunks, or the lock, would stall the loop:
+                large = True  # the poller reads those rows
         port.run_posts(posts)
         if large:
             self._look_again = True
@@ -251,19 +255,22 @@ class ChangeFeed:
         Journal rows that directly follow a bucket's cursor are posted as they
         are; anything else is read from the table. With ``out``, the posts are
         collected there (by port); otherwise they are posted at once (the poller).
-        With ``small_only`` (an event loop), ``changes.LargeValues`` where a bucket's rows hold a large value.
+        With ``small_only`` (an event loop), ``changes.LargeValues`` where a bucket's rows hold a large value,
+        and ``Busy`` instead of waiting for the lock (the poller may hold it for as long as a large value takes).
         """
-        with self._lock:
+        if not self._lock.acquire(blocking=not small_only):
+            raise Busy
+        try:
             self._out = out
-            try:
-                watched = self._subscribers
-                targets = list(watched) if bucket_ids is None else [b for b in bucket_ids if b in watched]
-                for bucket_id in targets:
-                    if journal and self._dispatch_journal(bucket_id, journal):
-                        continue
-                    self._dispatch_bucket(conn, bucket_id, small_only)
-            finally:
-                self._out = None
+            watched = self._subscribers
+            targets = list(watched) if bucket_ids is None else [b for b in bucket_ids if b in watched]
+            for bucket_id in targets:
+                if journal and self._dispatch_journal(bucket_id, journal):
+                    continue
+                self._dispatch_bucket(conn, bucket_id, small_only)
+        finally:
+            self._out = None
+            self._lock.release()
 
     def _dispatch_journal(self, bucket_id: int, journal: list[tuple[int, Row | None]]) -> bool:
         cursor = self._cursor[bucket_id]
