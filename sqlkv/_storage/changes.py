@@ -68,7 +68,7 @@ def rows_after(
     With ``small_only`` (an event loop reading), LargeValues instead of reading a large value's chunks.
     """
     if not conn.in_transaction:  # the common cases, without a transaction of three statements:
-        found = conn.execute(sql.rows_after_small if small_only else sql.rows_after_top, (after, limit)).fetchall()
+        found = conn.execute(sql.rows_after_top, (after, limit)).fetchall()
         if not found:
             if sequence(conn, sql) <= after:  # nothing then, and still nothing above ``after`` after
                 return [], after

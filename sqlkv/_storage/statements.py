@@ -104,7 +104,6 @@ class BucketSQL:
         "oldest_sized",
         "recount",
         "rows_after",
-        "rows_after_small",
         "rows_after_top",
         "rows_between",
         "sequence",
@@ -137,7 +136,6 @@ class BucketSQL:
     sequence: str
     rows_after: str
     rows_after_top: str
-    rows_after_small: str
     latest_rows: str
     latest_rows_range: str
     rows_between: str
@@ -230,13 +228,10 @@ class BucketSQL:
             sequence=f"SELECT max(revision) FROM {t}",
             rows_after=f"SELECT {_ROW} FROM {t} WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?",
             # The same rows, each with the bucket's sequence: one statement, so one snapshot, when no value is large.
+            # The same rows with the bucket's sequence, reading no large value's pages at all (created and expires are
+            # stored after the value, so they are guarded too): a large row comes back with all three NULL, and the
+            # caller reads the rows again in chunks (``changes.rows_after``), or leaves that to a thread (a loop).
             rows_after_top=(
-                f"SELECT {_ROW}, (SELECT max(revision) FROM {t}) FROM {t} "
-                "WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?"
-            ),
-            # The same, reading no large value's pages at all (an event loop reads it): created and expires are
-            # stored after the value, so they are guarded too; a large row comes back with all three NULL.
-            rows_after_small=(
                 f"SELECT revision, key, op, {value_column()}, CASE WHEN {not_large} THEN created END, "
                 f"CASE WHEN {not_large} THEN expires END, (SELECT max(revision) FROM {t}) FROM {t} "
                 "WHERE revision > ? AND op != 0 ORDER BY revision LIMIT ?"

@@ -200,14 +200,14 @@ class ChangeFeed:
             except sqlite3.Error:
                 return  # the poller's safety look catches up
         posts: Posts = {}
-        large = False
+        hand_over = False
         with GATE:
             try:
                 self._dispatch(conn, None, None, posts, small_only=True)
             except (changes.LargeValues, Busy):  # a large value's chunks, or the lock, would stall the loop:
-                large = True  # the poller reads those rows
+                hand_over = True  # the poller reads those rows
         port.run_posts(posts)
-        if large:
+        if hand_over:
             self._look_again = True
             self._poller_wake.set()
         if not self._books_due:  # the bookkeeping, once the loop is done with this burst of hints
